@@ -1,0 +1,1 @@
+# The network stack: MicroPython-compatible (see docs/ARCHITECTURE.md).

@@ -1,0 +1,64 @@
+# Every counter the stack keeps, named in one place so that the HTTP page,
+# `exec` and the tests all see the same names. Drops are counted under the
+# reason that caused them; `internal_error` is the catch-all for an exception
+# escaping a layer and must stay 0 (every test asserts it).
+#
+# Increments are `counters.c[NAME] += 1` on a dict with interned string keys:
+# no allocation, and an unknown name fails loudly in tests (KeyError).
+
+NAMES = (
+    # traffic
+    "rx_frames", "tx_frames", "tx_no_buffer", "internal_error",
+    # ethernet
+    "eth_truncated", "eth_not_for_us", "eth_unknown_type",
+    # arp
+    "arp_truncated", "arp_bad_format", "arp_not_for_us", "arp_requests_sent",
+    "arp_replies_sent", "arp_queue_full", "arp_unresolved", "arp_rate_limited",
+    # ipv4
+    "ipv4_truncated", "ipv4_bad_version", "ipv4_bad_header_len", "ipv4_bad_total_len",
+    "ipv4_bad_checksum", "ipv4_bad_options", "ipv4_bad_source", "ipv4_not_for_us",
+    "ipv4_unknown_protocol", "ipv4_frag_overlap", "ipv4_frag_timeout", "ipv4_frag_no_memory",
+    "ipv4_frag_too_big", "ipv4_frag_bad", "ipv4_reassembled", "ipv4_no_route",
+    # icmp
+    "icmp_truncated", "icmp_bad_checksum", "icmp_unhandled_type", "icmp_echo_replies",
+    "icmp_errors_sent", "icmp_error_suppressed", "icmp_errors_received",
+    # udp
+    "udp_truncated", "udp_bad_length", "udp_bad_checksum", "udp_no_listener",
+    "udp_socket_full", "udp_rx", "udp_tx",
+    # tcp (the TCP layer adds its reasons here)
+    "tcp_truncated", "tcp_bad_offset", "tcp_bad_checksum", "tcp_bad_options",
+    "tcp_no_listener", "tcp_rx", "tcp_tx",
+)
+
+
+_TRAFFIC_SUFFIXES = ("_rx", "_tx", "_sent", "_replies", "_frames", "_reassembled")
+
+
+def _is_traffic(name):
+    for s in _TRAFFIC_SUFFIXES:
+        if name.endswith(s):
+            return True
+    return False
+
+
+class Counters:
+    def __init__(self):
+        c = {}
+        for n in NAMES:
+            c[n] = 0
+        self.c = c
+
+    def __getitem__(self, name):
+        return self.c[name]
+
+    def as_dict(self):
+        return dict(self.c)
+
+    def drops(self):
+        """Non-zero drop/error counters, for reports and failing tests."""
+        out = {}
+        for n in NAMES:
+            v = self.c[n]
+            if v and not _is_traffic(n):
+                out[n] = v
+        return out

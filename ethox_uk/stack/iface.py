@@ -1,0 +1,104 @@
+# The Stack: one NIC, one address, the layers, and the poll loop.
+#
+# Receive flows upward inside Stack.poll: the NIC lends a frame buffer, the
+# Ethernet layer dispatches to ARP or IPv4, IPv4 to ICMP/UDP/TCP. Any layer
+# may answer in place: it rewrites the same buffer into a reply and returns the
+# reply's total frame length (the Ethernet layer fills the Ethernet header of
+# an in-place reply: destination = the frame's source, source = our MAC), and
+# the NIC sends it. Returning 0 means consumed or dropped (and counted).
+#
+# Send flows downward: a layer asks `stack.ip.send_begin()` for a transmit
+# buffer, writes its payload at ip.PAYLOAD_OFF and calls
+# `stack.ip.send_finish(view, dst, proto, payload_len, now)`, which writes the
+# IPv4 header and hands the frame to ARP for the next hop's MAC (sent now, or
+# queued while the address is being resolved).
+#
+# Layer contracts (each layer is a class taking the Stack in __init__):
+#   eth.receive(view, length, now) -> reply_len
+#   eth.send(view, length, dst_mac, ethertype)      fills Ethernet header, transmits
+#   arp.receive(view, length, now) -> reply_len     view = whole frame, ARP at offset 14
+#   arp.output(view, length, next_hop_ip, now)      frame with IPv4 inside; resolve + send/queue
+#   arp.poll(now)                                   expiry, retries of pending requests
+#   ip.receive(view, length, now) -> reply_len      view = whole frame, IPv4 at offset 14
+#   ip.poll(now)                                    fragment reassembly timeouts
+#   icmp.receive(view, ip_off, ip_hlen, length, now) -> reply_len  (and the error senders)
+#   udp.receive(view, ip_off, ip_hlen, length, now) -> reply_len
+#   udp.poll(now)
+#   tcp.receive / tcp.poll                          (the TCP issue)
+# Every layer also has next_timeout(now) -> ms until its next timer, or -1.
+from .counters import Counters
+from .layer.eth import EthLayer
+from .layer.arp import ArpLayer
+from .layer.ip import IpLayer
+from .layer.icmp import IcmpLayer
+from .layer.udp import UdpLayer
+
+RX_BUDGET = 32  # frames per poll round: bounds latency for timers and apps
+
+
+class Stack:
+    def __init__(self, nic, config, counters=None, seed=None):
+        self.nic = nic
+        self.config = config
+        if nic.hw_mac is not None:
+            config.mac = bytes(nic.hw_mac)  # the device's own address wins
+        self.mac = config.mac
+        self.ip_addr = config.ip
+        self.counters = counters if counters is not None else Counters()
+        self.now = 0
+        self.last_error = None  # the exception behind the latest internal_error
+        self.rng_seed = seed
+        self.eth = EthLayer(self)
+        self.arp = ArpLayer(self)
+        self.ip = IpLayer(self)
+        self.icmp = IcmpLayer(self)
+        self.udp = UdpLayer(self)
+        self.tcp = None
+        self._pollers = []
+        self._on_frame_cb = self._on_frame  # bound once: no allocation per poll
+
+    def add_poller(self, fn):
+        """Run fn(now) once per poll round (services, sockets' owners)."""
+        self._pollers.append(fn)
+
+    def _on_frame(self, view, length):
+        c = self.counters.c
+        c["rx_frames"] += 1
+        try:
+            n = self.eth.receive(view, length, self.now)
+        except Exception as e:  # a bug, never bad input: count it loudly
+            c["internal_error"] += 1
+            self.last_error = e
+            return 0
+        if n:
+            c["tx_frames"] += 1
+        return n
+
+    def poll(self, now):
+        """One round: receive up to RX_BUDGET frames, run timers and services."""
+        self.now = now
+        n = self.nic.receive(self._on_frame_cb, RX_BUDGET)
+        try:
+            self.arp.poll(now)
+            self.ip.poll(now)
+            self.udp.poll(now)
+            if self.tcp is not None:
+                self.tcp.poll(now)
+            for p in self._pollers:
+                p(now)
+        except Exception as e:
+            self.counters.c["internal_error"] += 1
+            self.last_error = e
+        self.nic.flush()
+        return n
+
+    def next_timeout(self, now):
+        """Milliseconds until the earliest timer of any layer, or -1 for none."""
+        best = -1
+        for layer in (self.arp, self.ip, self.udp, self.tcp):
+            if layer is None:
+                continue
+            t = layer.next_timeout(now)
+            if t >= 0 and (best < 0 or t < best):
+                best = t
+        return best

@@ -1,0 +1,50 @@
+# The one interface every NIC offers the stack (host NICs, the in-memory pair,
+# the virtio driver). Buffers are lent, never allocated per packet.
+#
+#   receive(handler, budget) -> int
+#       For up to `budget` received frames call handler(view, length) where
+#       `view` is a memoryview of a buffer of at least BUF_SIZE bytes holding
+#       the frame at [0:length] (Ethernet header first, no FCS). The handler
+#       returns 0 (consumed or dropped) or n > 0: the NIC then transmits
+#       view[:n] -- the answer the stack wrote in place. `view` is valid only
+#       during the call. Returns the number of frames handled.
+#   tx_buffer() -> memoryview | None
+#       A free transmit buffer (>= BUF_SIZE bytes), or None when every buffer
+#       is in flight (the caller counts a drop or retries later). It stays
+#       reserved until passed to send().
+#   send(view, length)
+#       Transmit view[:length]; view came from tx_buffer().
+#   flush()
+#       Push out batched transmissions (one kick per batch); Stack.poll calls
+#       it once per round.
+#   fileno() -> int | None
+#       A descriptor host mode can wait on (select/poll), or None.
+#   hw_mac -> bytes | None
+#       The device's own MAC address if it has one (virtio config space).
+#   close()
+from ..compat import const
+
+BUF_SIZE = const(2048)  # every frame buffer; >= 1514 + virtio-net header + slack
+MAX_FRAME = const(1514)  # Ethernet II without FCS, 1500-byte MTU
+
+
+class Nic:
+    hw_mac = None
+
+    def receive(self, handler, budget):
+        raise NotImplementedError
+
+    def tx_buffer(self):
+        raise NotImplementedError
+
+    def send(self, view, length):
+        raise NotImplementedError
+
+    def flush(self):
+        pass
+
+    def fileno(self):
+        return None
+
+    def close(self):
+        pass
