@@ -10,18 +10,22 @@ NAMES = (
     # traffic
     "rx_frames", "tx_frames", "tx_no_buffer", "internal_error",
     # ethernet
-    "eth_truncated", "eth_not_for_us", "eth_unknown_type",
+    "eth_truncated", "eth_not_for_us", "eth_unknown_type", "eth_bad_source",
     # arp
     "arp_truncated", "arp_bad_format", "arp_not_for_us", "arp_requests_sent",
     "arp_replies_sent", "arp_queue_full", "arp_unresolved", "arp_rate_limited",
+    "arp_bad_source",
     # ipv4
     "ipv4_truncated", "ipv4_bad_version", "ipv4_bad_header_len", "ipv4_bad_total_len",
     "ipv4_bad_checksum", "ipv4_bad_options", "ipv4_bad_source", "ipv4_not_for_us",
     "ipv4_unknown_protocol", "ipv4_frag_overlap", "ipv4_frag_timeout", "ipv4_frag_no_memory",
     "ipv4_frag_too_big", "ipv4_frag_bad", "ipv4_reassembled", "ipv4_no_route",
+    "ipv4_frag_duplicate", "ipv4_fragments_sent",
     # icmp
     "icmp_truncated", "icmp_bad_checksum", "icmp_unhandled_type", "icmp_echo_replies",
     "icmp_errors_sent", "icmp_error_suppressed", "icmp_errors_received",
+    "icmp_rate_limited", "icmp_broadcast_echo_ignored", "icmp_echo_requests_sent",
+    "icmp_echo_replies_rx",
     # udp
     "udp_truncated", "udp_bad_length", "udp_bad_checksum", "udp_no_listener",
     "udp_socket_full", "udp_rx", "udp_tx",

@@ -14,6 +14,8 @@
 #       reserved until passed to send().
 #   send(view, length)
 #       Transmit view[:length]; view came from tx_buffer().
+#   release(view)
+#       Give back a buffer from tx_buffer() that will not be sent after all.
 #   flush()
 #       Push out batched transmissions (one kick per batch); Stack.poll calls
 #       it once per round.
@@ -39,6 +41,9 @@ class Nic:
 
     def send(self, view, length):
         raise NotImplementedError
+
+    def release(self, view):
+        pass
 
     def flush(self):
         pass

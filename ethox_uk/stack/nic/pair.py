@@ -116,10 +116,14 @@ class PairEnd(Nic):
     def send(self, view, length):
         self.sent += 1
         self._transmit(view, length)
+        self.release(view)
+
+    def release(self, view):
+        # In-place replies send a receive slot: only transmit buffers go back here.
         for i in range(len(self._tx_bufs)):
             if self._tx_bufs[i] is view:
                 self._tx_free.append(i)
-                break
+                return
 
     def _transmit(self, view, length):
         peer = self.peer
