@@ -32,6 +32,13 @@ NAMES = (
     # tcp (the TCP layer adds its reasons here)
     "tcp_truncated", "tcp_bad_offset", "tcp_bad_checksum", "tcp_bad_options",
     "tcp_no_listener", "tcp_rx", "tcp_tx",
+    "tcp_bad_flags", "tcp_bad_address", "tcp_no_connection", "tcp_stray_rst",
+    "tcp_out_of_window", "tcp_duplicate", "tcp_rst_ignored", "tcp_no_ack", "tcp_bad_ack",
+    "tcp_data_after_fin", "tcp_unread", "tcp_syn_queue_full", "tcp_backlog_full",
+    "tcp_no_slot", "tcp_no_buffer", "tcp_challenge_suppressed", "tcp_timeouts",
+    "tcp_aborted", "tcp_rst_rx", "tcp_rst_sent", "tcp_aborts_sent",
+    "tcp_challenge_acks_sent", "tcp_retrans_sent", "tcp_fast_retrans_sent",
+    "tcp_probes_sent", "tcp_keepalives_sent",
 )
 
 

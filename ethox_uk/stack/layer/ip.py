@@ -1,0 +1,327 @@
+# The IPv4 layer (RFC 791, host rules of RFC 1122 §3): receive, in-place
+# replies, sending with routing and fragmentation; reassembly lives in frag.py.
+#
+# Receive (view = whole frame, IPv4 at offset 14): every header check is
+# wire.ipv4.check (one call, a counter name back); then the source must be a
+# single host (not multicast/broadcast/loopback/ourselves; 0.0.0.0 only for
+# UDP, as DHCP needs) and the destination ours, the subnet broadcast or
+# 255.255.255.255 (we are not a router). Ethernet padding is trimmed by the
+# total length. Fragments go to the reassembler; whole datagrams to
+# icmp/udp/tcp as (view, ip_off, ip_hlen, end, now) where `end` is the offset
+# just past the datagram (ip_off + total length). Unknown protocols (and TCP
+# while no TCP layer is attached) get an ICMP protocol unreachable.
+#
+# In-place replies: the upper layer writes its answer over the request and
+# calls reply_in_place(view, ip_off, payload_len, now) -- or reply_prepare()
+# (rewrites the IPv4 header: destination := the request's source, source :=
+# our address, a fresh ID, TTL 64, no options; returns the payload offset,
+# where the upper layer then fixes its checksum) followed by reply_finish().
+# reply_finish returns the frame length for the Ethernet layer, or 0 after
+# sending the reply itself: for a reassembled datagram (the buffer is not the
+# NIC's) or a reply larger than the MTU, it copies the reply into transmit
+# buffers, fragmenting as needed, and routes it through ARP.
+#
+# Send: send_begin() -> a NIC transmit buffer (payload at PAYLOAD_OFF), or
+# scratch() for payloads up to the reassembly size; send_finish() writes the
+# header (ID from a counter starting at a seeded random value, TTL 64, DF
+# clear: we do no path-MTU discovery, so routers may fragment), routes
+# (on-link or broadcast -> the destination, else the gateway, else
+# ipv4_no_route), fragments above the MTU and hands each frame to
+# stack.arp.output. A buffer that is not sent goes back through
+# nic.release() when the NIC has it, else it is kept for the next send_begin.
+from ..compat import const
+from ..wire import ipv4 as _ip
+from .frag import Reassembler, SLOTS, SLOT_DATA
+
+IP_OFF = const(14)
+PAYLOAD_OFF = const(34)
+MTU = const(1500)
+MAX_PAYLOAD = const(1480)  # MTU - 20: the payload of one unfragmented datagram
+_FRAG_STEP = const(1480)  # payload per fragment, a multiple of 8
+_TTL = const(64)
+
+
+def seed16(seed):
+    """A 16-bit start value from the stack's seed (random when None)."""
+    if seed is None:
+        try:
+            import os
+
+            b = os.urandom(2)
+            return (b[0] << 8) | b[1]
+        except Exception:
+            seed = 0x2545
+    return (seed * 40503 + 0x3C6E) & 0xFFFF
+
+
+class IpLayer:
+    def __init__(self, stack, frag_slots=SLOTS, frag_size=SLOT_DATA):
+        self.stack = stack
+        self.c = stack.counters.c
+        self.addr = bytearray(4)  # our address (kept in step with stack.ip_addr)
+        self.mask = bytearray(4)
+        self.bcast = bytearray(b"\xff\xff\xff\xff")  # subnet broadcast (all ones for /31, /32)
+        self.gw = bytearray(4)
+        self.has_gw = False
+        self.has_bcast = False
+        self._addr_src = None
+        self._hop = bytearray(4)  # next hop handed to ARP (read at once, never kept)
+        self._ident = seed16(stack.rng_seed)
+        self._spares = []
+        self.max_payload = frag_size  # largest datagram payload we send or reassemble
+        self._scratch = memoryview(bytearray(PAYLOAD_OFF + frag_size))
+        self.frag = Reassembler(self, frag_slots, frag_size)
+        self.reasm_view = None  # the reassembly buffer while it is being delivered
+        self.refresh()
+
+    # -- addresses -------------------------------------------------------------
+    def refresh(self):
+        """Re-read address, prefix and gateway from the stack (when stack.ip_addr changes)."""
+        stack = self.stack
+        a = stack.ip_addr
+        self._addr_src = a
+        cfg = stack.config
+        pfx = cfg.prefix
+        m = (0xFFFFFFFF << (32 - pfx)) & 0xFFFFFFFF
+        for k in range(4):
+            self.addr[k] = a[k]
+            self.mask[k] = (m >> (24 - 8 * k)) & 255
+            self.bcast[k] = 255 if pfx >= 31 else (a[k] | (~self.mask[k] & 255))
+        self.has_bcast = pfx < 31
+        gw = cfg.gw
+        self.has_gw = gw is not None
+        if gw is not None:
+            for k in range(4):
+                self.gw[k] = gw[k]
+
+    def source_addr(self):
+        """Our address (a bytearray kept current): the source of what we send."""
+        if self.stack.ip_addr is not self._addr_src:
+            self.refresh()
+        return self.addr
+
+    def dst_is_broadcast(self, view, ip_off):
+        """Destination is limited/subnet broadcast or multicast."""
+        d = ip_off + 16
+        if view[d] >= 224:
+            return True
+        return self.has_bcast and _ip.addr_eq(view, d, self.bcast)
+
+    def src_is_host(self, view, ip_off):
+        """Source names a single host (RFC 1122 3.2.2: what ICMP errors may go to)."""
+        s = ip_off + 12
+        a = view[s]
+        if a == 0 or a == 127 or a >= 224:
+            return False
+        return not (self.has_bcast and _ip.addr_eq(view, s, self.bcast))
+
+    def route(self, dst, off=0):
+        """Next hop for the address dst[off:off+4] (a reused 4-byte buffer), or None."""
+        a = dst[off]
+        h = self._hop
+        if a == 0 or a == 127 or _ip.addr_eq(dst, off, self.addr):
+            return None  # nowhere on the wire (no loopback interface)
+        m = self.mask
+        ip = self.addr
+        on_link = a >= 224 or (
+            not ((a ^ ip[0]) & m[0]) and not ((dst[off + 1] ^ ip[1]) & m[1])
+            and not ((dst[off + 2] ^ ip[2]) & m[2]) and not ((dst[off + 3] ^ ip[3]) & m[3]))
+        if on_link:
+            h[0] = a
+            h[1] = dst[off + 1]
+            h[2] = dst[off + 2]
+            h[3] = dst[off + 3]
+            return h
+        if self.has_gw:
+            return self.gw
+        return None
+
+    def _next_ident(self):
+        i = (self._ident + 1) & 0xFFFF
+        self._ident = i
+        return i
+
+    # -- receive ---------------------------------------------------------------
+    def receive(self, view, length, now):
+        """A frame with IPv4 at offset 14; returns the in-place reply's length or 0."""
+        c = self.c
+        if self.stack.ip_addr is not self._addr_src:
+            self.refresh()
+        o = IP_OFF
+        r = _ip.check(view, o, length - o)
+        if r is not None:
+            c[r] += 1
+            return 0
+        hl = (view[o] & 15) << 2
+        total = (view[o + 2] << 8) | view[o + 3]
+        # the source must be one host
+        s = o + 12
+        a = view[s]
+        if (a >= 224 or a == 127 or _ip.addr_eq(view, s, self.addr)
+                or (self.has_bcast and _ip.addr_eq(view, s, self.bcast))):
+            c["ipv4_bad_source"] += 1
+            return 0
+        if a == 0 and (view[o + 9] != 17 or view[s + 1] or view[s + 2] or view[s + 3]):
+            c["ipv4_bad_source"] += 1  # 0.0.0.0 only while configuring (DHCP over UDP)
+            return 0
+        # the destination must be us
+        d = o + 16
+        if not _ip.addr_eq(view, d, self.addr):
+            if (view[d] & view[d + 1] & view[d + 2] & view[d + 3]) != 255 and not (
+                    self.has_bcast and _ip.addr_eq(view, d, self.bcast)):
+                c["ipv4_not_for_us"] += 1
+                return 0
+        if ((view[o + 6] & 0x3F) | view[o + 7]) != 0:  # MF or an offset: a fragment
+            return self.frag.receive(view, o, hl, total, now)
+        return self.dispatch(view, o, hl, o + total, now)
+
+    def dispatch(self, view, o, hl, end, now):
+        """Hand a whole datagram to its protocol."""
+        stack = self.stack
+        p = view[o + 9]
+        if p == 17:
+            return stack.udp.receive(view, o, hl, end, now)
+        if p == 1:
+            return stack.icmp.receive(view, o, hl, end, now)
+        if p == 6 and stack.tcp is not None:
+            return stack.tcp.receive(view, o, hl, end, now)
+        self.c["ipv4_unknown_protocol"] += 1
+        stack.icmp.send_dest_unreachable(view, o, 2, now)
+        return 0
+
+    def poll(self, now):
+        self.frag.poll(now)
+
+    def next_timeout(self, now):
+        return self.frag.next_timeout(now)
+
+    # -- in-place replies ------------------------------------------------------
+    def reply_prepare(self, view, ip_off, payload_len):
+        """Turn the request's IPv4 header into the reply's; returns the payload offset.
+
+        The reply's payload (payload_len bytes, already written where the
+        request's payload was) moves down if the request carried options."""
+        o = ip_off
+        hl = (view[o] & 15) << 2
+        p = o + 20
+        if hl != 20:
+            view[p:p + payload_len] = view[o + hl:o + hl + payload_len]
+        a = self.addr
+        for k in range(4):
+            view[o + 16 + k] = view[o + 12 + k]
+            view[o + 12 + k] = a[k]
+        total = 20 + payload_len
+        ident = self._next_ident()
+        view[o] = 0x45
+        view[o + 1] = 0
+        view[o + 2] = total >> 8
+        view[o + 3] = total & 255
+        view[o + 4] = ident >> 8
+        view[o + 5] = ident & 255
+        view[o + 6] = 0
+        view[o + 7] = 0
+        view[o + 8] = _TTL
+        _ip.fill_checksum(view, o)
+        return p
+
+    def reply_finish(self, view, ip_off, now):
+        """Frame length of the prepared reply for the Ethernet layer, or 0 if sent here."""
+        total = (view[ip_off + 2] << 8) | view[ip_off + 3]
+        if view is self.reasm_view or total > MTU:
+            self.output_datagram(view, ip_off, now)
+            return 0
+        return ip_off + total
+
+    def reply_in_place(self, view, ip_off, payload_len, now):
+        self.reply_prepare(view, ip_off, payload_len)
+        return self.reply_finish(view, ip_off, now)
+
+    # -- send ------------------------------------------------------------------
+    def send_begin(self):
+        """A transmit buffer (payload at PAYLOAD_OFF) or None (counted tx_no_buffer)."""
+        if self._spares:
+            return self._spares.pop()
+        tx = self.stack.nic.tx_buffer()
+        if tx is None:
+            self.c["tx_no_buffer"] += 1
+        return tx
+
+    def scratch(self):
+        """A buffer for one payload of up to max_payload bytes at PAYLOAD_OFF;
+        send_finish fragments it into transmit buffers. Valid until that call."""
+        return self._scratch
+
+    def send_abort(self, view):
+        """Give back a buffer from send_begin() that will not be sent."""
+        if view is self._scratch or view is self.reasm_view:
+            return
+        rel = getattr(self.stack.nic, "release", None)
+        if rel is not None:
+            rel(view)
+        else:
+            self._spares.append(view)
+
+    def send_finish(self, view, dst_ip, proto, payload_len, now):
+        """Write the IPv4 header for the payload at PAYLOAD_OFF and send to dst_ip."""
+        c = self.c
+        if self.stack.ip_addr is not self._addr_src:
+            self.refresh()
+        if payload_len > self.max_payload:
+            c["ipv4_frag_too_big"] += 1
+            self.send_abort(view)
+            return False
+        hop = self.route(dst_ip)
+        if hop is None:
+            c["ipv4_no_route"] += 1
+            self.send_abort(view)
+            return False
+        total = 20 + payload_len
+        _ip.write_header(view, IP_OFF, total, self._next_ident(), 0, _TTL, proto,
+                         self.addr, dst_ip)
+        if view is self._scratch or total > MTU:
+            ok = self._send_copy(view, IP_OFF, total, hop, now)
+            self.send_abort(view)
+            return ok
+        self.stack.arp.output(view, IP_OFF + total, hop, now)
+        return True
+
+    def output_datagram(self, view, ip_off, now):
+        """Send the complete datagram at view[ip_off:] (not a NIC buffer) by copying."""
+        hop = self.route(view, ip_off + 16)
+        if hop is None:
+            self.c["ipv4_no_route"] += 1
+            return False
+        total = (view[ip_off + 2] << 8) | view[ip_off + 3]
+        return self._send_copy(view, ip_off, total, hop, now)
+
+    def _send_copy(self, src, o, total, hop, now):
+        """Copy the datagram at src[o:o+total] (20-byte header) into transmit
+        buffers, fragmenting above the MTU, and hand each to ARP."""
+        arp = self.stack.arp
+        data = total - 20
+        pos = 0
+        while True:
+            n = data - pos
+            if n > _FRAG_STEP:
+                n = _FRAG_STEP
+            tx = self.send_begin()
+            if tx is None:
+                return False
+            for k in range(20):
+                tx[IP_OFF + k] = src[o + k]
+            more = pos + n < data
+            fo = (pos >> 3) | (0x2000 if more else 0)
+            if pos or more:
+                tx[IP_OFF + 6] = fo >> 8
+                tx[IP_OFF + 7] = fo & 255
+                tl = 20 + n
+                tx[IP_OFF + 2] = tl >> 8
+                tx[IP_OFF + 3] = tl & 255
+                _ip.fill_checksum(tx, IP_OFF)
+                self.c["ipv4_fragments_sent"] += 1
+            if n:
+                tx[PAYLOAD_OFF:PAYLOAD_OFF + n] = src[o + 20 + pos:o + 20 + pos + n]
+            arp.output(tx, PAYLOAD_OFF + n, hop, now)
+            pos += n
+            if pos >= data:
+                return True
