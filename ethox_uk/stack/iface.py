@@ -58,7 +58,8 @@ class Stack:
         self._on_frame_cb = self._on_frame  # bound once: no allocation per poll
 
     def add_poller(self, fn):
-        """Run fn(now) once per poll round (services, sockets' owners)."""
+        """Run fn(now) once per poll round (the app's services). Exceptions
+        from fn propagate out of poll(): they are the app's, not the stack's."""
         self._pollers.append(fn)
 
     def _on_frame(self, view, length):
@@ -84,12 +85,14 @@ class Stack:
             self.udp.poll(now)
             if self.tcp is not None:
                 self.tcp.poll(now)
-            for p in self._pollers:
-                p(now)
         except Exception as e:
             self.counters.c["internal_error"] += 1
             self.last_error = e
         self.nic.flush()
+        # The app's own code: its exceptions are the app's and propagate to the
+        # runner (an uncaught exception in the app means exit status 1).
+        for p in self._pollers:
+            p(now)
         return n
 
     def next_timeout(self, now):

@@ -1,0 +1,99 @@
+"""The `ethox-uk` command line (DESIGN §5). Commands are thin: options are parsed and
+validated here (click BadParameter: one line, status 2); the work lives in the modules named
+in each command."""
+
+import sys
+
+import click
+
+from . import __version__
+from .netspec import netopts
+
+
+class _Group(click.Group):
+    """Usage errors as one line on stderr (`ethox-uk host: error: ...`), status 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except click.ClickException as e:
+            where = e.ctx.command_path if getattr(e, "ctx", None) else "ethox-uk"
+            hint = " (see %s --help)" % where if isinstance(e, click.UsageError) else ""
+            click.echo("%s: error: %s%s" % (where, e.format_message(), hint), err=True)
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo("ethox-uk: aborted", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ethox-uk")
+def main():
+    """Unikernel images whose TCP/IP stack is written in (Micro)Python."""
+
+
+@main.command()
+@click.argument("recipe", metavar="RECIPE")
+@netopts
+def host(recipe, net):
+    """Run RECIPE's app on the stack under CPython on a host NIC (no VM).
+
+    RECIPE is images/<name>, a recipe folder or its recipe.toml. Needs --net, e.g.
+    --net dgram:/tmp/ethox.sock,/tmp/peer.sock (a peer binds the second path and sends to the
+    first) or --net tap:tap0 inside a network namespace. Prints the ready line when serving;
+    stops cleanly on SIGINT/SIGTERM.
+    """
+    from .host.runner import run
+
+    sys.exit(run(recipe, net))
+
+
+@main.command()
+@click.option("--recipe", default="images/echo", show_default=True, metavar="RECIPE",
+              help="The recipe to serve (its app must answer UDP echo on port 7).")
+@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(1, 600),
+              help="Seconds to wait for the ready line.")
+def demo(recipe, timeout):
+    """Start the echo app in host mode and talk to it with scapy: ARP, ping, UDP echo."""
+    from .host.demo import run_demo
+
+    sys.exit(run_demo(recipe, timeout))
+
+
+@main.command()
+@click.option("--host", "host_recipe", metavar="RECIPE",
+              help="Benchmark RECIPE's app in host mode (default images/echo).")
+@click.option("--json", "json_path", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Also write the results as JSON to FILE.")
+@click.option("--count", default=2000, show_default=True, type=click.IntRange(10, 10**7),
+              help="Round trips per measurement.")
+@click.option("--no-micropython", is_flag=True,
+              help="Skip the MicroPython unix-port runs (CPython only).")
+def bench(host_recipe, json_path, count, no_micropython):
+    """Round trips/s of ICMP and UDP echo (in-memory pair and dgram sockets) under CPython and
+    MicroPython, and allocations per received packet under MicroPython."""
+    from .bench.host import run_bench
+
+    sys.exit(run_bench(host_recipe or "images/echo", json_path, count,
+                       micropython=not no_micropython))
+
+
+def _register_others():
+    # Commands that live in their own modules (thin as well): build, run, exec, repl, inspect
+    # (cli_image.py) and conformance (conformance/command.py).
+    from .cli_image import COMMANDS
+    from .conformance.command import conformance
+
+    for c in COMMANDS + (conformance,):
+        main.add_command(c)
+
+
+_register_others()
+
+
+if __name__ == "__main__":
+    main(prog_name="ethox-uk")

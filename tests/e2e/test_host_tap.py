@@ -1,0 +1,105 @@
+"""`ethox-uk host images/echo --net tap:tap0` inside a private network namespace this test
+creates and removes; the Linux kernel in that namespace is the peer (ping, a UDP socket).
+Runs as root (CI does); nothing touches the root namespace."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from hostutil import ECHO
+
+from ethox_uk.host.process import HostProcess
+
+NS = "exuk-tap-%d" % os.getpid()
+
+
+def ip(*args, check=True):
+    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20,
+                          check=check)
+
+
+def in_ns(*argv, timeout=30):
+    return subprocess.run(["ip", "netns", "exec", NS, *argv], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture
+def tap_ns():
+    ip("netns", "del", NS, check=False)
+    ip("netns", "add", NS)
+    try:
+        ip("-n", NS, "link", "set", "lo", "up")
+        ip("-n", NS, "tuntap", "add", "dev", "tap0", "mode", "tap")
+        ip("-n", NS, "addr", "add", "10.0.2.2/24", "dev", "tap0")
+        ip("-n", NS, "link", "set", "tap0", "up")
+        yield NS
+    finally:
+        ip("netns", "del", NS, check=False)
+    assert NS not in ip("netns", "list").stdout
+
+
+# ping(8) is not among the packages we install: the same from a raw socket (root, in the ns).
+PINGER = textwrap.dedent("""
+    import os, socket, sys
+    def csum(b):
+        if len(b) % 2:
+            b += b"\\0"
+        s = sum(int.from_bytes(b[i:i + 2], "big") for i in range(0, len(b), 2))
+        while s >> 16:
+            s = (s & 0xffff) + (s >> 16)
+        return ~s & 0xffff
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    s.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER = DONT: fragment locally
+    s.settimeout(3)
+    ident = os.getpid() & 0xffff
+    for seq, size in enumerate(int(a) for a in sys.argv[1:]):
+        data = bytes(i & 255 for i in range(size))
+        hdr = bytes([8, 0, 0, 0]) + ident.to_bytes(2, "big") + seq.to_bytes(2, "big")
+        c = csum(hdr + data)
+        s.sendto(hdr[:2] + c.to_bytes(2, "big") + hdr[4:] + data, ("10.0.2.15", 0))
+        while True:
+            pkt = s.recv(65535)
+            icmp = pkt[(pkt[0] & 15) * 4:]
+            if icmp[0] == 0 and icmp[4:6] == ident.to_bytes(2, "big"):
+                break
+        assert icmp[6:8] == seq.to_bytes(2, "big") and icmp[8:] == data, "bad reply"
+        assert csum(icmp) == 0, "bad checksum"
+        print("reply", seq, len(icmp) - 8)
+""")
+
+UDP_CLIENT = textwrap.dedent("""
+    import socket
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(3)
+    s.sendto(b"over the tap", ("10.0.2.15", 7))
+    data, addr = s.recvfrom(2048)
+    print(data.decode(), addr[0], addr[1])
+""")
+
+
+def test_linux_pings_and_udp_echo_over_tap(tap_ns):
+    h = HostProcess(ECHO, "tap:tap0", prefix=["ip", "netns", "exec", tap_ns]).start()
+    try:
+        assert h.wait_ready(30) == ("10.0.2.15", "52:54:00:12:34:56")
+        # the kernel drops what it sends on the tap until its link watch marks it up
+        deadline = time.monotonic() + 5
+        while "state UP" not in ip("-n", tap_ns, "-o", "link", "show", "tap0").stdout:
+            assert time.monotonic() < deadline, "tap0 never came up"
+            time.sleep(0.05)
+        r = in_ns(sys.executable, "-c", PINGER, "56", "1000", "1000", "4000")  # 4000: fragments
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert r.stdout.splitlines() == ["reply 0 56", "reply 1 1000", "reply 2 1000",
+                                         "reply 3 4000"]
+        r = in_ns(sys.executable, "-c", UDP_CLIENT)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == ["over", "the", "tap", "10.0.2.15", "7"]
+        neigh = in_ns("ip", "neigh", "show", "10.0.2.15").stdout
+        assert "52:54:00:12:34:56" in neigh
+    finally:
+        status = h.stop()
+        out, err = h.communicate()
+    assert status == 0, err
+    assert "internal error" not in err
