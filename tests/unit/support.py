@@ -43,32 +43,10 @@ def arp_body(op, sha, spa, tha, tpa, htype=1, ptype=0x0800, hlen=6, plen=4):
     return head + bytes(sha) + bytes(spa) + bytes(tha) + bytes(tpa)
 
 
-def pair_release(end, view):
-    """Hand an unsent tx buffer back to a pair end (stands in for Nic.release)."""
-    bufs = end._tx_bufs
-    for i in range(len(bufs)):
-        if bufs[i] is view:
-            if i not in end._tx_free:
-                end._tx_free.append(i)
-            return
-
-
 def nic_pair(seed=1, loss=0, reorder=0, duplicate=0, corrupt=0):
-    """make_pair(), with a release() on each end if the NIC lacks one."""
     from ethox_uk.stack.nic.pair import make_pair
 
-    a, b = make_pair(seed, loss, reorder, duplicate, corrupt)
-    for end in (a, b):
-        if not hasattr(end, "release"):
-            end.release = _releaser(end)
-    return a, b
-
-
-def _releaser(end):
-    def release(view):
-        pair_release(end, view)
-
-    return release
+    return make_pair(seed, loss, reorder, duplicate, corrupt)
 
 
 def tx_free(end):

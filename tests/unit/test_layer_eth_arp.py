@@ -625,7 +625,7 @@ def test_no_tx_buffer():
     assert st.counters.c["arp_requests_sent"] == 1
     drops(st, {"tx_no_buffer": 3})
     for b in held:
-        support.pair_release(st.nic, b)
+        st.nic.release(b)
     no_leak(st)
 
 

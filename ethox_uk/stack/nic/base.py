@@ -53,3 +53,34 @@ class Nic:
 
     def close(self):
         pass
+
+
+class CopyingNic(Nic):
+    """Base for NICs that copy a frame out when it is sent (sockets, tap, the
+    in-memory pair): a small pool of transmit buffers, each free again as soon
+    as send() returns. Subclasses implement _transmit(view, length)."""
+
+    def __init__(self, tx_slots):
+        self._tx_bufs = [memoryview(bytearray(BUF_SIZE)) for _ in range(tx_slots)]
+        self._tx_free = list(range(tx_slots))
+
+    def tx_buffer(self):
+        if not self._tx_free:
+            return None
+        return self._tx_bufs[self._tx_free.pop()]
+
+    def send(self, view, length):
+        self._transmit(view, length)
+        self.release(view)
+
+    def release(self, view):
+        # In-place replies send a receive buffer: only transmit buffers go back.
+        bufs = self._tx_bufs
+        for i in range(len(bufs)):
+            if bufs[i] is view:
+                if i not in self._tx_free:
+                    self._tx_free.append(i)
+                return
+
+    def _transmit(self, view, length):
+        raise NotImplementedError

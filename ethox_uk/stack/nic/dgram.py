@@ -24,7 +24,7 @@ import os
 import socket
 
 from ..compat import MICROPYTHON, const
-from .base import BUF_SIZE, MAX_FRAME, Nic
+from .base import BUF_SIZE, CopyingNic, MAX_FRAME
 
 _ENOENT = const(2)
 _EAGAIN = const(11)
@@ -66,7 +66,7 @@ def _sockaddr(path):
     return path
 
 
-class DgramNic(Nic):
+class DgramNic(CopyingNic):
     def __init__(self, local, remote, tx_slots=8, backlog=128):
         check_path(local)
         check_path(remote)
@@ -84,8 +84,7 @@ class DgramNic(Nic):
         self.sock = s
         self._rx_buf = bytearray(BUF_SIZE)
         self._rx = memoryview(self._rx_buf)
-        self._tx_bufs = [memoryview(bytearray(BUF_SIZE)) for _ in range(tx_slots)]
-        self._tx_free = list(range(tx_slots))
+        CopyingNic.__init__(self, tx_slots)
         self.rx_frames = 0
         self.tx_frames = 0
         self.rx_oversize = 0
@@ -141,24 +140,6 @@ class DgramNic(Nic):
             if reply > 0:
                 self._transmit(view, reply)
         return done
-
-    def tx_buffer(self):
-        if not self._tx_free:
-            return None
-        return self._tx_bufs[self._tx_free.pop()]
-
-    def send(self, view, length):
-        self._transmit(view, length)
-        self.release(view)
-
-    def release(self, view):
-        """Return a tx buffer unsent (a no-op for a received buffer)."""
-        bufs = self._tx_bufs
-        for i in range(len(bufs)):
-            if bufs[i] is view:
-                if i not in self._tx_free:
-                    self._tx_free.append(i)
-                break
 
     def _sendto(self, data):
         """0 sent, 1 try again later (peer queue full), -1 dropped (counted)."""

@@ -9,7 +9,7 @@
 # `overflow` (like a real NIC ring). Tests craft input with `inject(frame)`
 # and read what a stack sent with `frames()` on the other end.
 from ..compat import const
-from .base import Nic, BUF_SIZE
+from .base import BUF_SIZE, CopyingNic
 
 _SCALE = const(1000000)  # fault rates are fractions, compared as integers
 
@@ -51,7 +51,7 @@ class Faults:
         return rate and self.rng.below(_SCALE) < rate
 
 
-class PairEnd(Nic):
+class PairEnd(CopyingNic):
     def __init__(self, faults, rx_slots=256, tx_slots=16):
         self.faults = faults
         self.peer = None
@@ -62,8 +62,7 @@ class PairEnd(Nic):
         self._q_len = [0] * rx_slots
         self._q_head = 0
         self._q_count = 0
-        self._tx_bufs = [memoryview(bytearray(BUF_SIZE)) for _ in range(tx_slots)]
-        self._tx_free = list(range(tx_slots))
+        CopyingNic.__init__(self, tx_slots)
         self._held = bytearray(BUF_SIZE)  # one frame held back for reordering
         self._held_len = 0
         self.overflow = 0
@@ -108,24 +107,8 @@ class PairEnd(Nic):
             done += 1
         return done
 
-    def tx_buffer(self):
-        if not self._tx_free:
-            return None
-        return self._tx_bufs[self._tx_free.pop()]
-
-    def send(self, view, length):
-        self.sent += 1
-        self._transmit(view, length)
-        self.release(view)
-
-    def release(self, view):
-        # In-place replies send a receive slot: only transmit buffers go back here.
-        for i in range(len(self._tx_bufs)):
-            if self._tx_bufs[i] is view:
-                self._tx_free.append(i)
-                return
-
     def _transmit(self, view, length):
+        self.sent += 1
         peer = self.peer
         f = self.faults
         if not f.any:

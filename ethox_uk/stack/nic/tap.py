@@ -15,7 +15,7 @@ import io
 import os
 import struct
 
-from .base import BUF_SIZE, MAX_FRAME, Nic
+from .base import BUF_SIZE, CopyingNic, MAX_FRAME
 
 TUNSETIFF = 0x400454CA
 IFF_TAP = 0x0002
@@ -31,7 +31,7 @@ def check_ifname(name):
                          "or spaces, e.g. tap0" % (name,))
 
 
-class TapNic(Nic):
+class TapNic(CopyingNic):
     def __init__(self, ifname, tx_slots=8):
         check_ifname(ifname)
         self.ifname = ifname
@@ -51,8 +51,7 @@ class TapNic(Nic):
                           % (ifname, e.strerror, hint)) from None
         self._f = io.FileIO(fd, "r+b", closefd=True)
         self._rx = memoryview(bytearray(BUF_SIZE))
-        self._tx_bufs = [memoryview(bytearray(BUF_SIZE)) for _ in range(tx_slots)]
-        self._tx_free = list(range(tx_slots))
+        CopyingNic.__init__(self, tx_slots)
         self.rx_frames = 0
         self.tx_frames = 0
         self.rx_oversize = 0
@@ -79,24 +78,6 @@ class TapNic(Nic):
             if reply > 0:
                 self._transmit(view, reply)
         return done
-
-    def tx_buffer(self):
-        if not self._tx_free:
-            return None
-        return self._tx_bufs[self._tx_free.pop()]
-
-    def send(self, view, length):
-        self._transmit(view, length)
-        self.release(view)
-
-    def release(self, view):
-        """Return a tx buffer unsent (a no-op for a received buffer)."""
-        bufs = self._tx_bufs
-        for i in range(len(bufs)):
-            if bufs[i] is view:
-                if i not in self._tx_free:
-                    self._tx_free.append(i)
-                break
 
     def _transmit(self, view, length):
         try:
