@@ -1,0 +1,183 @@
+"""`ethox-uk conformance (--image IMAGE | --host RECIPE | --attach SPEC) [NETOPTS] [VMOPTS]
+[--junit F] [--json F] [-k EXPR] [--list]` (DESIGN §5).
+
+    run(...) -> exit status        the whole command, callable from Python and tests
+    conformance                    the click command (cli.py: main.add_command(conformance))
+
+Exit status: 0 when no check failed; 1 when a check failed (or an expected failure passed);
+2 for bad options or a target that could not be started or reached (the message says which;
+the selected checks are then reported as failed in --junit/--json, so CI shows them).
+--pcap FILE records every frame the suite sends and receives. Without --net, --host/--image
+use a fresh directory under /tmp for the two sockets (removed afterwards).
+Environment: ETHOX_UK_CONFORMANCE_TIMESCALE multiplies every wait and time bound (default 1;
+2 for --image).
+"""
+
+import os
+import sys
+import time
+
+import click
+
+from ..netspec import netopts, parse_spec
+from ..qemu.options import vmopts
+
+TIMESCALE_ENV = "ETHOX_UK_CONFORMANCE_TIMESCALE"
+
+
+def _timescale(default):
+    v = os.environ.get(TIMESCALE_ENV)
+    if not v:
+        return default
+    try:
+        f = float(v)
+        if f <= 0:
+            raise ValueError
+        return f
+    except ValueError:
+        raise click.BadParameter("%s=%r: expected a positive number" % (TIMESCALE_ENV, v))
+
+
+def select_checks(kexpr=None):
+    from .kexpr import select
+    from .registry import all_checks
+
+    return select(all_checks(), kexpr)
+
+
+def make_target(image=None, host=None, attach=None, net=None, accel=None, machine=None,
+                mem=None, faults=()):
+    from .target import AttachTarget, HostTarget, ImageTarget
+
+    spec = net.spec if net is not None else None
+    kw = dict(ip=net.ip if net else None, gw=net.gw if net else None,
+              mac=net.mac if net else None)
+    if host is not None:
+        return HostTarget(host, spec, faults=faults, **kw)
+    if image is not None:
+        return ImageTarget(image, spec, accel=accel, machine=machine, mem=mem, **kw)
+    return AttachTarget(attach, **kw)
+
+
+def run(image=None, host=None, attach=None, net=None, accel=None, machine=None, mem=None,
+        junit=None, json_path=None, kexpr=None, list_only=False, faults=(), out=None,
+        timescale=None):
+    """Run the command; returns the exit status. `attach` is a SPEC string or NetSpec."""
+    from .report import console, print_list, print_results, write_json, write_junit
+    from .runner import Result, Session, summary_line
+    from .target import TargetError
+
+    con = console(out)
+    try:
+        checks = select_checks(kexpr)
+    except ValueError as e:
+        con.print("ethox-uk conformance: error: %s" % e, markup=False)
+        return 2
+    if list_only:
+        print_list(checks, con)
+        return 0
+    if not checks:
+        con.print("ethox-uk conformance: error: -k %r selects no check (see --list)" % kexpr,
+                  markup=False)
+        return 2
+    if timescale is None:
+        timescale = _timescale(2.0 if image else 1.0)
+    try:
+        target = make_target(image, host, attach, net, accel, machine, mem, faults)
+    except TargetError as e:
+        con.print("ethox-uk conformance: error: %s" % e, markup=False)
+        return 2
+    pcap = net.pcap if net is not None else None
+    t0 = time.monotonic()
+    desc = target.describe()
+    status = 0
+
+    def progress(r):
+        if r.status == "fail":
+            con.print("  [red]FAIL[/] %s: %s" % (r.check.name, r.message), highlight=False)
+
+    try:
+        with Session(target, pcap=pcap, timescale=timescale) as s:
+            desc = target.describe() + " (%s %s)" % (target.ip, target.mac)
+            results = s.run(checks, on_result=progress)
+    except TargetError as e:
+        con.print("ethox-uk conformance: error: %s" % e, markup=False)
+        results = [Result(c, "fail", "not run: %s" % str(e).split("\n")[0]) for c in checks]
+        status = 2
+    except KeyboardInterrupt:
+        con.print("ethox-uk conformance: interrupted", markup=False)
+        return 130
+    elapsed = time.monotonic() - t0
+    if status == 0:
+        print_results(results, con, desc)
+    if junit:
+        write_junit(results, junit, desc, elapsed)
+    if json_path:
+        write_json(results, json_path, desc, elapsed)
+    con.print("%d checks in %.1f s against %s" % (len(results), elapsed, desc), markup=False)
+    # the summary line: plain text, exactly this format, last on stdout
+    con.print(summary_line(results), markup=False)
+    if status:
+        return status
+    return 1 if any(r.failed for r in results) else 0
+
+
+# -- click ----------------------------------------------------------------------------
+
+def _cb_attach(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        spec = parse_spec(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), ctx, param) from None
+    if spec.kind != "dgram":
+        raise click.BadParameter("conformance attaches over unix datagram sockets: give the "
+                                 "target's dgram:LOCAL,REMOTE", ctx, param)
+    return spec
+
+
+def _cb_out(ctx, param, value):
+    if value is None:
+        return None
+    parent = os.path.dirname(os.path.abspath(value))
+    if not os.path.isdir(parent):
+        raise click.BadParameter("directory %s does not exist" % parent, ctx, param)
+    if os.path.isdir(value):
+        raise click.BadParameter("%s is a directory: give a file name" % value, ctx, param)
+    return value
+
+
+@click.command("conformance")
+@click.option("--image", metavar="IMAGE", help="Boot IMAGE (ethox-uk run) and check it.")
+@click.option("--host", "host_recipe", metavar="RECIPE",
+              help="Run RECIPE in host mode (ethox-uk host) and check it, e.g. images/echo.")
+@click.option("--attach", metavar="SPEC", callback=_cb_attach,
+              help="Check a stack already running on SPEC: the very dgram:LOCAL,REMOTE it "
+                   "was started with.")
+@netopts
+@vmopts
+@click.option("--junit", metavar="F", callback=_cb_out, help="Write JUnit XML to F.")
+@click.option("--json", "json_path", metavar="F", callback=_cb_out,
+              help="Write the results as JSON to F.")
+@click.option("-k", "kexpr", metavar="EXPR",
+              help="Only checks whose name matches EXPR: substrings combined with and/or/"
+                   "not and parentheses, e.g. -k 'icmp and not echo'.")
+@click.option("--list", "list_only", is_flag=True, help="List the checks and exit.")
+def conformance(image, host_recipe, attach, net, vm, junit, json_path, kexpr, list_only):
+    """Check a running stack clause by clause (ARP, IPv4, ICMP, UDP, TCP) with scapy.
+
+    Exit status 0 only when no check failed (1 otherwise; 2 when the target could not be
+    started or reached). Prints a table and the line `conformance: N passed, N failed,
+    N skipped` (skipped = not applicable + expected failures). VMOPTS apply to --image.
+    """
+    chosen = [n for n, v in (("--image", image), ("--host", host_recipe),
+                             ("--attach", attach)) if v is not None]
+    if len(chosen) != 1 and not list_only:
+        raise click.UsageError("give exactly one of --image IMAGE, --host RECIPE, --attach "
+                               "SPEC" + (" (not %s)" % " and ".join(chosen) if chosen else ""))
+    if attach is not None and net.spec is not None:
+        raise click.UsageError("--attach SPEC already names the sockets: drop --net")
+    sys.exit(run(image=image, host=host_recipe, attach=attach, net=net, accel=vm.accel,
+                 machine=vm.machine, mem=vm.mem, junit=junit, json_path=json_path,
+                 kexpr=kexpr, list_only=list_only))

@@ -1,0 +1,63 @@
+"""Negative controls: the host stack's test-only fault switches, and the checks each one must
+make fail (issue 7, "The suite must be able to fail").
+
+Mechanism (proposed to the stack and host-runner owners; nothing here reaches into them):
+
+    ETHOX_UK_FAULTS=ignore_ip_checksum,fixed_isn  ethox-uk host images/echo --net ...
+
+  * ethox_uk/stack/faults.py: NAMES (a tuple of the switch names) and parse(text) ->
+    frozenset, ValueError naming an unknown switch and listing the known ones.
+  * Stack(nic, config, ..., faults=()) keeps `stack.faults` (a frozenset); each layer reads
+    the switches it honours ONCE in __init__ into plain booleans (no per-packet cost when
+    off; the image never sets any).
+  * The host runner reads ETHOX_UK_FAULTS in setup(), passes parse(...) to Stack, refuses
+    an unknown name (status 2), and prints "ethox-uk: TEST-ONLY faults active: ..." on
+    stderr (the ready line on stdout is unchanged).
+
+HostTarget(recipe, faults=(...)) sets the variable for the child it starts (and clears an
+inherited one otherwise); tests/conformance/test_conformance_negative_faults.py runs, for
+every switch the stack lists in NAMES, the checks below against `--host images/echo` with
+that switch on and asserts that each of them fails.
+"""
+
+# name -> (what the stack does wrong, the checks that must then fail)
+FAULTS = {
+    "ignore_ip_checksum": ("accept IPv4 headers with a bad checksum",
+                           ["ipv4.bad_header_checksum_dropped"]),
+    "ignore_icmp_checksum": ("accept ICMP messages with a bad checksum",
+                             ["icmp.bad_checksum_dropped"]),
+    "ignore_udp_checksum": ("accept UDP datagrams with a bad non-zero checksum",
+                            ["udp.bad_checksum_dropped"]),
+    "udp_no_checksum": ("send UDP with checksum 0 (none)",
+                        ["udp.reply_checksum_on", "udp.checksum_zero_sent_as_ffff",
+                         "udp.echo_identity"]),
+    "arp_answer_any": ("answer ARP requests for any address (proxy ARP)",
+                       ["arp.ignore_request_for_other_ip"]),
+    "arp_no_learn": ("never create or update ARP entries from received ARP",
+                     ["arp.cache_update_from_request", "arp.gratuitous_updates_entry"]),
+    "frag_accept_overlap": ("reassemble overlapping fragments (later data wins)",
+                            ["ipv4.fragments_overlapping_dropped"]),
+    "icmp_errors_unrestricted": ("send ICMP errors about ICMP errors, broadcasts, link "
+                                 "broadcasts, non-first fragments and 0.0.0.0",
+                                 ["icmp.no_error_about_icmp_error",
+                                  "icmp.no_error_to_broadcast_destination",
+                                  "icmp.no_error_for_link_broadcast",
+                                  "icmp.no_error_about_non_first_fragment",
+                                  "icmp.no_error_to_unspecified_source",
+                                  "udp.no_unreachable_for_broadcast",
+                                  "udp.no_unreachable_for_link_broadcast"]),
+    "ttl_zero": ("send every datagram with TTL 0",
+                 ["ipv4.reply_ttl_sane", "ipv4.ttl_one_accepted", "ipv4.reply_header_valid"]),
+    # TCP (the TCP groups arrive with the TCP issue; names reserved here):
+    # ignore_tcp_checksum, no_challenge_ack, fixed_isn, no_rto_backoff, answer_rst,
+    # no_mss_option, accept_out_of_window, no_fast_retransmit
+}
+
+
+def stack_fault_names():
+    """The switches the stack offers (empty when it has none yet)."""
+    try:
+        from ..stack import faults
+    except ImportError:
+        return ()
+    return tuple(getattr(faults, "NAMES", ()))

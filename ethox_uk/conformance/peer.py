@@ -1,0 +1,282 @@
+"""The suite's side of a dgram SPEC: bind REMOTE, exchange raw Ethernet frames with LOCAL.
+
+    peer = Peer(target_path=spec.local, own_path=spec.remote, mac=..., ip=..., pcap=FILE)
+    peer.send(Ether(...) / IP(...) / ICMP())      # anything bytes() accepts
+    f = peer.wait(match, 1.0, "echo reply")       # a Frame or None (logged "nothing within")
+    frames = peer.collect(0.3)                    # everything within 0.3 s
+    peer.close()                                  # closes and removes REMOTE, ends the pcap
+
+Every frame either way is numbered (its number in the pcap, 1-based as in Wireshark),
+written to the pcap and added to the current transcript in words. The peer answers ARP
+requests for the addresses in `peer.answers` ({ip: mac}) by itself. Waits are bounded by
+their timeout and by `peer.deadline` (the running check's time bound: CheckTimeout).
+"""
+
+import errno
+import os
+import select
+import socket
+import stat
+import time
+
+from .describe import describe
+from .registry import CheckTimeout
+
+MAX_FRAME_READ = 65536
+
+
+class TargetGone(Exception):
+    """Nothing answers at the target's socket any more (or never did)."""
+
+
+class Frame:
+    """One frame on the wire: raw bytes, when (monotonic), its number, its direction."""
+
+    __slots__ = ("raw", "t", "index", "sent", "_pkt")
+
+    def __init__(self, raw, t, index, sent):
+        self.raw = raw
+        self.t = t
+        self.index = index
+        self.sent = sent
+        self._pkt = None
+
+    @property
+    def pkt(self):
+        """The frame parsed by scapy (Ether), made once."""
+        if self._pkt is None:
+            from scapy.layers.l2 import Ether
+
+            self._pkt = Ether(self.raw)
+        return self._pkt
+
+    def __len__(self):
+        return len(self.raw)
+
+    def __repr__(self):
+        return "Frame(#%d %s)" % (self.index, describe(self.raw))
+
+
+def remove_stale_socket(path):
+    """Remove a leftover socket file at path; refuse anything that is not a socket."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise ValueError("%s exists and is not a socket: refusing to remove it" % path)
+    os.unlink(path)
+
+
+class Peer:
+    def __init__(self, target_path, own_path, mac, ip, pcap=None, clock=time.monotonic):
+        self.target_path = target_path
+        self.own_path = own_path
+        self.mac = mac
+        self.ip = ip
+        self.clock = clock
+        self.answers = {ip: mac}  # ARP requests the peer answers by itself
+        self.auto_arp = True
+        self.deadline = None
+        self.index = 0
+        self.lines = []  # transcript of the current check: (seconds, arrow, text, index)
+        self.rx_log = []  # frames received in the current transcript
+        self.t0 = clock()
+        self.sent_frames = 0
+        self.received_frames = 0
+        self._pcap = None
+        remove_stale_socket(own_path)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            s.bind(own_path)
+            s.setblocking(False)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+        except Exception:
+            s.close()
+            raise
+        self.sock = s
+        if pcap:
+            from scapy.utils import PcapWriter
+
+            self._pcap = PcapWriter(pcap, linktype=1, sync=True)
+
+    # -- transcript -----------------------------------------------------------------
+    def start_transcript(self):
+        self.lines = []
+        self.rx_log = []
+        self.t0 = self.clock()
+
+    def _line(self, arrow, text, index=None):
+        self.lines.append((self.clock() - self.t0, arrow, text, index))
+
+    def note(self, text):
+        """A line of commentary in the transcript ("· text")."""
+        self._line("·", text)
+
+    def transcript(self):
+        """The current transcript as lines of text."""
+        out = []
+        for t, arrow, text, index in self.lines:
+            num = "#%-4d" % index if index is not None else "     "
+            out.append("%6.3fs %s %s %s" % (t, num, arrow, text))
+        return out
+
+    # -- sending --------------------------------------------------------------------
+    def _record(self, raw, sent):
+        self.index += 1
+        if self._pcap is not None:
+            self._pcap.write(raw)
+        return Frame(raw, self.clock(), self.index, sent)
+
+    def send(self, pkt, note=None):
+        """Send one frame (a scapy packet or bytes) to the target; returns its Frame."""
+        raw = bytes(pkt)
+        deadline = self.clock() + 1.0
+        while True:
+            try:
+                self.sock.sendto(raw, self.target_path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError) as e:
+                raise TargetGone("nothing is bound at %s (%s): the target is not running, "
+                                 "or was started with another SPEC"
+                                 % (self.target_path, os.strerror(e.errno))) from None
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError as e:
+                if e.errno != errno.ENOBUFS:
+                    raise
+            if self.clock() > deadline:  # the target stopped reading its socket
+                raise TargetGone("the target's socket %s stays full: it stopped reading"
+                                 % self.target_path)
+            select.select([], [self.sock], [], 0.05)
+        f = self._record(raw, True)
+        self.sent_frames += 1
+        self._line("→", describe(raw) + (" (%s)" % note if note else ""), f.index)
+        return f
+
+    # -- receiving ------------------------------------------------------------------
+    def _read(self, timeout):
+        """Raw bytes of the next frame within timeout, or None."""
+        if self.deadline is not None:
+            left = self.deadline - self.clock()
+            if left <= 0:
+                raise CheckTimeout("the check ran past its time bound")
+            timeout = min(timeout, left)
+        try:
+            return self.sock.recv(MAX_FRAME_READ)
+        except BlockingIOError:
+            pass
+        if timeout <= 0:
+            return None
+        r, _, _ = select.select([self.sock], [], [], timeout)
+        if not r:
+            return None
+        try:
+            return self.sock.recv(MAX_FRAME_READ)
+        except BlockingIOError:
+            return None
+
+    def _describe_rx(self, raw):
+        text = describe(raw)
+        dst = ":".join("%02x" % b for b in raw[:6])
+        if dst != self.mac and not raw[0] & 1:
+            text += " [to Ethernet %s]" % dst
+        return text
+
+    def _auto_arp(self, f):
+        raw = f.raw
+        if (not self.auto_arp or len(raw) < 42 or raw[12:14] != b"\x08\x06"
+                or raw[20:22] != b"\x00\x01"):
+            return
+        pdst = socket.inet_ntoa(raw[38:42])
+        mac = self.answers.get(pdst)
+        if mac is None:
+            return
+        from scapy.layers.l2 import ARP, Ether
+
+        hwsrc = ":".join("%02x" % b for b in raw[22:28])
+        psrc = socket.inet_ntoa(raw[28:32])
+        self.send(Ether(dst=hwsrc, src=mac) / ARP(op=2, hwsrc=mac, psrc=pdst, hwdst=hwsrc,
+                                                  pdst=psrc), note="answered by the peer")
+
+    def recv(self, timeout):
+        """The next frame within timeout (a Frame), or None. ARP for `answers` is answered."""
+        raw = self._read(timeout)
+        if raw is None:
+            return None
+        f = self._record(raw, False)
+        self.received_frames += 1
+        self.rx_log.append(f)
+        self._line("←", self._describe_rx(raw), f.index)
+        self._auto_arp(f)
+        return f
+
+    def wait(self, match, timeout, what=None):
+        """The first frame within timeout for which match(frame) is true, or None."""
+        end = self.clock() + timeout
+        while True:
+            left = end - self.clock()
+            if left <= 0:
+                break
+            f = self.recv(left)
+            if f is None:
+                break
+            if match(f):
+                return f
+        self._check_deadline()
+        self._line("←", "nothing%s within %.1f s" % (" (%s)" % what if what else "", timeout))
+        return None
+
+    def collect(self, timeout, until=None):
+        """Every frame received within timeout (stops early once until(frame) is true)."""
+        out = []
+        end = self.clock() + timeout
+        while True:
+            left = end - self.clock()
+            if left <= 0:
+                break
+            f = self.recv(left)
+            if f is None:
+                break
+            out.append(f)
+            if until is not None and until(f):
+                break
+        self._check_deadline()
+        return out
+
+    def drain(self):
+        """Read whatever is queued now (late answers to an earlier check); no waiting."""
+        out = []
+        while True:
+            try:
+                raw = self.sock.recv(MAX_FRAME_READ)
+            except BlockingIOError:
+                return out
+            f = self._record(raw, False)
+            self.received_frames += 1
+            self._line("←", self._describe_rx(raw) + " (left over)", f.index)
+            self._auto_arp(f)
+            out.append(f)
+
+    def _check_deadline(self):
+        if self.deadline is not None and self.clock() >= self.deadline:
+            raise CheckTimeout("the check ran past its time bound")
+
+    # -- end ------------------------------------------------------------------------
+    def close(self):
+        s, self.sock = self.sock, None
+        if s is not None:
+            s.close()
+            try:
+                os.unlink(self.own_path)
+            except OSError:
+                pass
+        p, self._pcap = self._pcap, None
+        if p is not None:
+            p.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

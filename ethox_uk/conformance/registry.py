@@ -1,0 +1,110 @@
+"""The check registry: one decorated function per check, one module per group.
+
+    from ..registry import check
+
+    @check("arp.reply_to_request", "answers an ARP request for its own address",
+           rfc="RFC 826", accepts="a unicast reply to the requester", timeout=3)
+    def reply_to_request(ctx):
+        ...                                   # ctx.fail(...) / ctx.require(...) on a violation
+
+A check passes when it returns, fails when it raises CheckFailed (ctx.fail / ctx.require),
+an AssertionError or any other exception, is "not applicable" when `applies(ctx)` returns a
+false value or it calls ctx.not_applicable(reason), and is a strict expected failure when
+`xfail=REASON` is given (a pass then counts as a failure: "unexpectedly passed").
+"""
+
+import importlib
+import re
+
+# Group modules under checks/, in the order they run (lower layers first).
+GROUPS = ("arp", "ipv4", "icmp", "udp")
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+DEFAULT_TIMEOUT = 5.0  # seconds, each check's time bound unless it gives its own
+
+_REGISTRY = {}  # name -> Check, in registration order
+
+
+class CheckFailed(Exception):
+    """The target violated the clause; the message says how."""
+
+
+class NotApplicable(Exception):
+    """The target does not offer the optional feature the check is about."""
+
+
+class CheckTimeout(CheckFailed):
+    """The check ran past its time bound."""
+
+
+class Check:
+    def __init__(self, name, func, description, rfc, accepts=None, applies=None,
+                 timeout=DEFAULT_TIMEOUT, xfail=None, tags=()):
+        self.name = name
+        self.group = name.split(".", 1)[0]
+        self.short = name.split(".", 1)[1]
+        self.func = func
+        self.description = description
+        self.rfc = rfc
+        self.accepts = accepts
+        self.applies = applies
+        self.timeout = float(timeout)
+        self.xfail = xfail
+        self.tags = tuple(tags)
+
+    def keywords(self):
+        """What -k matches against: the name (group.short) and the tags."""
+        return (self.name,) + self.tags
+
+    def as_dict(self):
+        return {"name": self.name, "group": self.group, "description": self.description,
+                "rfc": self.rfc, "accepts": self.accepts, "timeout": self.timeout,
+                "xfail": self.xfail, "optional": self.applies is not None,
+                "tags": list(self.tags)}
+
+    def __repr__(self):
+        return "Check(%r)" % self.name
+
+
+def check(name, description, rfc, accepts=None, applies=None, timeout=DEFAULT_TIMEOUT,
+          xfail=None, tags=(), registry=None):
+    """Register the decorated function as the check `name` ("group.what")."""
+    if not _NAME_RE.match(name):
+        raise ValueError("check name %r: expected group.what in lower case" % name)
+    if not description or "\n" in description:
+        raise ValueError("check %s: the description is one line" % name)
+    if not rfc or not rfc.startswith("RFC "):
+        raise ValueError("check %s: cite the clause, e.g. 'RFC 1122 §3.2.1.2'" % name)
+    if timeout <= 0:
+        raise ValueError("check %s: the time bound must be positive" % name)
+    if xfail is not None and not str(xfail).strip():
+        raise ValueError("check %s: an expected failure carries its reason" % name)
+    reg = _REGISTRY if registry is None else registry
+
+    def deco(func):
+        if name in reg:
+            raise ValueError("check %s registered twice" % name)
+        reg[name] = Check(name, func, description, rfc, accepts, applies, timeout, xfail,
+                          tags)
+        return func
+
+    return deco
+
+
+def load_groups(groups=GROUPS):
+    """Import every group module (registering its checks); returns all checks in order."""
+    for g in groups:
+        importlib.import_module("ethox_uk.conformance.checks." + g)
+    order = {g: i for i, g in enumerate(groups)}
+    checks = [c for c in _REGISTRY.values() if c.group in order]
+    for c in checks:
+        mod = c.func.__module__.rsplit(".", 1)[-1]
+        if mod != c.group:
+            raise ValueError("check %s lives in %s.py; a check lives in its group's file"
+                             % (c.name, mod))
+    checks.sort(key=lambda c: order[c.group])  # stable: registration order in a group
+    return checks
+
+
+def all_checks():
+    return load_groups()

@@ -1,0 +1,242 @@
+"""Run checks against a target, each within its time bound.
+
+    with Session(target, pcap="trace.pcap") as s:      # TargetError if it cannot start
+        results = s.run(checks, on_result=print)
+
+Session.__enter__: choose the SPEC, bind the peer at REMOTE (before the target starts, so
+nothing it sends is missed), start the target (ready line), resolve its MAC by ARP.
+__exit__: stop the target, close the peer, remove the sockets and the directory.
+
+Statuses: "pass", "fail", "n/a" (not applicable), "xfail" (strict expected failure: it
+failed as expected). An expected failure that passes is a "fail" ("unexpectedly passed").
+The summary counts n/a and xfail as skipped.
+"""
+
+import signal
+import threading
+import time
+import traceback
+
+from .context import Ctx
+from .peer import Peer, TargetGone
+from .registry import CheckFailed, CheckTimeout, NotApplicable
+from .target import TargetError
+
+PEER_MAC = "02:00:0a:00:02:02"
+RESOLVE_TRIES = 3
+HARD_GRACE = 2.0  # seconds past a check's bound before the alarm interrupts it
+
+
+class Result:
+    def __init__(self, check, status, message="", duration=0.0, transcript=()):
+        self.check = check
+        self.status = status
+        self.message = message
+        self.duration = duration
+        self.transcript = list(transcript)
+
+    @property
+    def failed(self):
+        return self.status == "fail"
+
+    @property
+    def skipped(self):
+        return self.status in ("n/a", "xfail")
+
+    def as_dict(self):
+        d = self.check.as_dict()
+        d.update(status=self.status, message=self.message,
+                 duration=round(self.duration, 4), transcript=self.transcript)
+        return d
+
+    def __repr__(self):
+        return "Result(%s %s %r)" % (self.check.name, self.status, self.message)
+
+
+def summary_counts(results):
+    passed = sum(1 for r in results if r.status == "pass")
+    failed = sum(1 for r in results if r.failed)
+    skipped = sum(1 for r in results if r.skipped)
+    return passed, failed, skipped
+
+
+def summary_line(results):
+    return "conformance: %d passed, %d failed, %d skipped" % summary_counts(results)
+
+
+class _Alarm:
+    """Interrupt a check that ignores its deadline (main thread only; else a no-op). An
+    ITIMER_REAL someone else armed (pytest-timeout) is kept: restored afterwards, and left
+    alone when it would fire first."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.armed = False
+
+    def _fire(self, signum, frame):
+        raise CheckTimeout("the check ran past its time bound (interrupted)")
+
+    def __enter__(self):
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        old_delay, _ = signal.getitimer(signal.ITIMER_REAL)
+        if old_delay and old_delay <= self.seconds:
+            return self
+        self.t0 = time.monotonic()
+        self.old_delay = old_delay
+        self.old = signal.signal(signal.SIGALRM, self._fire)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        self.armed = True
+        return self
+
+    def __exit__(self, *exc):
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.old)
+            if self.old_delay:
+                left = self.old_delay - (time.monotonic() - self.t0)
+                signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
+
+
+def _where(exc):
+    tb = traceback.extract_tb(exc.__traceback__)
+    for fr in reversed(tb):
+        if "/conformance/checks/" in fr.filename:
+            return "%s:%d" % (fr.filename.rsplit("/", 1)[-1], fr.lineno)
+    return "%s:%d" % (tb[-1].filename.rsplit("/", 1)[-1], tb[-1].lineno) if tb else "?"
+
+
+class Session:
+    def __init__(self, target, pcap=None, peer_mac=PEER_MAC, timescale=1.0,
+                 ready_timeout=None, resolve_timeout=1.0):
+        self.target = target
+        self.pcap = pcap
+        self.peer_mac = peer_mac
+        self.timescale = timescale
+        self.ready_timeout = ready_timeout
+        self.resolve_timeout = resolve_timeout * timescale
+        self.peer = None
+        self.ctx_args = None
+
+    def __enter__(self):
+        try:
+            self.open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def open(self):
+        t = self.target
+        spec = t.prepare()
+        try:
+            self.peer = Peer(spec.local, spec.remote, self.peer_mac, t.gw, pcap=self.pcap)
+        except OSError as e:
+            raise TargetError("cannot bind the peer's socket %s: %s" % (spec.remote, e))
+        except ValueError as e:
+            raise TargetError(str(e))
+        t.start(self.ready_timeout)
+        mac = self.resolve()
+        if t.mac and t.mac != mac:
+            self.peer.note("the target announced %s but answers ARP with %s" % (t.mac, mac))
+        t.mac = mac
+        self.ctx_args = dict(target_ip=t.ip, target_mac=mac, peer_ip=t.gw,
+                             peer_mac=self.peer_mac, prefix=t.prefix,
+                             timescale=self.timescale)
+
+    def resolve(self):
+        """The target's MAC from an ARP exchange (TargetError when nobody answers)."""
+        peer, t = self.peer, self.target
+        ctx = Ctx(peer, t.ip, "ff:ff:ff:ff:ff:ff", t.gw, self.peer_mac, t.prefix,
+                  self.timescale)
+        peer.start_transcript()
+        for _ in range(RESOLVE_TRIES):
+            try:
+                peer.send(ctx.arp_request())
+            except TargetGone as e:
+                raise TargetError("%s (SPEC %s)" % (e, t.spec.text))
+            f = peer.wait(ctx.is_arp_reply_to(t.gw), self.resolve_timeout, "ARP reply")
+            if f is not None:
+                return f.pkt.hwsrc
+            status = t.exit_status()
+            if status is not None:
+                break
+        status = t.exit_status()
+        if status is not None:
+            raise TargetError("%s exited with status %d; its output:\n%s"
+                              % (t.describe(), status, t.output_tail()))
+        raise TargetError("no ARP answer for %s from %s within %.0f s: the target is not "
+                          "answering on SPEC %s (wrong SPEC or address? --ip names the "
+                          "target's address, --gw the peer's)"
+                          % (t.ip, t.spec.local, RESOLVE_TRIES * self.resolve_timeout,
+                             t.spec.text))
+
+    def close(self):
+        try:
+            if self.target is not None:
+                self.target.stop()
+        finally:
+            if self.peer is not None:
+                self.peer.close()
+            if self.target is not None:
+                self.target.cleanup()
+
+    def context(self):
+        return Ctx(self.peer, **self.ctx_args)
+
+    def run_one(self, check):
+        peer = self.peer
+        peer.start_transcript()
+        t0 = time.monotonic()
+        status, message = "pass", ""
+        bound = check.timeout * self.timescale
+        gone = self.target.exit_status()
+        if gone is not None:
+            return Result(check, "fail", "the target exited (status %d) before this check"
+                          % gone, 0.0, ["its output:", self.target.output_tail()])
+        peer.drain()
+        peer.deadline = t0 + bound
+        try:
+            with _Alarm(bound + HARD_GRACE):
+                ctx = self.context()
+                if check.applies is not None and not check.applies(ctx):
+                    raise NotApplicable("the target does not offer this feature")
+                check.func(ctx)
+        except NotApplicable as e:
+            status, message = "n/a", str(e)
+        except CheckTimeout as e:
+            status, message = "fail", "%s (%.1f s)" % (e, bound)
+        except CheckFailed as e:
+            status, message = "fail", str(e)
+        except TargetGone as e:
+            status, message = "fail", str(e)
+        except AssertionError as e:
+            status, message = "fail", "%s (%s)" % (str(e).split("\n")[0] or "assertion failed",
+                                                   _where(e))
+        except Exception as e:
+            status, message = "fail", "error in the check at %s: %s: %s" % (
+                _where(e), type(e).__name__, e)
+        finally:
+            peer.deadline = None
+        if check.xfail is not None:
+            if status == "fail":
+                status, message = "xfail", "expected failure (%s): %s" % (check.xfail,
+                                                                          message)
+            elif status == "pass":
+                status, message = "fail", "unexpectedly passed (expected failure: %s)" % (
+                    check.xfail)
+        if status == "fail" and self.target.exit_status() is not None:
+            message += " — the target exited with status %d" % self.target.exit_status()
+        return Result(check, status, message, time.monotonic() - t0, peer.transcript())
+
+    def run(self, checks, on_result=None):
+        results = []
+        for c in checks:
+            r = self.run_one(c)
+            results.append(r)
+            if on_result is not None:
+                on_result(r)
+        return results

@@ -1,0 +1,314 @@
+"""What the suite checks: a stack reachable over a dgram SPEC (DESIGN §5).
+
+    t = HostTarget("images/echo", spec=None, ip=None, gw=None, mac=None, faults=())
+    spec = t.prepare()          # the SPEC (stack's side); short socket paths under /tmp
+    ... bind the peer at spec.remote ...
+    t.start(timeout)            # spawn, wait for the ready line (TargetError otherwise)
+    t.ip, t.mac, t.prefix       # from the ready line (or the options)
+    t.exit_status()             # None while running
+    t.stop(); t.cleanup()       # bounded; removes the socket directory it made
+
+HostTarget runs `ethox-uk host RECIPE --net SPEC`, ImageTarget `ethox-uk run IMAGE --net SPEC
+--serial stdio`, AttachTarget starts nothing and takes the SPEC the target was started with.
+Every failure to get going is a TargetError whose message says what to do.
+"""
+
+import collections
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+READY_RE = re.compile(r"^ethox-uk: ready ip=(\d+(?:\.\d+){3}) "
+                      r"mac=([0-9a-f]{2}(?::[0-9a-f]{2}){5})\r?$")
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_IP = "10.0.2.15/24"
+DEFAULT_GW = "10.0.2.2"
+FAULTS_ENV = "ETHOX_UK_FAULTS"
+STOP_TIMEOUT = 5.0
+
+
+class TargetError(Exception):
+    """The target could not be started or reached; str() says why and what to do."""
+
+
+def _split_cidr(text):
+    addr, _, pfx = text.partition("/")
+    return addr, int(pfx) if pfx else 24
+
+
+class Spec:
+    """A dgram SPEC: the stack binds `local` and sends to `remote` (the peer's)."""
+
+    def __init__(self, local, remote):
+        self.local = local
+        self.remote = remote
+
+    @property
+    def text(self):
+        return "dgram:%s,%s" % (self.local, self.remote)
+
+    def __repr__(self):
+        return "Spec(%r)" % self.text
+
+
+def spec_from(net_spec):
+    """A Spec from a netspec.NetSpec, a SPEC string or a Spec; TargetError if not dgram."""
+    if net_spec is None or isinstance(net_spec, Spec):
+        return net_spec
+    if isinstance(net_spec, str):
+        from ..netspec import parse_spec
+
+        try:
+            net_spec = parse_spec(net_spec)
+        except ValueError as e:
+            raise TargetError(str(e)) from None
+    if net_spec.kind != "dgram":
+        raise TargetError("conformance drives the target over unix datagram sockets: give "
+                          "--net dgram:LOCAL,REMOTE (or no --net), not %r" % net_spec.text)
+    return Spec(net_spec.local, net_spec.remote)
+
+
+class Target:
+    kind = "target"
+
+    def __init__(self, spec=None, ip=None, gw=None, mac=None):
+        self.spec = spec_from(spec)
+        self.ip, self.prefix = _split_cidr(ip or DEFAULT_IP)
+        self.ip_option = ip
+        self.gw = gw or DEFAULT_GW
+        self.mac = mac
+        self.mac_option = mac
+        self._tmpdir = None
+
+    def prepare(self):
+        """Choose (or check) the socket paths; returns the Spec."""
+        if self.spec is None:
+            self._tmpdir = tempfile.mkdtemp(prefix="exc", dir="/tmp")
+            self.spec = Spec(os.path.join(self._tmpdir, "stack.sock"),
+                             os.path.join(self._tmpdir, "peer.sock"))
+        return self.spec
+
+    def start(self, timeout):
+        pass
+
+    def exit_status(self):
+        return None
+
+    def output_tail(self):
+        return ""
+
+    def stop(self):
+        return None
+
+    def cleanup(self):
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def describe(self):
+        return self.kind
+
+
+class ProcessTarget(Target):
+    """A target that is a child process printing the ready line on stdout."""
+
+    what = "the target"
+    ready_timeout = 30.0
+
+    def __init__(self, spec=None, ip=None, gw=None, mac=None, env=None):
+        super().__init__(spec, ip, gw, mac)
+        self.env = dict(env or {})
+        self.proc = None
+        self.argv = None
+        self._tail = collections.deque(maxlen=40)
+        self._ready = threading.Event()
+        self._ready_line = None
+        self._reader = None
+
+    def command(self):
+        raise NotImplementedError
+
+    def netargs(self):
+        args = ["--net", self.spec.text]
+        if self.ip_option:
+            args += ["--ip", self.ip_option]
+        if self.gw:
+            args += ["--gw", self.gw]
+        if self.mac_option:
+            args += ["--mac", self.mac_option]
+        return args
+
+    def _child_env(self):
+        env = dict(os.environ)
+        pp = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = str(PACKAGE_ROOT) + (os.pathsep + pp if pp else "")
+        env["PYTHONUNBUFFERED"] = "1"
+        env.pop(FAULTS_ENV, None)  # only what this target asks for
+        env.update(self.env)
+        return env
+
+    def _read_output(self):
+        for raw in iter(self.proc.stdout.readline, b""):
+            line = raw.decode(errors="replace").rstrip("\r\n")
+            self._tail.append(line)
+            if not self._ready.is_set() and READY_RE.match(line):
+                self._ready_line = line
+                self._ready.set()
+        self.proc.stdout.close()
+
+    def start(self, timeout=None):
+        timeout = self.ready_timeout if timeout is None else timeout
+        self.argv = self.command()
+        try:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                         env=self._child_env(), start_new_session=True)
+        except OSError as e:
+            raise TargetError("cannot start %s (%s): %s" % (self.what, self.argv[0], e))
+        self._reader = threading.Thread(target=self._read_output, daemon=True)
+        self._reader.start()
+        end = time.monotonic() + timeout
+        while not self._ready.wait(0.05):
+            status = self.proc.poll()
+            if status is not None:
+                self._reader.join(1.0)
+                raise TargetError("%s exited with status %d before its ready line; its "
+                                  "output:\n%s" % (self.what, status, self.output_tail()))
+            if time.monotonic() > end:
+                self.stop()
+                raise TargetError("%s printed no ready line (ethox-uk: ready ip=... mac=...) "
+                                  "within %.0f s; stopped it. Its output:\n%s"
+                                  % (self.what, timeout, self.output_tail()))
+        m = READY_RE.match(self._ready_line)
+        self.ip, self.mac = m.group(1), m.group(2)
+
+    def exit_status(self):
+        return None if self.proc is None else self.proc.poll()
+
+    def output_tail(self, n=20):
+        lines = list(self._tail)[-n:]
+        return "\n".join("    " + l for l in lines) if lines else "    (nothing)"
+
+    def stop(self):
+        """SIGTERM the child's process group, bounded wait, then SIGKILL; its status."""
+        p = self.proc
+        if p is None:
+            return None
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:  # a target that never got ready gets little time to stop cleanly
+                p.wait(STOP_TIMEOUT if self._ready.is_set() else 1.0)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait(STOP_TIMEOUT)
+        if self._reader is not None:
+            self._reader.join(1.0)
+        return p.returncode
+
+    def cleanup(self):
+        # A killed target cannot remove its own socket file.
+        if self.spec is not None and self.proc is not None:
+            try:
+                if stat.S_ISSOCK(os.lstat(self.spec.local).st_mode):
+                    os.unlink(self.spec.local)
+            except OSError:
+                pass
+        super().cleanup()
+
+
+class HostTarget(ProcessTarget):
+    """`ethox-uk host RECIPE --net SPEC`; faults -> ETHOX_UK_FAULTS (negative controls)."""
+
+    kind = "host"
+    ready_timeout = 20.0
+
+    def __init__(self, recipe, spec=None, ip=None, gw=None, mac=None, faults=(), env=None):
+        env = dict(env or {})
+        if faults:
+            env[FAULTS_ENV] = ",".join(faults)
+        super().__init__(spec, ip, gw, mac, env)
+        self.recipe = str(recipe)
+        self.faults = tuple(faults)
+        self.what = "ethox-uk host %s" % self.recipe
+
+    def command(self):
+        return [sys.executable, "-m", "ethox_uk.cli", "host", self.recipe] + self.netargs()
+
+    def describe(self):
+        f = " faults=%s" % ",".join(self.faults) if self.faults else ""
+        return "host %s%s" % (self.recipe, f)
+
+
+class ImageTarget(ProcessTarget):
+    """`ethox-uk run IMAGE --net SPEC --serial stdio [VMOPTS]` (the booted image)."""
+
+    kind = "image"
+    ready_timeout = 60.0
+
+    def __init__(self, image, spec=None, ip=None, gw=None, mac=None, accel=None,
+                 machine=None, mem=None, env=None):
+        super().__init__(spec, ip, gw, mac, env)
+        self.image = str(image)
+        self.vmopts = []
+        for opt, val in (("--accel", accel), ("--machine", machine), ("--mem", mem)):
+            if val:
+                self.vmopts += [opt, val]
+        self.what = "ethox-uk run %s" % self.image
+
+    def command(self):
+        return ([sys.executable, "-m", "ethox_uk.cli", "run", self.image] + self.netargs()
+                + self.vmopts + ["--serial", "stdio"])
+
+    def describe(self):
+        return "image %s%s" % (self.image, (" " + " ".join(self.vmopts)) if self.vmopts else "")
+
+
+class AttachTarget(Target):
+    """A stack already running on SPEC; nothing to start. --ip/--gw/--mac describe it."""
+
+    kind = "attach"
+
+    def __init__(self, spec, ip=None, gw=None, mac=None):
+        if spec is None:
+            raise TargetError("--attach needs the SPEC the target was started with, e.g. "
+                              "--attach dgram:/tmp/ethox.sock,/tmp/peer.sock")
+        super().__init__(spec, ip, gw, mac)
+
+    def prepare(self):
+        local = self.spec.local
+        try:
+            st = os.lstat(local)
+        except FileNotFoundError:
+            raise TargetError("nothing is bound at %s: start the target with --net %s first "
+                              "(--attach takes the very SPEC the target was started with; "
+                              "the stack's socket comes first)" % (local, self.spec.text))
+        if not stat.S_ISSOCK(st.st_mode):
+            raise TargetError("%s is not a socket: --attach takes the SPEC the target was "
+                              "started with (dgram:STACK_SOCKET,PEER_SOCKET)" % local)
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            probe.connect(local)
+        except OSError:
+            raise TargetError("%s is a stale socket file (nobody is bound there): is the "
+                              "target running with --net %s?" % (local, self.spec.text))
+        finally:
+            probe.close()
+        return self.spec
+
+    def describe(self):
+        return "attach %s" % self.spec.text
