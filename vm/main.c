@@ -1,0 +1,230 @@
+/*
+ * ethox-uk runtime: ring-3 entry and the MicroPython main loop.
+ *
+ * umain() is entered from boot.S with iretq (ring 3, IOPL=3, interrupts
+ * masked) and the physical address of the PVH start_info in rdi.
+ *
+ * Start-up: copy the command line and memory map out of start_info, switch
+ * on the UART FIFO, take the largest usable RAM region above the image as the
+ * GC heap, then loop: mp_init, frozen boot.py (always) and main.py (friendly
+ * REPL mode only, as on other ports), the REPL, and on Ctrl-D a soft reset
+ * ("MPY: soft reboot").
+ *
+ * Exit: sys.exit(n) anywhere at top level -> isa-debug-exit 0x10+n; an
+ * uncaught exception (but KeyboardInterrupt) in boot.py/main.py, or any in
+ * REPL code after _ethox.exit_on_error(True) -> 0x10+1.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "py/compile.h"
+#include "py/runtime.h"
+#include "py/repl.h"
+#include "py/gc.h"
+#include "py/mphal.h"
+#include "py/mperrno.h"
+#include "py/stackctrl.h"
+#include "py/frozenmod.h"
+#include "shared/runtime/pyexec.h"
+#include "kernel.h"
+#include "uart.h"
+#include "ethox.h"
+
+extern char _end[];
+extern char ustack_top[];
+
+char ethox_cmdline[ETHOX_CMDLINE_MAX];
+struct ethox_memmap_entry ethox_memmap[ETHOX_MEMMAP_MAX];
+uint32_t ethox_memmap_entries;
+uintptr_t ethox_heap_start, ethox_heap_end;
+int ethox_exit_on_error;
+static int running_startup;
+
+static void bootinfo_copy(uintptr_t si) {
+    if (!si || *(volatile uint32_t *)si != PVH_MAGIC) {
+        return;
+    }
+    const char *cmd = (const char *)*(uint64_t *)(si + 24);
+    if (cmd) {
+        size_t i = 0;
+        for (; i < ETHOX_CMDLINE_MAX - 1 && cmd[i]; i++) {
+            ethox_cmdline[i] = cmd[i];
+        }
+        ethox_cmdline[i] = 0;
+    }
+    uint64_t mm = *(uint64_t *)(si + 40);
+    uint32_t n = *(uint32_t *)(si + 48);
+    if (n > ETHOX_MEMMAP_MAX) {
+        n = ETHOX_MEMMAP_MAX;
+    }
+    if (mm) {
+        memcpy(ethox_memmap, (const void *)mm, n * sizeof(ethox_memmap[0]));
+        ethox_memmap_entries = n;
+    }
+}
+
+static void heap_find(void) {
+    uintptr_t lo = ((uintptr_t)_end + 4095) & ~(uintptr_t)4095;
+    uintptr_t best_start = 0, best_end = 0;
+    for (uint32_t i = 0; i < ethox_memmap_entries; i++) {
+        if (ethox_memmap[i].type != 1) {
+            continue;
+        }
+        uint64_t s = ethox_memmap[i].addr, e = s + ethox_memmap[i].size;
+        if (e > 0x100000000ULL) {
+            e = 0x100000000ULL;     /* identity map ends at 4 GiB */
+        }
+        if (s < lo) {
+            s = lo;
+        }
+        e &= ~(uint64_t)4095;
+        if (e > s && e - s > best_end - best_start) {
+            best_start = s;
+            best_end = e;
+        }
+    }
+    if (best_end == best_start) {
+        /* no memory map: assume 16 MiB of RAM */
+        best_start = lo;
+        best_end = 16 << 20;
+    }
+    ethox_heap_start = best_start;
+    ethox_heap_end = best_end;
+}
+
+__attribute__((noreturn)) void ethox_exit(int n) {
+    if (n < 0 || n > 111) {
+        n = 1;
+    }
+    uart_flush();
+    outb(0xf4, (uint8_t)(0x10 + n));
+    /* no isa-debug-exit device: reset (QEMU -no-reboot exits with 0) */
+    syscall1(SYS_RESET, 0);
+    for (;;) {
+    }
+}
+
+void ethox_after_exec(void *exc, int *ret) {
+    (void)ret;
+    if (exc == NULL) {
+        return;
+    }
+    mp_obj_t e = MP_OBJ_FROM_PTR(exc);
+    const mp_obj_type_t *t = ((mp_obj_base_t *)exc)->type;
+    if (mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(t), MP_OBJ_FROM_PTR(&mp_type_SystemExit))) {
+        mp_obj_t v = mp_obj_exception_get_value(e);
+        int n;
+        if (v == mp_const_none) {
+            n = 0;
+        } else if (mp_obj_is_int(v)) {
+            n = (int)mp_obj_get_int(v);
+        } else {
+            mp_obj_print(v, PRINT_STR);
+            mp_hal_stdout_tx_strn("\r\n", 2);
+            n = 1;
+        }
+        ethox_exit(n);
+    }
+    if (ethox_exit_on_error || (running_startup
+                                && !mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(t), MP_OBJ_FROM_PTR(&mp_type_KeyboardInterrupt)))) {
+        ethox_exit(1);
+    }
+}
+
+void gc_collect(void) {
+    uintptr_t regs[6];
+    __asm__ volatile (
+        "mov %%rbx, 0(%0)\n"
+        "mov %%rbp, 8(%0)\n"
+        "mov %%r12, 16(%0)\n"
+        "mov %%r13, 24(%0)\n"
+        "mov %%r14, 32(%0)\n"
+        "mov %%r15, 40(%0)\n"
+        : : "r" (regs) : "memory");
+    gc_collect_start();
+    gc_collect_root((void **)regs,
+        ((uintptr_t)MP_STATE_THREAD(stack_top) - (uintptr_t)regs) / sizeof(uintptr_t));
+    gc_collect_end();
+}
+
+static void run_startup(const char *name) {
+    if (mp_find_frozen_module(name, NULL, NULL) == MP_IMPORT_STAT_FILE) {
+        running_startup = 1;
+        pyexec_frozen_module(name, true);
+        running_startup = 0;
+    }
+}
+
+void umain(uintptr_t start_info) {
+    bootinfo_copy(start_info);
+    /* now unmap page 0: NULL dereferences fault */
+    extern volatile uint64_t pt0[];
+    pt0[0] = 0;
+    syscall1(SYS_INVLPG, 0);
+    uart_init();
+    heap_find();
+
+    mp_stack_set_top(ustack_top);
+    mp_stack_set_limit(USTACK_SIZE - 16 * 1024);
+    gc_init((void *)ethox_heap_start, (void *)ethox_heap_end);
+
+    for (;;) {
+        mp_init();
+        MP_STATE_PORT(ethox_poll_hook) = MP_OBJ_NULL;
+        ethox_exit_on_error = 0;
+
+        run_startup("boot.py");
+        if (pyexec_mode_kind == PYEXEC_MODE_FRIENDLY_REPL) {
+            run_startup("main.py");
+        }
+
+        for (;;) {
+            if (pyexec_mode_kind == PYEXEC_MODE_RAW_REPL) {
+                if (pyexec_raw_repl() != 0) {
+                    break;
+                }
+            } else {
+                if (pyexec_friendly_repl() != 0) {
+                    break;
+                }
+            }
+        }
+
+        mp_printf(&mp_plat_print, "MPY: soft reboot\n");
+        MP_STATE_PORT(ethox_poll_hook) = MP_OBJ_NULL;
+        gc_sweep_all();
+        mp_deinit();
+    }
+}
+
+mp_lexer_t *mp_lexer_new_from_file(qstr filename) {
+    mp_raise_OSError(MP_ENOENT);
+}
+
+/* no filesystem */
+mp_obj_t mp_builtin_open(size_t n_args, const mp_obj_t *args, mp_map_t *kwargs) {
+    mp_raise_OSError(MP_ENOENT);
+}
+MP_DEFINE_CONST_FUN_OBJ_KW(mp_builtin_open_obj, 1, mp_builtin_open);
+
+mp_import_stat_t mp_import_stat(const char *path) {
+    (void)path;
+    return MP_IMPORT_STAT_NO_EXIST;
+}
+
+void nlr_jump_fail(void *val) {
+    mp_printf(&mp_plat_print, "ethox-uk: uncaught NLR %p\n", val);
+    ethox_exit(1);
+}
+
+void NORETURN __fatal_error(const char *msg) {
+    mp_printf(&mp_plat_print, "ethox-uk: fatal: %s\n", msg);
+    ethox_exit(1);
+}
+
+#ifndef NDEBUG
+void __assert_func(const char *file, int line, const char *func, const char *expr) {
+    mp_printf(&mp_plat_print, "assertion '%s' failed at %s:%d\n", expr, file, line);
+    __fatal_error("assertion failed");
+}
+#endif

@@ -1,0 +1,354 @@
+/*
+ * ethox-uk runtime: the `_ethox` native module.
+ *
+ *   inb(port) inw(port) inl(port) outb(port, v) outw(port, v) outl(port, v)
+ *       Port I/O.  Under kvm_pvm each access traps to ring 0 (~100 us).
+ *   read8(addr) read16 read32 read64, write8(addr, v) write16 write32 write64
+ *       Volatile MMIO / physical memory access (memory is identity-mapped).
+ *   addressof(buf)         address of a buffer's storage (= physical address;
+ *                          the GC never moves it: keep a reference)
+ *   mfence() lfence() sfence()
+ *   ticks_us() ticks_ms()  monotonic time since boot (TSC), never wraps
+ *   tsc_hz()               the calibrated TSC frequency
+ *   checksum(buf, start=0, end=len(buf), initial=0)
+ *       The 16-bit one's-complement sum (RFC 1071) of buf[start:end] taken as
+ *       big-endian 16-bit words (an odd last byte is padded with zero),
+ *       plus `initial`, folded to 16 bits and NOT inverted: the Internet
+ *       checksum field is `~checksum(...) & 0xffff`; a packet verifies when
+ *       checksum(...) == 0xffff.  `initial` may be any non-negative int < 2**48
+ *       (e.g. a pseudo-header sum).
+ *   cmdline()              the kernel command line (str)
+ *   memmap()               [(addr, size, type), ...] from PVH start_info
+ *   heap()                 (start, end) of the GC heap
+ *   poll_hook(fn)          fn() runs whenever the interpreter waits (REPL
+ *                          input, select.poll, time.sleep); an int it returns
+ *                          caps the next halt (ms); None clears the hook
+ *   idle(ms)               run the hook, then halt up to ms (-1: until an
+ *                          interrupt) — the same wait select.poll does
+ *   irq_enable(n, on=True) unmask/mask 8259 IRQ n (wakes idle halts)
+ *   irq_pending()          bitmask of IRQs seen since the last call (cleared)
+ *   exit(n)                leave QEMU now through isa-debug-exit (status 33+2n)
+ *   exit_on_error(flag)    uncaught exceptions in REPL code then exit with 1
+ *   irq_count()            interrupts taken so far (diagnostics)
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "py/runtime.h"
+#include "py/objint.h"
+#include "py/mphal.h"
+#include "kernel.h"
+#include "ethox.h"
+
+static mp_obj_t mk_uint(uint64_t v) {
+    return mp_obj_new_int_from_ull(v);
+}
+
+static uint16_t port_arg(mp_obj_t o) {
+    return (uint16_t)mp_obj_get_int(o);
+}
+
+static mp_obj_t e_inb(mp_obj_t p) {
+    return MP_OBJ_NEW_SMALL_INT(inb(port_arg(p)));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(e_inb_obj, e_inb);
+static mp_obj_t e_inw(mp_obj_t p) {
+    return MP_OBJ_NEW_SMALL_INT(inw(port_arg(p)));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(e_inw_obj, e_inw);
+static mp_obj_t e_inl(mp_obj_t p) {
+    return MP_OBJ_NEW_SMALL_INT(inl(port_arg(p)));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(e_inl_obj, e_inl);
+static mp_obj_t e_outb(mp_obj_t p, mp_obj_t v) {
+    outb(port_arg(p), (uint8_t)mp_obj_get_int_truncated(v));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(e_outb_obj, e_outb);
+static mp_obj_t e_outw(mp_obj_t p, mp_obj_t v) {
+    outw(port_arg(p), (uint16_t)mp_obj_get_int_truncated(v));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(e_outw_obj, e_outw);
+static mp_obj_t e_outl(mp_obj_t p, mp_obj_t v) {
+    outl(port_arg(p), (uint32_t)mp_obj_get_int_truncated(v));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(e_outl_obj, e_outl);
+
+static uintptr_t addr_arg(mp_obj_t o) {
+    return (uintptr_t)mp_obj_get_int_truncated(o);
+}
+
+static mp_obj_t e_read8(mp_obj_t a) {
+    return MP_OBJ_NEW_SMALL_INT(*(volatile uint8_t *)addr_arg(a));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(e_read8_obj, e_read8);
+static mp_obj_t e_read16(mp_obj_t a) {
+    return MP_OBJ_NEW_SMALL_INT(*(volatile uint16_t *)addr_arg(a));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(e_read16_obj, e_read16);
+static mp_obj_t e_read32(mp_obj_t a) {
+    return MP_OBJ_NEW_SMALL_INT(*(volatile uint32_t *)addr_arg(a));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(e_read32_obj, e_read32);
+static mp_obj_t e_read64(mp_obj_t a) {
+    return mk_uint(*(volatile uint64_t *)addr_arg(a));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(e_read64_obj, e_read64);
+
+static uint64_t val_arg(mp_obj_t o) {
+    if (mp_obj_is_small_int(o)) {
+        return (uint64_t)MP_OBJ_SMALL_INT_VALUE(o);
+    }
+    uint64_t v = 0;
+    mp_obj_int_to_bytes_impl(o, false, sizeof(v), (byte *)&v);
+    return v;
+}
+
+static mp_obj_t e_write8(mp_obj_t a, mp_obj_t v) {
+    *(volatile uint8_t *)addr_arg(a) = (uint8_t)val_arg(v);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(e_write8_obj, e_write8);
+static mp_obj_t e_write16(mp_obj_t a, mp_obj_t v) {
+    *(volatile uint16_t *)addr_arg(a) = (uint16_t)val_arg(v);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(e_write16_obj, e_write16);
+static mp_obj_t e_write32(mp_obj_t a, mp_obj_t v) {
+    *(volatile uint32_t *)addr_arg(a) = (uint32_t)val_arg(v);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(e_write32_obj, e_write32);
+static mp_obj_t e_write64(mp_obj_t a, mp_obj_t v) {
+    *(volatile uint64_t *)addr_arg(a) = val_arg(v);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(e_write64_obj, e_write64);
+
+static mp_obj_t e_addressof(mp_obj_t buf) {
+    mp_buffer_info_t bi;
+    mp_get_buffer_raise(buf, &bi, MP_BUFFER_READ);
+    return mk_uint((uintptr_t)bi.buf);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(e_addressof_obj, e_addressof);
+
+static mp_obj_t e_mfence(void) {
+    __asm__ volatile ("mfence" : : : "memory");
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(e_mfence_obj, e_mfence);
+static mp_obj_t e_lfence(void) {
+    __asm__ volatile ("lfence" : : : "memory");
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(e_lfence_obj, e_lfence);
+static mp_obj_t e_sfence(void) {
+    __asm__ volatile ("sfence" : : : "memory");
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(e_sfence_obj, e_sfence);
+
+static mp_obj_t e_ticks_us(void) {
+    return mp_obj_new_int_from_ull(ethox_time_us());
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(e_ticks_us_obj, e_ticks_us);
+static mp_obj_t e_ticks_ms(void) {
+    return mp_obj_new_int_from_ull(ethox_time_us() / 1000);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(e_ticks_ms_obj, e_ticks_ms);
+static mp_obj_t e_tsc_hz(void) {
+    return mk_uint(ethox_tsc_hz());
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(e_tsc_hz_obj, e_tsc_hz);
+
+/* One's-complement sum of native (little-endian) 16-bit words; the caller
+ * byte-swaps the folded result into network order (RFC 1071 §2(B)). */
+static uint64_t csum_le(const uint8_t *p, size_t n) {
+    uint64_t s = 0;
+    while (n >= 32) {
+        uint64_t a, b, c, d;
+        memcpy(&a, p, 8);
+        memcpy(&b, p + 8, 8);
+        memcpy(&c, p + 16, 8);
+        memcpy(&d, p + 24, 8);
+        s += (a & 0xffffffff) + (a >> 32) + (b & 0xffffffff) + (b >> 32)
+            + (c & 0xffffffff) + (c >> 32) + (d & 0xffffffff) + (d >> 32);
+        p += 32;
+        n -= 32;
+    }
+    while (n >= 8) {
+        uint64_t a;
+        memcpy(&a, p, 8);
+        s += (a & 0xffffffff) + (a >> 32);
+        p += 8;
+        n -= 8;
+    }
+    while (n >= 2) {
+        s += (uint16_t)(p[0] | (p[1] << 8));
+        p += 2;
+        n -= 2;
+    }
+    if (n) {
+        s += p[0];
+    }
+    return s;
+}
+
+static uint32_t fold16(uint64_t s) {
+    s = (s & 0xffffffff) + (s >> 32);
+    s = (s & 0xffffffff) + (s >> 32);
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    return (uint32_t)s;
+}
+
+static mp_obj_t e_checksum(size_t n_args, const mp_obj_t *args, mp_map_t *kw_args) {
+    enum { ARG_buf, ARG_start, ARG_end, ARG_initial };
+    static const mp_arg_t allowed[] = {
+        { MP_QSTR_buf, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_start, MP_ARG_INT, {.u_int = 0} },
+        { MP_QSTR_end, MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_initial, MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(0)} },
+    };
+    mp_arg_val_t a[MP_ARRAY_SIZE(allowed)];
+    mp_arg_parse_all(n_args, args, kw_args, MP_ARRAY_SIZE(allowed), allowed, a);
+    mp_buffer_info_t bi;
+    mp_get_buffer_raise(a[ARG_buf].u_obj, &bi, MP_BUFFER_READ);
+    mp_int_t len = (mp_int_t)bi.len;
+    mp_int_t start = a[ARG_start].u_int;
+    mp_int_t end = a[ARG_end].u_obj == mp_const_none ? len : mp_obj_get_int(a[ARG_end].u_obj);
+    if (start < 0) {
+        start += len;
+    }
+    if (end < 0) {
+        end += len;
+    }
+    if (start < 0 || end > len || start > end) {
+        mp_raise_ValueError(MP_ERROR_TEXT("bad start/end"));
+    }
+    uint64_t initial = val_arg(a[ARG_initial].u_obj);
+    uint32_t le = fold16(csum_le((const uint8_t *)bi.buf + start, (size_t)(end - start)));
+    uint32_t be = ((le & 0xff) << 8) | (le >> 8);
+    return MP_OBJ_NEW_SMALL_INT(fold16((uint64_t)be + (initial & 0xffffffffffffULL)));
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(e_checksum_obj, 1, e_checksum);
+
+static mp_obj_t e_cmdline(void) {
+    return mp_obj_new_str(ethox_cmdline, strlen(ethox_cmdline));
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(e_cmdline_obj, e_cmdline);
+
+static mp_obj_t e_memmap(void) {
+    mp_obj_t l = mp_obj_new_list(0, NULL);
+    for (uint32_t i = 0; i < ethox_memmap_entries; i++) {
+        mp_obj_t t[3] = {
+            mk_uint(ethox_memmap[i].addr),
+            mk_uint(ethox_memmap[i].size),
+            MP_OBJ_NEW_SMALL_INT(ethox_memmap[i].type),
+        };
+        mp_obj_list_append(l, mp_obj_new_tuple(3, t));
+    }
+    return l;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(e_memmap_obj, e_memmap);
+
+static mp_obj_t e_heap(void) {
+    mp_obj_t t[2] = { mk_uint(ethox_heap_start), mk_uint(ethox_heap_end) };
+    return mp_obj_new_tuple(2, t);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(e_heap_obj, e_heap);
+
+static mp_obj_t e_poll_hook(mp_obj_t fn) {
+    MP_STATE_PORT(ethox_poll_hook) = fn == mp_const_none ? MP_OBJ_NULL : fn;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(e_poll_hook_obj, e_poll_hook);
+
+static mp_obj_t e_idle(mp_obj_t ms) {
+    mp_int_t t = mp_obj_get_int(ms);
+    if (t < 0) {
+        mp_event_wait_indefinite();
+    } else {
+        mp_event_wait_ms((mp_uint_t)t);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(e_idle_obj, e_idle);
+
+static mp_obj_t e_irq_enable(size_t n_args, const mp_obj_t *args) {
+    mp_int_t irq = mp_obj_get_int(args[0]);
+    if (irq < 0 || irq > 15) {
+        mp_raise_ValueError(MP_ERROR_TEXT("irq 0-15"));
+    }
+    ethox_irq_enable((int)irq, n_args < 2 || mp_obj_is_true(args[1]));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(e_irq_enable_obj, 1, 2, e_irq_enable);
+
+static mp_obj_t e_irq_pending(void) {
+    return MP_OBJ_NEW_SMALL_INT(ethox_irq_take());
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(e_irq_pending_obj, e_irq_pending);
+
+static mp_obj_t e_irq_count(void) {
+    return mk_uint(irq_count);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(e_irq_count_obj, e_irq_count);
+
+static mp_obj_t e_exit(mp_obj_t n) {
+    ethox_exit((int)mp_obj_get_int(n));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(e_exit_obj, e_exit);
+
+static mp_obj_t e_exit_on_error(mp_obj_t flag) {
+    ethox_exit_on_error = mp_obj_is_true(flag);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(e_exit_on_error_obj, e_exit_on_error);
+
+static const mp_rom_map_elem_t ethox_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__ethox) },
+    { MP_ROM_QSTR(MP_QSTR_inb), MP_ROM_PTR(&e_inb_obj) },
+    { MP_ROM_QSTR(MP_QSTR_inw), MP_ROM_PTR(&e_inw_obj) },
+    { MP_ROM_QSTR(MP_QSTR_inl), MP_ROM_PTR(&e_inl_obj) },
+    { MP_ROM_QSTR(MP_QSTR_outb), MP_ROM_PTR(&e_outb_obj) },
+    { MP_ROM_QSTR(MP_QSTR_outw), MP_ROM_PTR(&e_outw_obj) },
+    { MP_ROM_QSTR(MP_QSTR_outl), MP_ROM_PTR(&e_outl_obj) },
+    { MP_ROM_QSTR(MP_QSTR_read8), MP_ROM_PTR(&e_read8_obj) },
+    { MP_ROM_QSTR(MP_QSTR_read16), MP_ROM_PTR(&e_read16_obj) },
+    { MP_ROM_QSTR(MP_QSTR_read32), MP_ROM_PTR(&e_read32_obj) },
+    { MP_ROM_QSTR(MP_QSTR_read64), MP_ROM_PTR(&e_read64_obj) },
+    { MP_ROM_QSTR(MP_QSTR_write8), MP_ROM_PTR(&e_write8_obj) },
+    { MP_ROM_QSTR(MP_QSTR_write16), MP_ROM_PTR(&e_write16_obj) },
+    { MP_ROM_QSTR(MP_QSTR_write32), MP_ROM_PTR(&e_write32_obj) },
+    { MP_ROM_QSTR(MP_QSTR_write64), MP_ROM_PTR(&e_write64_obj) },
+    { MP_ROM_QSTR(MP_QSTR_addressof), MP_ROM_PTR(&e_addressof_obj) },
+    { MP_ROM_QSTR(MP_QSTR_mfence), MP_ROM_PTR(&e_mfence_obj) },
+    { MP_ROM_QSTR(MP_QSTR_lfence), MP_ROM_PTR(&e_lfence_obj) },
+    { MP_ROM_QSTR(MP_QSTR_sfence), MP_ROM_PTR(&e_sfence_obj) },
+    { MP_ROM_QSTR(MP_QSTR_ticks_us), MP_ROM_PTR(&e_ticks_us_obj) },
+    { MP_ROM_QSTR(MP_QSTR_ticks_ms), MP_ROM_PTR(&e_ticks_ms_obj) },
+    { MP_ROM_QSTR(MP_QSTR_tsc_hz), MP_ROM_PTR(&e_tsc_hz_obj) },
+    { MP_ROM_QSTR(MP_QSTR_checksum), MP_ROM_PTR(&e_checksum_obj) },
+    { MP_ROM_QSTR(MP_QSTR_cmdline), MP_ROM_PTR(&e_cmdline_obj) },
+    { MP_ROM_QSTR(MP_QSTR_memmap), MP_ROM_PTR(&e_memmap_obj) },
+    { MP_ROM_QSTR(MP_QSTR_heap), MP_ROM_PTR(&e_heap_obj) },
+    { MP_ROM_QSTR(MP_QSTR_poll_hook), MP_ROM_PTR(&e_poll_hook_obj) },
+    { MP_ROM_QSTR(MP_QSTR_idle), MP_ROM_PTR(&e_idle_obj) },
+    { MP_ROM_QSTR(MP_QSTR_irq_enable), MP_ROM_PTR(&e_irq_enable_obj) },
+    { MP_ROM_QSTR(MP_QSTR_irq_pending), MP_ROM_PTR(&e_irq_pending_obj) },
+    { MP_ROM_QSTR(MP_QSTR_irq_count), MP_ROM_PTR(&e_irq_count_obj) },
+    { MP_ROM_QSTR(MP_QSTR_exit), MP_ROM_PTR(&e_exit_obj) },
+    { MP_ROM_QSTR(MP_QSTR_exit_on_error), MP_ROM_PTR(&e_exit_on_error_obj) },
+};
+static MP_DEFINE_CONST_DICT(ethox_globals, ethox_globals_table);
+
+const mp_obj_module_t ethox_module = {
+    .base = { &mp_type_module },
+    .globals = (mp_obj_dict_t *)&ethox_globals,
+};
+
+MP_REGISTER_MODULE(MP_QSTR__ethox, ethox_module);
