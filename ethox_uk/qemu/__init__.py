@@ -1,0 +1,11 @@
+"""QEMU for ethox-uk images (host side, CPython).
+
+    status.py    the exit-status contract of DESIGN §5 (guest 0x10+n -> QEMU 33+2n -> n)
+    kvm.py       does /dev/kvm work? (probed once per process)
+    options.py   VMOPTS (--accel/--machine/--mem) as a click decorator, like netspec.netopts
+    cmdline.py   the canonical QEMU command line of DESIGN §5
+    qmp.py       a QMP watcher (qemu.qmp) that notices KVM internal errors and guest panics
+    vm.py        one QEMU process: start, console, stderr filter, stop, exit status
+    rawrepl.py   a small raw-REPL client (the protocol mpremote speaks)
+    session.py   what `run`, `exec`, `exec --attach` and `repl` do
+"""

@@ -1,0 +1,182 @@
+"""The QEMU command line of DESIGN §5, built from an image, VMOPTS, NETOPTS and a console.
+
+    qemu-system-x86_64 -M microvm,acpi=off -accel kvm|tcg -m 64M -nodefaults -no-user-config
+      -nographic -no-reboot -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04
+      -global virtio-mmio.force-legacy=false -kernel IMAGE -append "ip=10.0.2.15/24 gw=10.0.2.2"
+      -netdev dgram,... -device virtio-net-device,netdev=n0,mac=52:54:00:12:34:56
+
+q35: `-M q35` (QEMU boots the PVH ELF through its pvh.bin option ROM) with virtio-net-pci,
+disable-legacy=on. The console replaces `-serial stdio` in place: `-serial pty`, a listening
+unix socket (`--serial unix:PATH`) or an inherited socket (`fd`, what exec and repl use); the
+QMP monitor, when asked for, is an inherited socket too, so no path can go stale or race.
+Never `-netdev user`, never `-cpu host`/`max` (they abort under this machine's KVM).
+"""
+
+import os
+import shutil
+import stat
+
+from ..build.recipe import parse_memory
+from ..stack.config import DEFAULT_MAC, Config
+from . import kvm
+from .status import QEMU_FAILED
+
+QEMU = "qemu-system-x86_64"
+MAX_SOCKET_PATH = 99  # sun_path holds 108 bytes; DESIGN §5 keeps paths under 100
+HARMLESS_STDERR = (
+    # the default CPU model under this KVM (DESIGN §8): nothing is wrong
+    "host doesn't support requested feature: CPUID.01H:ECX.pni",
+)
+
+
+class QemuError(Exception):
+    """QEMU cannot be run as asked; str() is one line, .status the exit status."""
+
+    def __init__(self, message, status=QEMU_FAILED):
+        super().__init__(message)
+        self.status = status
+
+
+class Serial:
+    """The guest console: kind "stdio", "pty", "unix" (path) or "fd" (an inherited socket)."""
+
+    def __init__(self, kind, path=None, fd=None):
+        self.kind = kind
+        self.path = path
+        self.fd = fd
+
+    def __repr__(self):
+        return "Serial(%r, %r)" % (self.kind, self.path or self.fd)
+
+
+def parse_serial(text):
+    """`stdio`, `pty` or `unix:PATH` -> Serial; ValueError saying what to write."""
+    if text in ("stdio", "pty"):
+        return Serial(text)
+    kind, sep, path = text.partition(":")
+    if kind == "unix" and sep:
+        check_socket_path(path, "--serial unix:PATH")
+        return Serial("unix", path=path)
+    raise ValueError("%r: expected stdio, pty or unix:PATH (e.g. unix:/tmp/ethox-console.sock)"
+                     % text)
+
+
+def check_socket_path(path, what):
+    if not path:
+        raise ValueError("%s: the path is empty" % what)
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+        raise ValueError("%s: %r is longer than %d bytes (sun_path): use a shorter path, e.g. "
+                         "under /tmp" % (what, path, MAX_SOCKET_PATH))
+    if "," in path:
+        raise ValueError("%s: %r contains ',' (QEMU splits options on it)" % (what, path))
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise ValueError("%s: folder %s does not exist: create it first" % (what, parent))
+
+
+def remove_stale_socket(path):
+    """Remove a socket file left by an earlier run; refuse to remove anything else."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise QemuError("%s exists and is not a socket: remove it or pick another path" % path,
+                        status=2)
+    os.unlink(path)
+
+
+def qemu_binary():
+    path = shutil.which(QEMU)
+    if path is None:
+        raise QemuError("%s not found on PATH: install it (apt-get install qemu-system-x86, or "
+                        "`make deps`)" % QEMU)
+    return path
+
+
+def choose_accel(requested):
+    """("kvm" | "tcg", notice or None). --accel kvm with an unusable /dev/kvm: QemuError."""
+    if requested == "tcg":
+        return "tcg", None
+    reason = kvm.probe()
+    if reason is None:
+        return "kvm", None
+    if requested == "kvm":
+        raise QemuError("--accel kvm: KVM is not usable (%s): use --accel tcg or --accel auto"
+                        % reason)
+    return "tcg", "ethox-uk: KVM not usable (%s): running under TCG (slower)" % reason
+
+
+def mem_arg(size):
+    """"64M" -> "64M"; sizes QEMU takes as MiB (or KiB when not whole MiB)."""
+    n = parse_memory(size)
+    return "%dM" % (n >> 20) if n % (1 << 20) == 0 else "%dK" % (n >> 10)
+
+
+def guest_mac(net, cmdline):
+    """--mac, else a mac= boot word, else the default."""
+    if net is not None and net.mac:
+        return net.mac
+    try:
+        words = Config.from_words(cmdline).words
+    except ValueError:
+        words = {}
+    return words.get("mac") or DEFAULT_MAC
+
+
+def netdev_args(net, machine, cmdline):
+    """-netdev/-device/-object for NETOPTS (nothing without --net)."""
+    if net is None or net.spec is None:
+        return []
+    spec = net.spec
+    if spec.kind == "bridge":
+        raise QemuError("--net bridge is not available yet (it comes with the virtio-net "
+                        "issue): use --net dgram:LOCAL,REMOTE, or --net tap:IFNAME inside a "
+                        "network namespace", status=2)
+    args = ["-netdev", spec.qemu_netdev("n0")]
+    mac = guest_mac(net, cmdline)
+    if machine == "q35":
+        args += ["-device", "virtio-net-pci,netdev=n0,disable-legacy=on,mac=%s" % mac]
+    else:
+        args += ["-device", "virtio-net-device,netdev=n0,mac=%s" % mac]
+    if net.pcap:
+        args += ["-object", "filter-dump,id=f0,netdev=n0,file=%s" % net.pcap]
+    return args
+
+
+def serial_args(serial):
+    if serial.kind in ("stdio", "pty"):
+        return ["-serial", serial.kind]
+    if serial.kind == "unix":
+        return ["-chardev", "socket,id=s0,path=%s,server=on,wait=off" % serial.path,
+                "-serial", "chardev:s0"]
+    if serial.kind == "fd":
+        return ["-chardev", "socket,id=s0,fd=%d" % serial.fd, "-serial", "chardev:s0"]
+    raise ValueError("unknown serial kind %r" % serial.kind)
+
+
+def assemble(image, *, accel, machine="microvm", mem="64M", append="", net=None,
+             serial=None, qmp_fd=None, qemu=QEMU):
+    """The argv of QEMU (DESIGN §5's canonical line, with the console and QMP as asked)."""
+    if net is not None and net.pcap and (net.spec is None):
+        raise QemuError("--pcap records the frames of --net: give --net as well", status=2)
+    serial = serial or Serial("stdio")
+    argv = [qemu, "-M", "microvm,acpi=off" if machine == "microvm" else machine,
+            "-accel", accel, "-m", mem_arg(mem),
+            "-nodefaults", "-no-user-config", "-nographic", "-no-reboot"]
+    argv += serial_args(serial)
+    argv += ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+    if machine == "microvm":
+        argv += ["-global", "virtio-mmio.force-legacy=false"]
+    argv += ["-kernel", str(image), "-append", append]
+    argv += netdev_args(net, machine, append)
+    if qmp_fd is not None:
+        argv += ["-chardev", "socket,id=qmp,fd=%d" % qmp_fd, "-mon", "chardev=qmp,mode=control"]
+    return argv
+
+
+def shell_line(argv):
+    """argv as one shell line (for messages and --dry-run style output)."""
+    import shlex
+
+    return " ".join(shlex.quote(a) for a in argv)
