@@ -164,15 +164,3 @@ def inspect(image, as_json):
 
 COMMANDS = (build, run, exec_, repl, inspect)
 
-
-if __name__ == "__main__":
-    # Stand-alone use before cli.py registers these commands: same error handling.
-    from .cli import _Group
-
-    @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-    def main():
-        """ethox-uk image commands."""
-
-    for _c in COMMANDS:
-        main.add_command(_c)
-    main(prog_name="ethox-uk")

@@ -13,6 +13,7 @@ machine's KVM is dropped, everything else is copied to our stderr as it comes, a
 path of `-serial pty` is picked up.
 """
 
+import ctypes
 import os
 import re
 import signal
@@ -24,6 +25,18 @@ import time
 
 from . import cmdline, status
 from .qmp import QmpWatch
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    """In the QEMU child before exec: SIGKILL it if ethox-uk dies (even by SIGKILL),
+    so a killed `run`/`exec`/test never leaves an orphaned VM behind."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
 
 STOP_WAIT = 3.0  # seconds for each step of stop()
 PTY_LINE = re.compile(r"char device redirected to (/dev/pts/\d+)")
@@ -85,7 +98,8 @@ class Vm:
             try:
                 self.proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout,
                                              stderr=subprocess.PIPE, pass_fds=keep,
-                                             start_new_session=new_session)
+                                             start_new_session=new_session,
+                                             preexec_fn=_die_with_parent)
             except OSError as e:
                 raise cmdline.QemuError("cannot start %s: %s" % (argv[0], e.strerror or e)) \
                     from None

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ethox_uk import cli, cli_image
+from ethox_uk import cli_image
 from ethox_uk.qemu import kvm
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,8 +61,7 @@ idt0:   .word 0
 
 
 def eu():
-    module = "ethox_uk.cli" if "build" in cli.main.commands else "ethox_uk.cli_image"
-    return [sys.executable, "-m", module]
+    return [sys.executable, "-m", "ethox_uk.cli"]
 
 
 def run_eu(*args, cwd=REPO, timeout=T_CMD, env=None):

@@ -3,7 +3,7 @@
 
 Boots: KVM on microvm (TCG when /dev/kvm is unusable: never skipped), TCG on microvm and TCG
 on q35. Every wait is bounded. The commands are run as a user runs them (a subprocess of the
-CLI; `python -m ethox_uk.cli_image` until cli.py registers the image commands).
+CLI).
 """
 
 import json
@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from ethox_uk import cli
 from ethox_uk.qemu import cmdline, kvm, status
 from ethox_uk.netspec import NetOpts, parse_spec
 
@@ -36,9 +35,8 @@ T_CMD = 120  # seconds for a whole command
 
 
 def eu():
-    """argv prefix of the CLI: cli.py once it has the image commands, else cli_image."""
-    module = "ethox_uk.cli" if "build" in cli.main.commands else "ethox_uk.cli_image"
-    return [sys.executable, "-m", module]
+    """argv prefix of the CLI, run as a user runs it."""
+    return [sys.executable, "-m", "ethox_uk.cli"]
 
 
 def run_eu(*args, cwd=REPO, timeout=T_CMD, **kw):
@@ -347,7 +345,7 @@ def test_two_cold_builds_identical_and_app_rebuild_fast(tmp_path):
     for d in (a, b):
         d.mkdir(parents=True)
         _copy_tree(d)
-    argv = [sys.executable, "-m", "ethox_uk.cli_image", "build", "-q"]
+    argv = [sys.executable, "-m", "ethox_uk.cli", "build", "-q"]
     for d in (a, b):
         r = subprocess.run(argv, cwd=d, capture_output=True, timeout=900)
         assert r.returncode == 0, r.stderr.decode()[-4000:]
@@ -363,7 +361,7 @@ def test_two_cold_builds_identical_and_app_rebuild_fast(tmp_path):
     took = time.monotonic() - t0
     assert r.returncode == 0, r.stderr.decode()[-4000:]
     assert took < 20, "app-only rebuild took %.1f s" % took
-    r = subprocess.run([sys.executable, "-m", "ethox_uk.cli_image", "exec", str(ia),
+    r = subprocess.run([sys.executable, "-m", "ethox_uk.cli", "exec", str(ia),
                         "import app; print(app.REBUILD_MARK)", "--accel", KVM],
                        cwd=a, capture_output=True, timeout=T_CMD)
     assert (r.returncode, r.stdout) == (0, b"1234\n"), r.stderr.decode()
