@@ -1,0 +1,252 @@
+# Ring-buffer implementations of the two buffer interfaces in io.py.
+#
+# RingSendBuf: the application appends with write() and ends the stream with
+# close(); TCP reads with available()/fill() and discards with ack(). Bytes
+# stay until acknowledged, so the buffer is also the retransmit buffer.
+#
+# RingRecvBuf: TCP stores segments with receive(), in or out of order; ack()
+# is the next byte expected (everything before it is contiguous and readable),
+# window() the free space. Out-of-order data is kept in the ring at its place
+# and remembered as at most `max_ranges` byte ranges (absolute stream offsets);
+# a segment that would need more ranges is not stored (the peer resends it).
+# The application takes contiguous data with read()/readinto()/peek()/skip().
+#
+# Both allocate their ring once; copies are slice assignments between
+# memoryviews (no intermediate objects beyond the slices).
+from ...compat import const
+
+_MASK = const(0xFFFFFFFF)
+_HALF = const(0x80000000)
+
+
+class RingSendBuf:
+    def __init__(self, capacity=65536):
+        self.cap = capacity
+        self.mv = memoryview(bytearray(capacity))
+        self.head = 0  # ring index of the oldest unacknowledged byte
+        self.count = 0  # bytes held: sent-but-unacknowledged plus unsent
+        self.begin = -1  # sequence number of the byte at head; -1 before TCP's first ack()
+        self.fin = False  # the application ended the stream
+
+    # -- application side ------------------------------------------------------
+    def free(self):
+        return 0 if self.fin else self.cap - self.count
+
+    def write(self, data, start=0, end=-1):
+        """Append data[start:end]; returns how many bytes fitted (0 after close)."""
+        if self.fin:
+            return 0
+        if end < 0:
+            end = len(data)
+        n = end - start
+        room = self.cap - self.count
+        if n > room:
+            n = room
+        if n <= 0:
+            return 0
+        src = memoryview(data)
+        cap = self.cap
+        p = self.head + self.count
+        if p >= cap:
+            p -= cap
+        first = cap - p
+        if first >= n:
+            self.mv[p:p + n] = src[start:start + n]
+        else:
+            self.mv[p:cap] = src[start:start + first]
+            self.mv[0:n - first] = src[start + first:start + n]
+        self.count += n
+        return n
+
+    def close(self):
+        self.fin = True
+
+    def unacked(self):
+        return self.count
+
+    # -- TCP side (io.SendBuf) --------------------------------------------------
+    def available(self):
+        return self.count
+
+    def fill(self, dst, off, n, seq):
+        d = (seq - self.begin) & _MASK
+        cap = self.cap
+        p = self.head + d
+        while p >= cap:
+            p -= cap
+        first = cap - p
+        mv = self.mv
+        if first >= n:
+            dst[off:off + n] = mv[p:p + n]
+        else:
+            dst[off:off + first] = mv[p:cap]
+            dst[off + first:off + n] = mv[0:n - first]
+
+    def ack(self, seq):
+        if self.begin < 0:
+            self.begin = seq
+            return
+        d = (seq - self.begin) & _MASK
+        if d == 0 or d > self.count:
+            return
+        h = self.head + d
+        if h >= self.cap:
+            h -= self.cap
+        self.head = h
+        self.count -= d
+        self.begin = seq
+
+
+class RingRecvBuf:
+    def __init__(self, capacity=65536, max_ranges=8):
+        self.cap = capacity
+        self.mv = memoryview(bytearray(capacity))
+        self.head = 0  # ring index of the first unread byte
+        self.count = 0  # contiguous unread bytes
+        self.base = 0  # stream offset of the byte at head (grows without bound)
+        self.nxt = -1  # sequence number of the next byte expected; -1 before start()
+        self.ranges = []  # sorted, disjoint [start, end) stream offsets beyond base+count
+        self.max_ranges = max_ranges
+
+    # -- TCP side (io.RecvBuf) --------------------------------------------------
+    def start(self, seq):
+        self.nxt = seq
+        self.ranges = []
+
+    def receive(self, view, off, n, seq):
+        if self.nxt < 0 or n <= 0:
+            return
+        d = (seq - self.nxt) & _MASK
+        if d & _HALF:  # starts before nxt: drop what we already have
+            d -= 0x100000000
+            off -= d
+            n += d
+            d = 0
+            if n <= 0:
+                return
+        room = self.cap - self.count
+        if d >= room:
+            return
+        if d + n > room:
+            n = room - d
+        if d:
+            start = self.base + self.count + d
+            if not self._add_range(start, start + n):
+                return
+        cap = self.cap
+        p = self.head + self.count + d
+        while p >= cap:
+            p -= cap
+        first = cap - p
+        mv = self.mv
+        if first >= n:
+            mv[p:p + n] = view[off:off + n]
+        else:
+            mv[p:cap] = view[off:off + first]
+            mv[0:n - first] = view[off + first:off + n]
+        if d == 0:
+            self.count += n
+            self.nxt = (self.nxt + n) & _MASK
+            if self.ranges:
+                self._merge()
+
+    def _add_range(self, s, e):
+        r = self.ranges
+        i = 0
+        while i < len(r) and r[i][1] < s:
+            i += 1
+        # r[i] is the first range that ends at or after s
+        if i < len(r) and r[i][0] <= e:
+            rg = r[i]
+            if s < rg[0]:
+                rg[0] = s
+            if e > rg[1]:
+                rg[1] = e
+            while i + 1 < len(r) and r[i + 1][0] <= rg[1]:
+                nx = r.pop(i + 1)
+                if nx[1] > rg[1]:
+                    rg[1] = nx[1]
+            return True
+        if len(r) >= self.max_ranges:
+            return False
+        r.insert(i, [s, e])
+        return True
+
+    def _merge(self):
+        r = self.ranges
+        end = self.base + self.count
+        while r and r[0][0] <= end:
+            rg = r.pop(0)
+            if rg[1] > end:
+                grow = rg[1] - end
+                self.count += grow
+                self.nxt = (self.nxt + grow) & _MASK
+                end = rg[1]
+
+    def ack(self):
+        return self.nxt
+
+    def window(self):
+        return self.cap - self.count
+
+    # -- application side -------------------------------------------------------
+    def readable(self):
+        return self.count
+
+    def peek(self, n=-1):
+        """Up to n contiguous unread bytes as bytes, without consuming them."""
+        if n < 0 or n > self.count:
+            n = self.count
+        out = bytearray(n)
+        self._copy_out(out, 0, n)
+        return bytes(out)
+
+    def readinto(self, buf, n=-1):
+        if n < 0 or n > len(buf):
+            n = len(buf)
+        if n > self.count:
+            n = self.count
+        if n:
+            self._copy_out(memoryview(buf), 0, n)
+            self.skip(n)
+        return n
+
+    def read(self, n=-1):
+        out = self.peek(n)
+        self.skip(len(out))
+        return out
+
+    def skip(self, n):
+        if n > self.count:
+            n = self.count
+        h = self.head + n
+        if h >= self.cap:
+            h -= self.cap
+        self.head = h
+        self.count -= n
+        self.base += n
+        return n
+
+    def find(self, byte, limit=-1):
+        """Offset of the first `byte` (an int) among the unread bytes, or -1."""
+        n = self.count if limit < 0 or limit > self.count else limit
+        cap = self.cap
+        p = self.head
+        mv = self.mv
+        for i in range(n):
+            if mv[p] == byte:
+                return i
+            p += 1
+            if p == cap:
+                p = 0
+        return -1
+
+    def _copy_out(self, dst, off, n):
+        cap = self.cap
+        p = self.head
+        first = cap - p
+        if first >= n:
+            dst[off:off + n] = self.mv[p:p + n]
+        else:
+            dst[off:off + first] = self.mv[p:cap]
+            dst[off + first:off + n] = self.mv[0:n - first]

@@ -1,0 +1,801 @@
+# The TCP layer: validates arriving segments (wire/tcp.py), finds their
+# connection (endpoint.py), applies them (connection.py), hands the result to
+# the user as an `In` (io.py), and sends segments through the IPv4 layer:
+#   view = stack.ip.send_begin()            a transmit buffer (None: none free)
+#   TCP header + data at PAYLOAD_OFF (34)
+#   stack.ip.send_finish(view, dst, 6, n, now)
+#
+# Layer contract (iface.py): receive(view, ip_off, ip_hlen, end, now) -> 0
+# (answers are never written in place), poll(now), next_timeout(now).
+#
+# Every timer runs on the `now` the caller passes (ms). Parameters are
+# constructor arguments; the defaults follow the RFCs (RTO 1 s initial and
+# minimum, RFC 6298; delayed ACK 40 ms, RFC 1122 allows up to 500 ms; MSL 30 s
+# so TIME-WAIT lasts 60 s).
+from ...compat import const
+from ...wire import tcp as W
+from . import io
+from .connection import (Connection, Seg, REOPEN, CLOSED, SYN_SENT, SYN_RECEIVED,
+                         ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, LAST_ACK, TIME_WAIT, STATE_NAMES,
+                         MAX_RTO)
+from .endpoint import Endpoint, Listener
+
+MASK = const(0xFFFFFFFF)
+HALF = const(0x80000000)
+PAYLOAD_OFF = const(34)  # Ethernet 14 + IPv4 20: where send_begin() wants the TCP header
+PROTO_TCP = const(6)
+RCV_MSS = const(1460)  # 1500-byte MTU - 40
+MIN_MSS = const(64)  # a smaller MSS option would make segments absurd (and loops long)
+
+_FIN = const(0x01)
+_SYN = const(0x02)
+_RST = const(0x04)
+_PSH = const(0x08)
+_ACK = const(0x10)
+
+
+class TcpLayer:
+    def __init__(self, stack, user=None, slots=128, syn_max=32, rcv_window=65536,
+                 rto_initial=1000, rto_min=1000, delack=40, msl=30000, max_retries=12,
+                 syn_retries=6, challenge_limit=10, burst=32, isn_seed=None):
+        self.stack = stack
+        self.c = stack.counters.c
+        self.user = user
+        seed = isn_seed if isn_seed is not None else getattr(stack, "rng_seed", None)
+        self.ep = Endpoint(slots, syn_max, seed)
+        self.listeners = {}
+        self.rcv_window = rcv_window
+        ws = 0
+        while (rcv_window >> ws) > 65535 and ws < W.MAX_WSCALE:
+            ws += 1
+        self.wscale = ws  # the shift we offer (RFC 7323)
+        self.rto_initial = rto_initial
+        self.rto_min = rto_min
+        self.delack = delack
+        self.time_wait = 2 * msl
+        self.max_retries = max_retries
+        self.syn_retries = syn_retries
+        self.challenge_limit = challenge_limit
+        self._chal_left = challenge_limit
+        self._chal_t = -1000000
+        self.dupthresh = 3
+        self.burst = burst
+        self.now = 0
+        self.next_at = -1  # earliest timer of any connection (may be early, never late)
+        self.due = []  # connections waiting for user.send
+        self._due_spare = []
+        self.seg = Seg()
+        self.opts = W.Options()
+        self.has_opts = False
+        self.pkt = io.In(self)  # arrivals
+        self.out = io.In(self)  # Raw.open / Raw.attach
+        self.note = io.In(self)  # closures by timer
+        self.rawobj = io.Raw(self)
+        self.sig = self.pkt.signals
+
+    # -- public API ---------------------------------------------------------------
+    def listen(self, port, backlog=16):
+        self.listeners[port] = Listener(port, backlog)
+
+    def unlisten(self, port):
+        if port in self.listeners:
+            del self.listeners[port]
+
+    def accept(self, port):
+        """The key of an established connection from the listener on port, or None."""
+        lst = self.listeners.get(port)
+        if lst is None:
+            return None
+        while lst.queue:
+            key = lst.queue.pop(0)
+            conn = self.ep.get(key)
+            if conn is not None:
+                conn.queued = False
+                return key
+        return None
+
+    def raw(self, now):
+        """A Raw: open or attach outside of the layer's calls."""
+        self.now = now
+        r = self.rawobj
+        r.key = None
+        return r
+
+    def connection(self, key):
+        return self.ep.get(key)
+
+    def state(self, key):
+        conn = self.ep.get(key)
+        return CLOSED if conn is None else conn.state
+
+    def state_name(self, key):
+        return STATE_NAMES[self.state(key)]
+
+    def four_tuple(self, key):
+        """(local address, local port, remote address, remote port) or None."""
+        conn = self.ep.get(key)
+        if conn is None:
+            return None
+        return (self.stack.ip_addr, conn.lport, conn.rip, conn.rport)
+
+    def set_nodelay(self, key, on=True):
+        conn = self.ep.get(key)
+        if conn is not None:
+            conn.nodelay = bool(on)
+
+    def set_keepalive(self, key, idle, interval=75000, count=9):
+        """Keepalive probes after `idle` ms without traffic (0 turns them off)."""
+        conn = self.ep.get(key)
+        if conn is None:
+            return
+        conn.ka_idle = idle
+        conn.ka_intvl = interval
+        conn.ka_cnt = count
+        conn.ka_sent = 0
+        if idle and conn.state >= ESTABLISHED:
+            conn.ka_at = conn.last_rx + idle
+            self.arm(conn.ka_at)
+        elif not idle:
+            conn.ka_at = -1
+
+    def wake(self, key):
+        """Ask for a user.send opportunity for key on the next poll (new data, close)."""
+        conn = self.ep.get(key)
+        if conn is not None:
+            self.want_send(conn)
+
+    def abort(self, key, now):
+        """RFC 9293 ABORT: RST to the peer when synchronized, forget the connection."""
+        self.now = now
+        conn = self.ep.get(key)
+        if conn is None:
+            return False
+        st = conn.state
+        if st == SYN_RECEIVED or (ESTABLISHED <= st <= CLOSE_WAIT):
+            self.send_rst(conn.rip, conn.rport, conn.lport, conn.snd_nxt, 0, _RST, now)
+        self.c["tcp_aborts_sent"] += 1
+        self.delete(conn)
+        return True
+
+    def keys(self):
+        return self.ep.keys()
+
+    # -- the layer contract ----------------------------------------------------------
+    def receive(self, view, ip_off, ip_hlen, length, now):
+        self.now = now
+        c = self.c
+        off = ip_off + ip_hlen
+        n = length - off  # length: the offset just past the datagram (ip.py)
+        r = W.check(view, off, n, W.pseudo_sum_at(view, ip_off, n))
+        if r is not None:
+            c[r] += 1
+            return 0
+        hlen = (view[off + 12] >> 4) << 2
+        if hlen > 20:
+            r = W.parse_options(view, off + 20, off + hlen, self.opts)
+            if r is not None:
+                c[r] += 1
+                return 0
+            self.has_opts = True
+        else:
+            self.has_opts = False
+        flags = view[off + 13]
+        if flags & _SYN and flags & (_FIN | _RST):
+            c["tcp_bad_flags"] += 1
+            return 0
+        my = self.stack.ip_addr
+        a = ip_off + 16
+        s = ip_off + 12
+        if view[a] != my[0] or view[a + 1] != my[1] or view[a + 2] != my[2] \
+                or view[a + 3] != my[3] or view[s] >= 224 or view[s] == 0 or view[s] == 127:
+            c["tcp_bad_address"] += 1  # never answer broadcast, multicast or martians
+            return 0
+        c["tcp_rx"] += 1
+        rip_int = (view[s] << 24) | (view[s + 1] << 16) | (view[s + 2] << 8) | view[s + 3]
+        sport = (view[off] << 8) | view[off + 1]
+        dport = (view[off + 2] << 8) | view[off + 3]
+        sg = self.seg
+        sg.view = view
+        sg.seq = (view[off + 4] << 24) | (view[off + 5] << 16) | (view[off + 6] << 8) | view[off + 7]
+        sg.ack = (view[off + 8] << 24) | (view[off + 9] << 16) | (view[off + 10] << 8) | view[off + 11]
+        sg.flags = flags
+        sg.wnd = (view[off + 14] << 8) | view[off + 15]
+        sg.doff = off + hlen
+        sg.dlen = n - hlen
+        pkt = self.pkt
+        sig = pkt.signals
+        sig.clear()
+        self.sig = sig
+        pkt.view = view
+        pkt.data_len = 0
+        conn = self.ep.lookup(rip_int, sport, dport)
+        if conn is None:
+            return self._no_conn(view, s, rip_int, sport, dport, now)
+        key = conn.key
+        kind = conn.arrive(self, sg, now)
+        if kind < 0:
+            if kind == REOPEN:
+                self.close_by_timer(conn, False, False)  # the user hears of the old one
+                return self._no_conn(view, s, rip_int, sport, dport, now)
+            pkt.view = None
+            return 0
+        pkt.kind = kind
+        pkt.key = key
+        pkt.conn = conn if kind <= io.OPEN else None
+        user = self.user
+        if user is not None:
+            user.receive(pkt)
+        if kind == io.OPEN:
+            if pkt.data_len:
+                c["tcp_unread"] += 1  # the user did not take the data: the peer resends
+                pkt.data_len = 0
+            if conn.state != CLOSED:
+                if conn.ack_now:
+                    self.send_ack(conn, now)
+                elif conn.ack_pending and conn.delack_at < 0:
+                    conn.delack_at = now + self.delack
+                    self.arm(conn.delack_at)
+        pkt.conn = None
+        pkt.view = None
+        return 0
+
+    def _no_conn(self, view, s, rip_int, sport, dport, now):
+        """RFC 9293 §3.10.7.1 (CLOSED) and §3.10.7.2 (LISTEN)."""
+        c = self.c
+        sg = self.seg
+        flags = sg.flags
+        lst = self.listeners.get(dport)
+        rip = bytes(view[s:s + 4])
+        pkt = self.pkt
+        if lst is not None and flags & (_SYN | _ACK | _RST) == _SYN:
+            conn = self._passive_open(lst, rip, rip_int, sport, dport, now)
+            if conn is not None:
+                pkt.kind = io.SENDING
+                pkt.key = conn.key
+                pkt.conn = None
+                if self.user is not None:
+                    self.user.receive(pkt)
+            pkt.view = None
+            return 0
+        if flags & _RST:
+            c["tcp_stray_rst"] += 1
+        else:
+            if lst is None:
+                c["tcp_no_listener"] += 1
+            else:
+                c["tcp_no_connection"] += 1
+            if flags & _ACK:
+                self.send_rst(rip, sport, dport, sg.ack, 0, _RST, now)
+            else:
+                seglen = sg.dlen
+                if flags & _SYN:
+                    seglen += 1
+                if flags & _FIN:
+                    seglen += 1
+                self.send_rst(rip, sport, dport, 0, (sg.seq + seglen) & MASK, _RST | _ACK, now)
+        pkt.kind = io.STRAY
+        pkt.key = None
+        pkt.conn = None
+        pkt.remote = rip
+        pkt.remote_port = sport
+        pkt.local_port = dport
+        pkt.data_off = sg.doff
+        pkt.data_len = sg.dlen
+        if self.user is not None:
+            self.user.receive(pkt)
+        pkt.data_len = 0
+        pkt.view = None
+        pkt.remote = None
+        return 0
+
+    def _make_room(self):
+        ep = self.ep
+        if not ep.full():
+            return True
+        tw = ep.oldest_time_wait(TIME_WAIT)
+        if tw is not None:
+            self.close_by_timer(tw, False, False)
+            return not ep.full()
+        self.c["tcp_no_slot"] += 1
+        return False
+
+    def _passive_open(self, lst, rip, rip_int, sport, dport, now):
+        ep = self.ep
+        sg = self.seg
+        if len(ep.half_open) >= ep.syn_max:
+            # bounded SYN queue: the oldest half-open connection gives way
+            self.c["tcp_syn_queue_full"] += 1
+            self.close_by_timer(ep.half_open[0], False, True)
+        if not self._make_room():
+            return None
+        conn = Connection(self, dport, rip, rip_int, sport, ep.isn(dport, rip_int, sport, now), now)
+        ep.add(conn)
+        conn.listener = lst
+        ep.half_open.append(conn)
+        conn.state = SYN_RECEIVED
+        conn.irs = sg.seq
+        conn.rcv_nxt = (sg.seq + 1) & MASK
+        self.take_syn_options(conn)
+        conn.snd_wnd = sg.wnd
+        conn.max_snd_wnd = sg.wnd
+        conn.snd_wl1 = sg.seq
+        conn.snd_wl2 = conn.iss
+        self.send_syn(conn, now)
+        return conn
+
+    def take_syn_options(self, conn):
+        """MSS (536 when absent, RFC 9293 §3.7.1) and window scale from a SYN.
+        SACK-permitted and timestamps are not implemented: never echoed."""
+        o = self.opts
+        has = self.has_opts
+        mss = o.mss if has and o.mss >= 0 else 536
+        if mss > RCV_MSS:
+            mss = RCV_MSS
+        elif mss < MIN_MSS:
+            mss = MIN_MSS
+        conn.mss = mss
+        conn.peer_ws = has and o.wscale >= 0
+        if conn.peer_ws:
+            conn.snd_wscale = o.wscale
+            conn.rcv_wscale = self.wscale
+        else:
+            conn.snd_wscale = 0
+            conn.rcv_wscale = 0
+
+    def poll(self, now):
+        self.now = now
+        if self.next_at >= 0 and now >= self.next_at:
+            self._run_timers(now)  # first: a timer may ask for a send opportunity
+        if self.due:
+            due = self.due
+            self.due = self._due_spare
+            self._due_spare = due
+            user = self.user
+            raw = self.rawobj
+            for conn in due:
+                conn.due = False
+                if conn.state != CLOSED and user is not None:
+                    raw.key = conn.key
+                    user.send(raw)
+            raw.key = None
+            while due:
+                due.pop()
+
+    def next_timeout(self, now):
+        if self.due:
+            return 0
+        if self.next_at < 0:
+            return -1
+        t = self.next_at - now
+        return t if t > 0 else 0
+
+    # -- user operations (through io.In / io.Raw) ------------------------------------
+    def conn_open(self, addr, port, local_port=0):
+        now = self.now
+        ep = self.ep
+        rip = bytes(addr)
+        rip_int = (rip[0] << 24) | (rip[1] << 16) | (rip[2] << 8) | rip[3]
+        if local_port:
+            if ep.lookup(rip_int, port, local_port) is not None:
+                return None
+            lport = local_port
+        else:
+            lport = ep.ephemeral_port(rip_int, port, self.listeners)
+            if not lport:
+                return None
+        if not self._make_room():
+            return None
+        conn = Connection(self, lport, rip, rip_int, port, ep.isn(lport, rip_int, port, now), now)
+        ep.add(conn)
+        conn.state = SYN_SENT
+        self.send_syn(conn, now)
+        return self._out_for(conn)
+
+    def conn_attach(self, key):
+        conn = self.ep.get(key)
+        if conn is None:
+            return None
+        return self._out_for(conn)
+
+    def _out_for(self, conn):
+        out = self.out
+        out.kind = io.OPEN
+        out.key = conn.key
+        out.conn = conn
+        out.signals.clear()
+        out.view = None
+        out.data_len = 0
+        return out
+
+    def conn_read(self, pkt, rb):
+        conn = pkt.conn
+        self.sig = pkt.signals
+        if conn.rbuf is not rb:
+            if conn.state == SYN_SENT:
+                return  # the peer's first sequence number is not known yet
+            conn.rbuf = rb
+            rb.start(conn.rcv_nxt)
+        n = pkt.data_len
+        if n:
+            pkt.data_len = 0
+            before = conn.rcv_nxt
+            rb.receive(pkt.view, pkt.data_off, n, pkt.seq)
+            nxt = rb.ack()
+            if nxt != before:
+                conn.rcv_nxt = nxt
+                if pkt.seq == before and ((nxt - before) & MASK) == n:
+                    conn.ack_pending += 1
+                    if conn.ack_pending >= 2:
+                        conn.ack_now = True
+                else:
+                    conn.ack_now = True  # a hole was filled
+            else:
+                # out of order (or no room): an immediate pure duplicate ACK
+                # (RFC 5681 §4.2), not one riding on data, so it counts as one
+                w = rb.window()
+                conn.rcv_space = w
+                self.send_ack(conn, self.now)
+            if conn.rcv_fin >= 0 and conn.rcv_fin == conn.rcv_nxt:
+                conn.consume_fin(self, self.now)
+        w = rb.window()
+        conn.rcv_space = w
+        if w > conn.rcv_space_max:
+            conn.rcv_space_max = w
+
+    def conn_write(self, pkt, sb):
+        return self.output(pkt.conn, sb, self.now)
+
+    # -- sending --------------------------------------------------------------------
+    def output(self, conn, sb, now):
+        """Send what the send buffer, the windows, Nagle and SWS avoidance allow."""
+        st = conn.state
+        if st < ESTABLISHED or st == TIME_WAIT:
+            return 0
+        c = self.c
+        conn.sbuf = sb
+        una = conn.snd_una
+        fin_seq = conn.fin_seq
+        data_una = una
+        if fin_seq >= 0 and una == (fin_seq + 1) & MASK:
+            data_una = fin_seq
+        sb.ack(data_una)
+        data_end = (data_una + sb.available()) & MASK
+        fin_wanted = fin_seq >= 0 or (sb.fin and (st == ESTABLISHED or st == CLOSE_WAIT))
+        mss = conn.mss
+        sent = 0
+        if conn.rexmit:
+            conn.rexmit = False
+            n = (data_end - una) & MASK
+            if n >= HALF:
+                n = 0
+            if n > mss:
+                n = mss
+            fl = _ACK
+            if fin_seq >= 0 and (una + n) & MASK == fin_seq:
+                fl |= _FIN
+            if (n or fl & _FIN) and una != conn.snd_max:
+                if self._xmit(conn, una, fl, n, sb, now):
+                    sent += 1
+                    c["tcp_retrans_sent"] += 1
+                    if conn.rto_at < 0:
+                        conn.rto_at = now + conn.rto
+                        self.arm(conn.rto_at)
+        nxt = conn.snd_nxt
+        force = conn.persist_at == -2
+        unsent = 0
+        while True:
+            if fin_seq >= 0 and nxt == (fin_seq + 1) & MASK:
+                break
+            unsent = (data_end - nxt) & MASK
+            if unsent >= HALF:
+                unsent = 0
+            cw = conn.cwnd
+            if conn.dupacks and not conn.in_recovery:
+                cw += conn.dupacks * mss  # limited transmit (RFC 3042)
+            wnd = conn.snd_wnd if conn.snd_wnd < cw else cw
+            usable = (una + wnd - nxt) & MASK
+            if usable >= HALF:
+                usable = 0
+            n = unsent if unsent < usable else usable
+            if n > mss:
+                n = mss
+            fin_now = fin_wanted and n == unsent
+            if n == 0 and not fin_now:
+                break
+            smax = conn.snd_max
+            retrans = nxt != smax and (smax - nxt) & MASK < HALF
+            if not (n == mss or retrans or n == 0
+                    or (n == unsent and (conn.nodelay or nxt == una))
+                    or n >= (conn.max_snd_wnd >> 1) or force):
+                break  # Nagle (RFC 896) / sender SWS avoidance (RFC 9293 §3.8.6.2.1)
+            force = False
+            fl = _ACK
+            if n and n == unsent:
+                fl |= _PSH
+            if fin_now:
+                fl |= _FIN
+            if not self._xmit(conn, nxt, fl, n, sb, now):
+                self.want_send(conn)
+                break
+            sent += 1
+            if retrans:
+                c["tcp_retrans_sent"] += 1
+            end = (nxt + n) & MASK
+            if fin_now:
+                if fin_seq < 0:
+                    fin_seq = conn.fin_seq = end
+                    conn.state = FIN_WAIT_1 if conn.state == ESTABLISHED else LAST_ACK
+                end = (end + 1) & MASK
+            if not retrans and conn.rtt_at < 0:
+                conn.rtt_at = now
+                conn.rtt_seq = end
+            nxt = conn.snd_nxt = end
+            if (end - smax) & MASK < HALF:
+                conn.snd_max = end
+            if conn.rto_at < 0:
+                conn.rto_at = now + conn.rto
+                self.arm(conn.rto_at)
+            if sent >= self.burst:
+                self.want_send(conn)
+                break
+        conn.unsent = unsent
+        if conn.persist_at == -2:
+            conn.persist_at = -1
+        if sent == 0 and (conn.ack_now or self._window_update_due(conn)):
+            self.send_ack(conn, now)
+        if unsent and conn.snd_una == conn.snd_max and conn.persist_at < 0 and conn.rto_at < 0:
+            # window-limited with nothing in flight: the persist timer probes a
+            # zero window, or forces a small segment (SWS override timeout)
+            t = conn.rto << conn.persist_shift
+            conn.persist_at = now + (t if t < MAX_RTO else MAX_RTO)
+            self.arm(conn.persist_at)
+        return sent
+
+    def _window_update_due(self, conn):
+        adv = (conn.rcv_adv - conn.rcv_nxt) & MASK
+        if adv >= HALF:
+            adv = 0
+        t = conn.rcv_space_max >> 1
+        if t > 2 * RCV_MSS:
+            t = 2 * RCV_MSS
+        return conn.rcv_space - adv >= t
+
+    def _wnd_field(self, conn):
+        """The window to put in a segment (receiver SWS avoidance: the right
+        edge moves on by at least min(buffer/2, MSS), and never back)."""
+        nxt = conn.rcv_nxt
+        adv = (conn.rcv_adv - nxt) & MASK
+        if adv >= HALF:
+            adv = 0
+        space = conn.rcv_space
+        if space > adv:
+            t = conn.rcv_space_max >> 1
+            if t > RCV_MSS:
+                t = RCV_MSS
+            if space - adv >= t:
+                adv = space
+        shift = conn.rcv_wscale
+        f = adv >> shift
+        if f > 65535:
+            f = 65535
+        edge = (nxt + (f << shift)) & MASK
+        if (edge - conn.rcv_adv) & MASK < HALF:
+            conn.rcv_adv = edge
+        return f
+
+    def _xmit(self, conn, seq, flags, n, sb, now):
+        ip = self.stack.ip
+        view = ip.send_begin()
+        if view is None:
+            self.c["tcp_no_buffer"] += 1
+            return False
+        o = PAYLOAD_OFF
+        hlen = 20
+        if flags & _SYN:
+            # window scale: always offered in a SYN, in a SYN-ACK only in reply to one
+            ws = self.wscale if (conn.state == SYN_SENT or conn.peer_ws) else -1
+            hlen += W.put_syn_options(view, o + 20, RCV_MSS, ws, False)
+            win = conn.rcv_space if conn.rcv_space < 65535 else 65535
+            conn.rcv_adv = (conn.rcv_nxt + win) & MASK
+        else:
+            win = self._wnd_field(conn)
+        W.put_header(view, o, conn.lport, conn.rport, seq, conn.rcv_nxt if flags & _ACK else 0,
+                     hlen, flags, win)
+        if n:
+            sb.fill(view, o + hlen, n, seq)
+        total = hlen + n
+        W.fill_checksum(view, o, total, W.pseudo_sum(self.stack.ip_addr, conn.rip, total))
+        ip.send_finish(view, conn.rip, PROTO_TCP, total, now)
+        self.c["tcp_tx"] += 1
+        if flags & _ACK:
+            conn.ack_pending = 0
+            conn.ack_now = False
+            conn.delack_at = -1
+        return True
+
+    def send_ack(self, conn, now):
+        # SEQ = SND.MAX rather than SND.NXT (as BSD does): after a go-back-N
+        # retransmission SND.NXT lies behind what the peer already holds, and a
+        # pure ACK below its RCV.NXT would fail its acceptability test, its
+        # acknowledgment lost -- both ends could stall retransmitting.
+        return self._xmit(conn, conn.snd_max, _ACK, 0, None, now)
+
+    def challenge_ack(self, conn, now):
+        """RFC 5961 §3-5 challenge ACK, at most challenge_limit per second."""
+        if now - self._chal_t >= 1000:
+            self._chal_t = now
+            self._chal_left = self.challenge_limit
+        if self._chal_left <= 0:
+            self.c["tcp_challenge_suppressed"] += 1
+            return
+        self._chal_left -= 1
+        self.c["tcp_challenge_acks_sent"] += 1
+        self.send_ack(conn, now)
+
+    def send_syn(self, conn, now):
+        """SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED), first or again."""
+        fl = _SYN | _ACK if conn.state == SYN_RECEIVED else _SYN
+        if conn.retries == 0 and conn.rtt_at < 0 and not conn.syn_rexmit:
+            conn.rtt_at = now
+            conn.rtt_seq = (conn.iss + 1) & MASK
+        self._xmit(conn, conn.iss, fl, 0, None, now)
+        conn.snd_nxt = conn.snd_max = (conn.iss + 1) & MASK
+        conn.rto_at = now + conn.rto
+        self.arm(conn.rto_at)
+
+    def send_rst(self, rip, rport, lport, seq, ack, flags, now):
+        ip = self.stack.ip
+        view = ip.send_begin()
+        if view is None:
+            self.c["tcp_no_buffer"] += 1
+            return False
+        o = PAYLOAD_OFF
+        W.put_header(view, o, lport, rport, seq, ack, 20, flags, 0)
+        W.fill_checksum(view, o, 20, W.pseudo_sum(self.stack.ip_addr, rip, 20))
+        ip.send_finish(view, rip, PROTO_TCP, 20, now)
+        c = self.c
+        c["tcp_tx"] += 1
+        c["tcp_rst_sent"] += 1
+        return True
+
+    # -- state changes the connection asks for ----------------------------------------
+    def establish(self, conn, now):
+        conn.state = ESTABLISHED
+        ep = self.ep
+        if conn in ep.half_open:
+            ep.half_open.remove(conn)
+        lst = conn.listener
+        if lst is not None:
+            lst.queue.append(conn.key)
+            conn.queued = True
+        mss = conn.mss
+        if conn.syn_rexmit:
+            conn.cwnd = mss  # RFC 5681 §3.1: the SYN was lost, so IW is one segment
+            if conn.srtt8 < 0:
+                conn.rto = 3000  # RFC 6298 §5.7
+        else:
+            iw = 2 * mss if 2 * mss > 4380 else 4380
+            conn.cwnd = iw if iw < 4 * mss else 4 * mss
+        conn.rto_at = -1
+        conn.retries = 0
+        conn.recover = conn.snd_una
+        if conn.ka_idle:
+            conn.ka_at = now + conn.ka_idle
+            self.arm(conn.ka_at)
+        self.sig.established = True
+
+    def enter_time_wait(self, conn, now):
+        conn.state = TIME_WAIT
+        conn.rto_at = -1
+        conn.persist_at = -1
+        conn.ka_at = -1
+        conn.delack_at = -1
+        conn.tw_at = now + self.time_wait
+        self.arm(conn.tw_at)
+
+    def delete(self, conn):
+        if conn.state == CLOSED:
+            return
+        conn.state = CLOSED
+        lst = conn.listener
+        if conn.queued and lst is not None and conn.key in lst.queue:
+            lst.queue.remove(conn.key)
+        conn.queued = False
+        self.ep.remove(conn)
+        conn.rto_at = conn.delack_at = conn.persist_at = conn.ka_at = conn.tw_at = -1
+
+    def close_by_timer(self, conn, reset, relisten):
+        """Delete conn and tell the user (a CLOSED In carrying the signals)."""
+        key = conn.key
+        self.delete(conn)
+        note = self.note
+        note.kind = io.CLOSED
+        note.key = key
+        note.conn = None
+        sig = note.signals
+        sig.clear()
+        sig.reset = reset
+        sig.relisten = relisten
+        if self.user is not None:
+            self.user.receive(note)
+
+    def want_send(self, conn):
+        if not conn.due:
+            conn.due = True
+            self.due.append(conn)
+
+    def arm(self, t):
+        if self.next_at < 0 or t < self.next_at:
+            self.next_at = t
+
+    # -- timers ----------------------------------------------------------------------
+    def _run_timers(self, now):
+        self.next_at = -1
+        for conn in self.ep.conns:
+            if conn is None:
+                continue
+            if conn.tw_at >= 0:
+                if now >= conn.tw_at:
+                    self.close_by_timer(conn, False, False)
+                else:
+                    self.arm(conn.tw_at)
+                continue
+            if 0 <= conn.rto_at <= now:
+                conn.rto_at = -1
+                conn.on_rto(self, now)
+                if conn.state == CLOSED:
+                    continue
+            if 0 <= conn.delack_at <= now:
+                conn.delack_at = -1
+                if conn.ack_pending:
+                    self.send_ack(conn, now)
+            if 0 <= conn.persist_at <= now:
+                self._on_persist(conn, now)
+            if 0 <= conn.ka_at <= now:
+                self._on_keepalive(conn, now)
+                if conn.state == CLOSED:
+                    continue
+            if conn.rto_at >= 0:
+                self.arm(conn.rto_at)
+            if conn.delack_at >= 0:
+                self.arm(conn.delack_at)
+            if conn.persist_at >= 0:
+                self.arm(conn.persist_at)
+            if conn.ka_at >= 0:
+                self.arm(conn.ka_at)
+
+    def _on_persist(self, conn, now):
+        if conn.snd_una != conn.snd_max:
+            conn.persist_at = -1  # data in flight: the retransmission timer runs
+            conn.persist_shift = 0
+            return
+        if conn.snd_wnd == 0:
+            # zero-window probe: an old sequence number makes the peer answer
+            # with its current window (RFC 9293 §3.8.6.1)
+            self.c["tcp_probes_sent"] += 1
+            self._xmit(conn, (conn.snd_una - 1) & MASK, _ACK, 0, None, now)
+            if conn.persist_shift < 12:
+                conn.persist_shift += 1
+            t = conn.rto << conn.persist_shift
+            conn.persist_at = now + (t if t < MAX_RTO else MAX_RTO)
+        else:
+            conn.persist_at = -2  # output() may send one small segment
+            self.want_send(conn)
+
+    def _on_keepalive(self, conn, now):
+        st = conn.state
+        if conn.ka_idle == 0 or st < ESTABLISHED or st == TIME_WAIT:
+            conn.ka_at = -1
+            return
+        idle = now - conn.last_rx
+        if idle < conn.ka_idle and conn.ka_sent == 0:
+            conn.ka_at = conn.last_rx + conn.ka_idle
+            return
+        if conn.ka_sent >= conn.ka_cnt:
+            self.c["tcp_aborted"] += 1
+            self.close_by_timer(conn, True, False)
+            return
+        conn.ka_sent += 1
+        self.c["tcp_keepalives_sent"] += 1
+        self._xmit(conn, (conn.snd_una - 1) & MASK, _ACK, 0, None, now)
+        conn.ka_at = now + conn.ka_intvl

@@ -1,0 +1,456 @@
+# TCP segments (RFC 9293 §3.1) and their options (MSS, window scale RFC 7323,
+# SACK-permitted and SACK RFC 2018, timestamps RFC 7323). Offsets are relative
+# to the start of the TCP header:
+#
+#    0       2       4               8               12  13  14      16      18      20
+#   +-------+-------+---------------+---------------+---+---+-------+-------+-------+---------
+#   | sport | dport | sequence      | acknowledgment|off|flg| window| cksum | urgent| options
+#   +-------+-------+---------------+---------------+---+---+-------+-------+-------+---------
+#
+# As in ethernet.py: plain functions over a buffer and an offset for the layer
+# (no allocation: `check`, `parse_options` into a preallocated `Options`,
+# `put_header`, `put_syn_options`, `fill_checksum`), and `TcpSegment` (view) /
+# `TcpRepr` (parse/emit) for tests and tools, over the same checks. A failed
+# check is reported as the counter name of the drop reason, never raised.
+#
+# Option rules (RFC 9293 §3.1, §3.7.1): EOL ends the list, NOP is one byte,
+# every other option has a length byte; a length of 0 or 1 or one that runs
+# past the header is `tcp_bad_options` (the segment is dropped). A known option
+# with an unexpected length is skipped like an unknown option (as Linux does).
+# A window scale above 14 is taken as 14 (RFC 7323 §2.3).
+from ..compat import const
+from .checksum import csum
+
+HEADER_LEN = const(20)
+MAX_HEADER_LEN = const(60)
+PROTO_TCP = const(6)
+
+SRC_PORT_OFF = const(0)
+DST_PORT_OFF = const(2)
+SEQ_OFF = const(4)
+ACK_OFF = const(8)
+DOFF_OFF = const(12)
+FLAGS_OFF = const(13)
+WINDOW_OFF = const(14)
+CHECKSUM_OFF = const(16)
+URGENT_OFF = const(18)
+OPTIONS_OFF = const(20)
+
+FIN = const(0x01)
+SYN = const(0x02)
+RST = const(0x04)
+PSH = const(0x08)
+ACK = const(0x10)
+URG = const(0x20)
+ECE = const(0x40)
+CWR = const(0x80)
+
+OPT_EOL = const(0)
+OPT_NOP = const(1)
+OPT_MSS = const(2)
+OPT_WSCALE = const(3)
+OPT_SACK_PERM = const(4)
+OPT_SACK = const(5)
+OPT_TIMESTAMP = const(8)
+
+MAX_WSCALE = const(14)
+MAX_SACK_BLOCKS = const(4)
+
+TRUNCATED = "tcp_truncated"
+BAD_OFFSET = "tcp_bad_offset"
+BAD_CHECKSUM = "tcp_bad_checksum"
+BAD_OPTIONS = "tcp_bad_options"
+
+
+# -- fast path ----------------------------------------------------------------
+def pseudo_sum_at(b, ip_off, tcp_len):
+    """Folded sum of the IPv4 pseudo-header, addresses read from the IPv4 header at ip_off."""
+    i = ip_off + 12
+    s = ((b[i] << 8) | b[i + 1]) + ((b[i + 2] << 8) | b[i + 3])
+    s += ((b[i + 4] << 8) | b[i + 5]) + ((b[i + 6] << 8) | b[i + 7])
+    s += PROTO_TCP + tcp_len
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
+def pseudo_sum(src, dst, tcp_len):
+    """The same from two 4-byte addresses."""
+    s = ((src[0] << 8) | src[1]) + ((src[2] << 8) | src[3])
+    s += ((dst[0] << 8) | dst[1]) + ((dst[2] << 8) | dst[3])
+    s += PROTO_TCP + tcp_len
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
+def check(b, off, n, psum):
+    """Validate the segment b[off:off+n] (psum: pseudo-header sum, -1 skips
+    the checksum). None when usable, else the drop reason. Options are
+    checked separately by parse_options."""
+    if n < HEADER_LEN:
+        return TRUNCATED
+    doff = b[off + 12] >> 4
+    if doff < 5 or doff * 4 > n:
+        return BAD_OFFSET
+    if psum >= 0 and csum(b, off, off + n, psum) != 0xFFFF:
+        return BAD_CHECKSUM
+    return None
+
+
+def header_len(b, off):
+    return (b[off + 12] >> 4) << 2
+
+
+def get16(b, i):
+    return (b[i] << 8) | b[i + 1]
+
+
+def get32(b, i):
+    return (b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]
+
+
+def put16(b, i, v):
+    b[i] = (v >> 8) & 0xFF
+    b[i + 1] = v & 0xFF
+
+
+def put32(b, i, v):
+    b[i] = (v >> 24) & 0xFF
+    b[i + 1] = (v >> 16) & 0xFF
+    b[i + 2] = (v >> 8) & 0xFF
+    b[i + 3] = v & 0xFF
+
+
+class Options:
+    """Parsed options of one segment; preallocated and reused by the layer.
+    Absent numeric options are -1."""
+
+    def __init__(self):
+        self.sack = [0] * (2 * MAX_SACK_BLOCKS)  # left, right pairs
+        self.clear()
+
+    def clear(self):
+        self.mss = -1
+        self.wscale = -1
+        self.sack_perm = False
+        self.ts_val = -1
+        self.ts_ecr = -1
+        self.sack_n = 0
+
+
+def parse_options(b, i, end, o):
+    """Parse the options in b[i:end] into o (an Options). None or the reason."""
+    o.clear()
+    while i < end:
+        kind = b[i]
+        if kind == OPT_EOL:
+            return None
+        if kind == OPT_NOP:
+            i += 1
+            continue
+        if i + 1 >= end:
+            return BAD_OPTIONS
+        ln = b[i + 1]
+        if ln < 2 or i + ln > end:
+            return BAD_OPTIONS
+        if kind == OPT_MSS:
+            if ln == 4:
+                o.mss = (b[i + 2] << 8) | b[i + 3]
+        elif kind == OPT_WSCALE:
+            if ln == 3:
+                s = b[i + 2]
+                o.wscale = s if s <= MAX_WSCALE else MAX_WSCALE
+        elif kind == OPT_SACK_PERM:
+            if ln == 2:
+                o.sack_perm = True
+        elif kind == OPT_TIMESTAMP:
+            if ln == 10:
+                o.ts_val = get32(b, i + 2)
+                o.ts_ecr = get32(b, i + 6)
+        elif kind == OPT_SACK:
+            nb = (ln - 2) >> 3
+            if (ln - 2) & 7 == 0 and 1 <= nb <= MAX_SACK_BLOCKS:
+                s = o.sack
+                j = 0
+                while j < nb:
+                    s[2 * j] = get32(b, i + 2 + 8 * j)
+                    s[2 * j + 1] = get32(b, i + 6 + 8 * j)
+                    j += 1
+                o.sack_n = nb
+        i += ln
+    return None
+
+
+def put_header(b, off, sport, dport, seq, ack, hlen, flags, window):
+    """Write the fixed header (checksum and urgent pointer zeroed)."""
+    b[off] = sport >> 8
+    b[off + 1] = sport & 0xFF
+    b[off + 2] = dport >> 8
+    b[off + 3] = dport & 0xFF
+    b[off + 4] = (seq >> 24) & 0xFF
+    b[off + 5] = (seq >> 16) & 0xFF
+    b[off + 6] = (seq >> 8) & 0xFF
+    b[off + 7] = seq & 0xFF
+    b[off + 8] = (ack >> 24) & 0xFF
+    b[off + 9] = (ack >> 16) & 0xFF
+    b[off + 10] = (ack >> 8) & 0xFF
+    b[off + 11] = ack & 0xFF
+    b[off + 12] = (hlen >> 2) << 4
+    b[off + 13] = flags
+    b[off + 14] = (window >> 8) & 0xFF
+    b[off + 15] = window & 0xFF
+    b[off + 16] = 0
+    b[off + 17] = 0
+    b[off + 18] = 0
+    b[off + 19] = 0
+
+
+def syn_options_len(mss, wscale, sack_perm):
+    n = 0
+    if mss >= 0:
+        n += 4
+    if wscale >= 0:
+        n += 4
+    if sack_perm:
+        n += 4
+    return n
+
+
+def put_syn_options(b, i, mss, wscale, sack_perm):
+    """Write MSS / NOP+window scale / NOP NOP+SACK-permitted at b[i]; returns
+    the bytes written (a multiple of 4). -1 / False leave an option out."""
+    start = i
+    if mss >= 0:
+        b[i] = OPT_MSS
+        b[i + 1] = 4
+        b[i + 2] = (mss >> 8) & 0xFF
+        b[i + 3] = mss & 0xFF
+        i += 4
+    if wscale >= 0:
+        b[i] = OPT_NOP
+        b[i + 1] = OPT_WSCALE
+        b[i + 2] = 3
+        b[i + 3] = wscale
+        i += 4
+    if sack_perm:
+        b[i] = OPT_NOP
+        b[i + 1] = OPT_NOP
+        b[i + 2] = OPT_SACK_PERM
+        b[i + 3] = 2
+        i += 4
+    return i - start
+
+
+def fill_checksum(b, off, n, psum):
+    """Compute and write the checksum of the segment b[off:off+n]."""
+    b[off + 16] = 0
+    b[off + 17] = 0
+    s = ~csum(b, off, off + n, psum) & 0xFFFF
+    b[off + 16] = s >> 8
+    b[off + 17] = s & 0xFF
+
+
+# -- view ---------------------------------------------------------------------
+class TcpSegment:
+    """A view over buf[0:length] holding one TCP segment (header first)."""
+
+    def __init__(self, buf, length=-1):
+        self.buf = buf
+        self.length = len(buf) if length < 0 else length
+
+    def check_len(self):
+        """None when the length and data offset are consistent, else the reason."""
+        return check(self.buf, 0, self.length, -1)
+
+    def check(self, src, dst):
+        """Every check, checksum and options included."""
+        r = check(self.buf, 0, self.length, pseudo_sum(src, dst, self.length))
+        if r is not None:
+            return r
+        return parse_options(self.buf, HEADER_LEN, self.header_len(), Options())
+
+    def src_port(self):
+        return get16(self.buf, 0)
+
+    def dst_port(self):
+        return get16(self.buf, 2)
+
+    def seq(self):
+        return get32(self.buf, 4)
+
+    def ack(self):
+        return get32(self.buf, 8)
+
+    def header_len(self):
+        return header_len(self.buf, 0)
+
+    def flags(self):
+        return self.buf[13]
+
+    def reserved(self):
+        return self.buf[12] & 0x0F
+
+    def window(self):
+        return get16(self.buf, 14)
+
+    def checksum(self):
+        return get16(self.buf, 16)
+
+    def urgent(self):
+        return get16(self.buf, 18)
+
+    def set_src_port(self, v):
+        put16(self.buf, 0, v)
+
+    def set_dst_port(self, v):
+        put16(self.buf, 2, v)
+
+    def set_seq(self, v):
+        put32(self.buf, 4, v)
+
+    def set_ack(self, v):
+        put32(self.buf, 8, v)
+
+    def set_flags(self, v):
+        self.buf[13] = v
+
+    def set_window(self, v):
+        put16(self.buf, 14, v)
+
+    def payload(self):
+        return self.buf[self.header_len():self.length]
+
+    def fill_checksum(self, src, dst):
+        fill_checksum(self.buf, 0, self.length, pseudo_sum(src, dst, self.length))
+
+
+class TcpRepr:
+    """A parsed segment: header fields, options and payload (bytes).
+    Absent options: mss/wscale/timestamp None, sack_perm False, sack []."""
+
+    def __init__(self, src_port=0, dst_port=0, seq=0, ack=0, flags=0, window=0,
+                 urgent=0, mss=None, wscale=None, sack_perm=False, sack=None,
+                 timestamp=None, payload=b""):
+        self.src_port = src_port
+        self.dst_port = dst_port
+        self.seq = seq
+        self.ack = ack
+        self.flags = flags
+        self.window = window
+        self.urgent = urgent
+        self.mss = mss
+        self.wscale = wscale
+        self.sack_perm = sack_perm
+        self.sack = list(sack) if sack else []
+        self.timestamp = timestamp
+        self.payload = bytes(payload)
+
+    @staticmethod
+    def parse(buf, src, dst, length=-1):
+        """A TcpRepr, or None when any check fails (TcpSegment.check names why)."""
+        seg = TcpSegment(buf, length)
+        if seg.check(src, dst) is not None:
+            return None
+        return TcpRepr.parse_unchecked(seg)
+
+    @staticmethod
+    def parse_unchecked(seg):
+        b = seg.buf
+        o = Options()
+        if parse_options(b, HEADER_LEN, seg.header_len(), o) is not None:
+            return None
+        r = TcpRepr(seg.src_port(), seg.dst_port(), seg.seq(), seg.ack(), seg.flags(),
+                    seg.window(), seg.urgent(), payload=seg.payload())
+        if o.mss >= 0:
+            r.mss = o.mss
+        if o.wscale >= 0:
+            r.wscale = o.wscale
+        r.sack_perm = o.sack_perm
+        if o.ts_val >= 0:
+            r.timestamp = (o.ts_val, o.ts_ecr)
+        for j in range(o.sack_n):
+            r.sack.append((o.sack[2 * j], o.sack[2 * j + 1]))
+        return r
+
+    def options_len(self):
+        n = syn_options_len(-1 if self.mss is None else 0,
+                            -1 if self.wscale is None else 0, self.sack_perm)
+        if self.timestamp is not None:
+            n += 12
+        if self.sack:
+            n += 4 + 8 * len(self.sack)
+        return n
+
+    def header_len(self):
+        return HEADER_LEN + self.options_len()
+
+    def buffer_len(self):
+        return self.header_len() + len(self.payload)
+
+    def emit(self, buf, src=None, dst=None):
+        """Write the segment into buf; fill the checksum when src and dst are
+        given. Returns the segment length. Raises ValueError when the options
+        do not fit in 40 bytes (a programming error, not input)."""
+        hlen = self.header_len()
+        if hlen > MAX_HEADER_LEN or len(self.sack) > MAX_SACK_BLOCKS:
+            raise ValueError("TCP options need %d bytes, at most 40 fit" % (hlen - HEADER_LEN))
+        put_header(buf, 0, self.src_port, self.dst_port, self.seq, self.ack, hlen,
+                   self.flags, self.window)
+        put16(buf, URGENT_OFF, self.urgent)
+        i = HEADER_LEN
+        i += put_syn_options(buf, i, -1 if self.mss is None else self.mss,
+                             -1 if self.wscale is None else self.wscale, self.sack_perm)
+        if self.timestamp is not None:
+            buf[i] = OPT_NOP
+            buf[i + 1] = OPT_NOP
+            buf[i + 2] = OPT_TIMESTAMP
+            buf[i + 3] = 10
+            put32(buf, i + 4, self.timestamp[0])
+            put32(buf, i + 8, self.timestamp[1])
+            i += 12
+        if self.sack:
+            buf[i] = OPT_NOP
+            buf[i + 1] = OPT_NOP
+            buf[i + 2] = OPT_SACK
+            buf[i + 3] = 2 + 8 * len(self.sack)
+            i += 4
+            for left, right in self.sack:
+                put32(buf, i, left)
+                put32(buf, i + 4, right)
+                i += 8
+        n = hlen + len(self.payload)
+        buf[hlen:n] = self.payload
+        if src is not None and dst is not None:
+            fill_checksum(buf, 0, n, pseudo_sum(src, dst, n))
+        return n
+
+    def __eq__(self, other):
+        return (isinstance(other, TcpRepr) and self.src_port == other.src_port
+                and self.dst_port == other.dst_port and self.seq == other.seq
+                and self.ack == other.ack and self.flags == other.flags
+                and self.window == other.window and self.urgent == other.urgent
+                and self.mss == other.mss and self.wscale == other.wscale
+                and self.sack_perm == other.sack_perm and self.sack == other.sack
+                and self.timestamp == other.timestamp and self.payload == other.payload)
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __repr__(self):
+        return ("TcpRepr(%d->%d seq=%d ack=%d flags=%s win=%d mss=%r ws=%r sackok=%r "
+                "sack=%r ts=%r len=%d)" % (
+                    self.src_port, self.dst_port, self.seq, self.ack, flag_str(self.flags),
+                    self.window, self.mss, self.wscale, self.sack_perm, self.sack,
+                    self.timestamp, len(self.payload)))
+
+
+_FLAG_NAMES = "FSRPAUEC"
+
+
+def flag_str(flags):
+    out = ""
+    for i in range(8):
+        if flags & (1 << i):
+            out += _FLAG_NAMES[i]
+    return out or "-"
