@@ -35,7 +35,7 @@ FAULTS = {
                        ["arp.ignore_request_for_other_ip"]),
     "arp_no_learn": ("never create or update ARP entries from received ARP",
                      ["arp.cache_update_from_request", "arp.gratuitous_updates_entry"]),
-    "frag_accept_overlap": ("reassemble overlapping fragments (later data wins)",
+    "frag_accept_overlap": ("reassemble overlapping fragments (the data already held wins)",
                             ["ipv4.fragments_overlapping_dropped"]),
     "icmp_errors_unrestricted": ("send ICMP errors about ICMP errors, broadcasts, link "
                                  "broadcasts, non-first fragments and 0.0.0.0",

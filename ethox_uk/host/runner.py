@@ -10,9 +10,14 @@ on the NIC for min(next timer, 50 ms).
 Exit status: 0 after SIGINT/SIGTERM (socket file removed); 1 when the app raises (message and
 traceback on stderr); n when the app calls sys.exit(n); 2 for unusable options or recipes
 (HostError / RecipeError: one line on stderr).
+
+ETHOX_UK_FAULTS=a,b (test-only negative controls, ethox_uk/stack/faults.py): the stack
+misbehaves as those switches say; an unknown name is refused (status 2); the active ones are
+named on stderr. The conformance suite sets it (HostTarget(faults=...)); never in normal use.
 """
 
 import importlib
+import os
 import select
 import signal
 import sys
@@ -21,6 +26,7 @@ import traceback
 
 from ..build import recipe as recipe_mod
 from ..netspec import DGRAM_EXAMPLE
+from ..stack import faults as stack_faults
 from ..stack.counters import Counters
 from ..stack.iface import Stack
 from ..stack.nic.dgram import DgramNic
@@ -30,6 +36,7 @@ from ..stack.nic.tap import TapNic
 MAX_WAIT_MS = 50  # the loop wakes at least this often (signals, app pollers)
 BACKLOG_WAIT_MS = 1  # while the peer's queue is full: retry this soon
 MAX_ERROR_REPORTS = 10  # internal errors reported on stderr before going quiet
+FAULTS_ENV = "ETHOX_UK_FAULTS"  # test-only fault switches (negative controls)
 
 
 class HostError(Exception):
@@ -102,8 +109,14 @@ class Runner:
             config = self.net.config(self.recipe.cmdline)
         except ValueError as e:
             raise HostError(str(e)) from None
+        try:
+            faults = stack_faults.parse(os.environ.get(FAULTS_ENV))
+        except ValueError as e:
+            raise HostError("%s: %s" % (FAULTS_ENV, e)) from None
         self.nic = build_nic(self.net)
-        self.stack = Stack(self.nic, config, Counters())
+        self.stack = Stack(self.nic, config, Counters(), faults=faults)
+        if faults:
+            self.log("TEST-ONLY faults active: %s" % ", ".join(sorted(faults)))
         from ..stack import socket as stack_socket
 
         stack_socket.use(self.stack, clock=now_ms, idle=self.idle)

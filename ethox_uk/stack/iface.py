@@ -26,6 +26,9 @@
 #   udp.poll(now)
 #   tcp.receive / tcp.poll                          (the TCP issue)
 # Every layer also has next_timeout(now) -> ms until its next timer, or -1.
+#
+# `faults` (test-only negative controls, see faults.py): a set of switch names
+# kept as stack.faults; each layer reads the ones it honours in __init__.
 from .counters import Counters
 from .layer.eth import EthLayer
 from .layer.arp import ArpLayer
@@ -37,7 +40,7 @@ RX_BUDGET = 32  # frames per poll round: bounds latency for timers and apps
 
 
 class Stack:
-    def __init__(self, nic, config, counters=None, seed=None):
+    def __init__(self, nic, config, counters=None, seed=None, faults=()):
         self.nic = nic
         self.config = config
         if nic.hw_mac is not None:
@@ -48,6 +51,7 @@ class Stack:
         self.now = 0
         self.last_error = None  # the exception behind the latest internal_error
         self.rng_seed = seed
+        self.faults = frozenset(faults)  # test-only (negative controls); the image sets none
         self.eth = EthLayer(self)
         self.arp = ArpLayer(self)
         self.ip = IpLayer(self)

@@ -79,7 +79,7 @@ class StubIp:
 class EthArpStack:
     """The slice of Stack the Ethernet and ARP layers use, with a StubIp."""
 
-    def __init__(self, nic, config=None):
+    def __init__(self, nic, config=None, faults=()):
         from ethox_uk.stack.config import Config
         from ethox_uk.stack.counters import Counters
         from ethox_uk.stack.layer.arp import ArpLayer
@@ -92,6 +92,7 @@ class EthArpStack:
         self.counters = Counters()
         self.now = 0
         self.last_error = None
+        self.faults = frozenset(faults)
         self.eth = EthLayer(self)
         self.arp = ArpLayer(self)
         self.ip = StubIp(self)
@@ -218,13 +219,13 @@ def frame_in(ip_packet, dst_mac=OUR_MAC, src_mac=PEER_MAC, pad_to=0):
     return f
 
 
-def ip_stack(seed=1, ip="10.0.2.15/24", gw="10.0.2.2", mac="52:54:00:12:34:56"):
-    """(stack, peer_end): a full Stack on one end of a NIC pair."""
+def ip_stack(seed=1, ip="10.0.2.15/24", gw="10.0.2.2", mac="52:54:00:12:34:56", faults=()):
+    """(stack, peer_end): a full Stack on one end of a NIC pair (faults: test-only switches)."""
     from ethox_uk.stack.config import Config
     from ethox_uk.stack.iface import Stack
 
     a, b = nic_pair(seed)
-    return Stack(a, Config(ip, gw, mac), seed=seed), b
+    return Stack(a, Config(ip, gw, mac), seed=seed, faults=faults), b
 
 
 def stack_rx(stack, peer, frame, now=0):
@@ -269,13 +270,15 @@ class SimClock:
         return self.t
 
 
-def two_stacks(seed=1, loss=0, reorder=0, duplicate=0, corrupt=0):
-    """(A, B): A = 10.0.2.15 (gw B), B = 10.0.2.2, on one NIC pair."""
+def two_stacks(seed=1, loss=0, reorder=0, duplicate=0, corrupt=0, faults=()):
+    """(A, B): A = 10.0.2.15 (gw B), B = 10.0.2.2, on one NIC pair; faults: A's
+    test-only switches."""
     from ethox_uk.stack.config import Config
     from ethox_uk.stack.iface import Stack
 
     a, b = nic_pair(seed, loss, reorder, duplicate, corrupt)
-    A = Stack(a, Config("10.0.2.15/24", "10.0.2.2", "52:54:00:12:34:56"), seed=seed)
+    A = Stack(a, Config("10.0.2.15/24", "10.0.2.2", "52:54:00:12:34:56"), seed=seed,
+              faults=faults)
     B = Stack(b, Config("10.0.2.2/24", None, "52:54:00:00:00:02"), seed=seed + 1)
     return A, B
 

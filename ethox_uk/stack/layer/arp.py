@@ -77,6 +77,11 @@ class ArpLayer:
         self._addr_src = None  # the stack.ip_addr object _our/_bcast derive from
         self._our = 0
         self._bcast = _ALL_ONES
+        faults = stack.faults
+        # test-only (negative control): answer requests for any address (proxy ARP)
+        self.answer_any = "arp_answer_any" in faults
+        # test-only (negative control): never create or update entries from received ARP
+        self.no_learn = "arp_no_learn" in faults
 
     # -- addresses -------------------------------------------------------------
     def _addr(self):
@@ -146,6 +151,8 @@ class ArpLayer:
 
     def _learn(self, view, now, create):
         """Record SPA -> SHA from the ARP packet in view; flush a queued frame."""
+        if self.no_learn:  # test-only (negative control): arp_no_learn
+            return
         n = _arp.read_ip(view, _SPA)
         i = self._find(n)
         if i < 0:
@@ -239,18 +246,19 @@ class ArpLayer:
             # back): never learn or answer that
             c["arp_bad_source"] += 1
             return 0
-        if tpa == our:
+        if tpa == our or (self.answer_any and view[_OP_LO] == _arp.OP_REQUEST):
+            # ^ test-only (negative control): arp_answer_any answers for every address
             if view[_OP_LO] == _arp.OP_REQUEST:
                 if spa != 0:  # 0.0.0.0 is a probe (RFC 5227): answer, don't learn
-                    self._learn(view, now, True)
-                # answer in place: target := sender, sender := us
+                    self._learn(view, now, tpa == our)
+                # answer in place: target := sender, sender := us (tpa is our address)
                 _eth.copy_mac(view, _THA, view, _SHA)
                 view[_TPA] = view[_SPA]
                 view[_TPA + 1] = view[_SPA + 1]
                 view[_TPA + 2] = view[_SPA + 2]
                 view[_TPA + 3] = view[_SPA + 3]
                 _eth.put_mac(view, _SHA, mac)
-                _arp.write_ip(view, _SPA, our)
+                _arp.write_ip(view, _SPA, tpa)
                 view[_OP_LO] = _arp.OP_REPLY
                 c["arp_replies_sent"] += 1
                 return _ARP_END

@@ -55,6 +55,9 @@ class Reassembler:
         self.reason = ["ipv4_frag_bad"] * slots
         self.first = bytearray(slots)  # fragment zero arrived
         self._due = -1
+        # test-only (negative control): reassemble overlapping fragments (the data
+        # already held wins) instead of dropping the datagram
+        self.accept_overlap = "frag_accept_overlap" in ip.stack.faults
 
     # -- slots -----------------------------------------------------------------
     def _find(self, view, o):
@@ -158,6 +161,8 @@ class Reassembler:
                 if rs[k] <= off and end <= re[k] and self._same(i, view, o + hl, off, n):
                     c["ipv4_frag_duplicate"] += 1
                     return 0
+                if self.accept_overlap:  # test-only (negative control)
+                    return self._overlap(i, view, o + hl, off, end, mf, now)
                 return self._kill(i, "ipv4_frag_overlap")
             if rs[k] >= end:
                 break
@@ -195,6 +200,47 @@ class Reassembler:
             self.first[i] = 1
         v = self.views[i]
         v[_DATA + off:_DATA + end] = view[o + hl:o + hl + n]
+        if t >= 0 and nr == 1 and rs[0] == 0 and re[0] == t:
+            return self._deliver(i, t, now)
+        return 0
+
+    def _overlap(self, i, view, p, off, end, mf, now):
+        """Test-only (negative control) frag_accept_overlap: store the fragment's
+        data at view[p:] for [off, end) only where nothing is held yet, merge the
+        ranges, deliver when complete. Allocates (it never runs in the image)."""
+        nr = self.nranges[i]
+        rs = self.rs[i]
+        re = self.re[i]
+        v = self.views[i]
+        held = [(rs[k], re[k]) for k in range(nr)]
+        pos = off
+        for a, b in held:  # copy the gaps between held ranges
+            if a > pos and pos < end:
+                e = a if a < end else end
+                v[_DATA + pos:_DATA + e] = view[p + pos - off:p + e - off]
+            if b > pos:
+                pos = b
+        if pos < end:
+            v[_DATA + pos:_DATA + end] = view[p + pos - off:p + end - off]
+        held.append((off, end))
+        held.sort()
+        nr = 0
+        for a, b in held:  # the union, as sorted disjoint ranges
+            if nr and a <= re[nr - 1]:
+                if b > re[nr - 1]:
+                    re[nr - 1] = b
+            else:
+                if nr >= MAX_RANGES:
+                    return self._kill(i, "ipv4_frag_no_memory")
+                rs[nr] = a
+                re[nr] = b
+                nr += 1
+        self.nranges[i] = nr
+        t = self.total[i]
+        if not mf:
+            self.total[i] = t = end
+        if off == 0:
+            self.first[i] = 1
         if t >= 0 and nr == 1 and rs[0] == 0 and re[0] == t:
             return self._deliver(i, t, now)
         return 0

@@ -44,6 +44,13 @@ class IcmpLayer:
         self._tokens = ERR_BURST
         self._last = 0
         self._dst = bytearray(4)
+        faults = stack.faults
+        # test-only (negative control): accept ICMP messages with a bad checksum
+        self.ignore_checksum = "ignore_icmp_checksum" in faults
+        # test-only (negative control): send errors the RFC 1122 3.2.2 rules forbid
+        # (_suppressed is not asked), and answer an ICMP error nobody takes with a
+        # protocol unreachable (an error about an error)
+        self.errors_unrestricted = "icmp_errors_unrestricted" in faults
 
     # -- receive ---------------------------------------------------------------
     def receive(self, view, ip_off, ip_hlen, end, now):
@@ -52,8 +59,11 @@ class IcmpLayer:
         n = end - o
         r = _icmp.check(view, o, n)
         if r is not None:
-            c[r] += 1
-            return 0
+            # test-only (negative control): ignore_icmp_checksum accepts a message
+            # whose only fault is its checksum (check() tests the checksum last)
+            if not self.ignore_checksum or r != "icmp_bad_checksum":
+                c[r] += 1
+                return 0
         t = view[o]
         if t == 8:
             ip = self.stack.ip
@@ -85,6 +95,8 @@ class IcmpLayer:
             h = self.error_handler
             if h is not None:
                 h(view, ip_off, o, end, now)
+            elif self.errors_unrestricted:  # test-only (negative control)
+                self.send_dest_unreachable(view, ip_off, 2, now)
             return 0
         c["icmp_unhandled_type"] += 1
         return 0
@@ -128,7 +140,8 @@ class IcmpLayer:
     def send_error(self, view, ip_off, msg_type, code, now, rest=0):
         """Send an ICMP error about the datagram at view[ip_off:]. True if sent."""
         c = self.c
-        if self._suppressed(view, ip_off):
+        # test-only (negative control): icmp_errors_unrestricted skips the rules
+        if not self.errors_unrestricted and self._suppressed(view, ip_off):
             c["icmp_error_suppressed"] += 1
             return False
         if not self._token(now):

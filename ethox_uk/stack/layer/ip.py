@@ -72,6 +72,15 @@ class IpLayer:
         self._scratch = memoryview(bytearray(PAYLOAD_OFF + frag_size))
         self.frag = Reassembler(self, frag_slots, frag_size)
         self.reasm_view = None  # the reassembly buffer while it is being delivered
+        faults = stack.faults
+        # test-only (negative control): accept IPv4 headers with a bad checksum
+        self.ignore_checksum = "ignore_ip_checksum" in faults
+        # test-only (negative control): send every datagram with TTL 0
+        self.ttl = 0 if "ttl_zero" in faults else _TTL
+        # test-only (negative control), icmp_errors_unrestricted: refuse an unknown
+        # protocol per fragment, before reassembly (so errors go out about non-first
+        # fragments too), and route 0.0.0.0 via the gateway (so errors reach it)
+        self.errors_unrestricted = "icmp_errors_unrestricted" in faults
         self.refresh()
 
     # -- addresses -------------------------------------------------------------
@@ -120,6 +129,8 @@ class IpLayer:
         a = dst[off]
         h = self._hop
         if a == 0 or a == 127 or _ip.addr_eq(dst, off, self.addr):
+            if a == 0 and self.errors_unrestricted and self.has_gw:
+                return self.gw  # test-only (negative control): icmp_errors_unrestricted
             return None  # nowhere on the wire (no loopback interface)
         m = self.mask
         ip = self.addr
@@ -150,8 +161,11 @@ class IpLayer:
         o = IP_OFF
         r = _ip.check(view, o, length - o)
         if r is not None:
-            c[r] += 1
-            return 0
+            # test-only (negative control): ignore_ip_checksum accepts a header whose
+            # only fault is its checksum (check() tests the checksum last)
+            if not self.ignore_checksum or r != "ipv4_bad_checksum":
+                c[r] += 1
+                return 0
         hl = (view[o] & 15) << 2
         total = (view[o + 2] << 8) | view[o + 3]
         # the source must be one host
@@ -172,6 +186,10 @@ class IpLayer:
                 c["ipv4_not_for_us"] += 1
                 return 0
         if ((view[o + 6] & 0x3F) | view[o + 7]) != 0:  # MF or an offset: a fragment
+            if self.errors_unrestricted:  # test-only (negative control)
+                p = view[o + 9]
+                if p != 1 and p != 17 and p != 6:
+                    return self.dispatch(view, o, hl, o + total, now)
             return self.frag.receive(view, o, hl, total, now)
         return self.dispatch(view, o, hl, o + total, now)
 
@@ -220,7 +238,7 @@ class IpLayer:
         view[o + 5] = ident & 255
         view[o + 6] = 0
         view[o + 7] = 0
-        view[o + 8] = _TTL
+        view[o + 8] = self.ttl
         _ip.fill_checksum(view, o)
         return p
 
@@ -276,7 +294,7 @@ class IpLayer:
             self.send_abort(view)
             return False
         total = 20 + payload_len
-        _ip.write_header(view, IP_OFF, total, self._next_ident(), 0, _TTL, proto,
+        _ip.write_header(view, IP_OFF, total, self._next_ident(), 0, self.ttl, proto,
                          self.addr, dst_ip)
         if view is self._scratch or total > MTU:
             ok = self._send_copy(view, IP_OFF, total, hop, now)

@@ -32,12 +32,33 @@ EPHEMERAL_LOW = const(49152)
 _PROTO_UDP = const(17)
 
 
+def _zero_checksum(buf, ip_off, off, udp_len):
+    # test-only (negative control) udp_no_checksum: field 0 = no checksum
+    buf[off + 6] = 0
+    buf[off + 7] = 0
+
+
+def _zero_checksum_addrs(buf, off, udp_len, src, dst):
+    # test-only (negative control) udp_no_checksum: field 0 = no checksum
+    buf[off + 6] = 0
+    buf[off + 7] = 0
+
+
 class UdpLayer:
     def __init__(self, stack):
         self.stack = stack
         self.c = stack.counters.c
         self._handlers = {}
         self._next_port = EPHEMERAL_LOW + seed16(stack.rng_seed) % 16384
+        faults = stack.faults
+        # test-only (negative control): accept datagrams with a bad non-zero checksum
+        self.ignore_checksum = "ignore_udp_checksum" in faults
+        # test-only (negative control): send every datagram with checksum 0 (none);
+        # chosen here once, so sending tests nothing per datagram
+        self.no_checksum = "udp_no_checksum" in faults
+        self._fill_checksum = _zero_checksum if self.no_checksum else _udp.fill_checksum
+        self._fill_checksum_addrs = (_zero_checksum_addrs if self.no_checksum
+                                     else _udp.fill_checksum_addrs)
 
     # -- binding ---------------------------------------------------------------
     def bind(self, port, handler):
@@ -72,8 +93,11 @@ class UdpLayer:
         u = ip_off + ip_hlen
         r = _udp.check(view, ip_off, u, end - u)
         if r is not None:
-            c[r] += 1
-            return 0
+            # test-only (negative control): ignore_udp_checksum accepts a datagram
+            # whose only fault is its checksum (check() tests the checksum last)
+            if not self.ignore_checksum or r != "udp_bad_checksum":
+                c[r] += 1
+                return 0
         port = (view[u + 2] << 8) | view[u + 3]
         h = self._handlers.get(port)
         if h is None:
@@ -102,7 +126,7 @@ class UdpLayer:
         view[u + 5] = ulen & 255
         ip = self.stack.ip
         p = ip.reply_prepare(view, ip_off, ulen)
-        _udp.fill_checksum(view, ip_off, p, ulen)
+        self._fill_checksum(view, ip_off, p, ulen)
         self.c["udp_tx"] += 1
         return ip.reply_finish(view, ip_off, now)
 
@@ -137,7 +161,7 @@ class UdpLayer:
         view[o + 6] = 0
         view[o + 7] = 0
         ip = self.stack.ip
-        _udp.fill_checksum_addrs(view, o, ulen, ip.source_addr(), dst_ip)
+        self._fill_checksum_addrs(view, o, ulen, ip.source_addr(), dst_ip)
         self.c["udp_tx"] += 1
         return ip.send_finish(view, dst_ip, _PROTO_UDP, ulen, now)
 

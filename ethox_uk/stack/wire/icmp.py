@@ -51,7 +51,7 @@ def check(buf, off, length):
     """Validate an ICMP message of `length` bytes at buf[off:]: None when sound."""
     if length < HEADER_LEN:
         return "icmp_truncated"
-    if csum(buf, off, off + length) != 0xFFFF:
+    if csum(buf, off, off + length) != 0xFFFF:  # last: a test-only fault may ignore it alone
         return "icmp_bad_checksum"
     return None
 

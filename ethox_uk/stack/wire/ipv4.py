@@ -3,7 +3,8 @@
 #
 #   check(buf, off, length) -> None | reason
 #       Every check on untrusted header bytes: length, version, IHL, total
-#       length, header checksum, option lengths, fragment sanity. `length` is
+#       length, option lengths, fragment sanity, and last the header checksum
+#       (a test-only fault may ignore ipv4_bad_checksum alone). `length` is
 #       the number of bytes available at buf[off:]. The reason is a counter
 #       name (counters.py), so the caller counts `c[reason] += 1` without
 #       allocating anything.
@@ -83,8 +84,6 @@ def check(buf, off, length):
     total = (buf[off + _LEN] << 8) | buf[off + _LEN + 1]
     if total < hl or total > length:
         return "ipv4_bad_total_len"
-    if csum(buf, off, off + hl) != 0xFFFF:
-        return "ipv4_bad_checksum"
     if hl > HEADER_LEN and check_options(buf, off + HEADER_LEN, off + hl) is not None:
         return "ipv4_bad_options"
     fo = (buf[off + _FLG_OFF] << 8) | buf[off + _FLG_OFF + 1]
@@ -96,6 +95,8 @@ def check(buf, off, length):
             return "ipv4_frag_bad"  # every fragment but the last carries 8-byte blocks
         if ((fo & OFFSET_MASK) << 3) + data > 65535 - hl:
             return "ipv4_frag_too_big"  # would reassemble beyond 65535 bytes
+    if csum(buf, off, off + hl) != 0xFFFF:  # last: see the top of the file
+        return "ipv4_bad_checksum"
     return None
 
 

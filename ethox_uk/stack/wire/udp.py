@@ -28,6 +28,7 @@ def check(buf, ip_off, off, length):
     ulen = (buf[off + 4] << 8) | buf[off + 5]
     if ulen < HEADER_LEN or ulen > length:
         return "udp_bad_length"
+    # last: a test-only fault may ignore this reason alone
     if (buf[off + 6] | buf[off + 7]) and _sum(buf, ip_off, off, ulen) != 0xFFFF:
         return "udp_bad_checksum"
     return None

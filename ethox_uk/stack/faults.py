@@ -1,0 +1,50 @@
+# Test-only fault switches ("negative controls"): each one makes the stack
+# misbehave in one named way, so the conformance suite can show that the checks
+# aimed at that behaviour fail (ethox_uk/conformance/faults.py lists them with
+# those checks). The host runner takes them from ETHOX_UK_FAULTS; the image
+# never sets any.
+#
+# Stack(nic, config, faults=parse(text)) keeps them in `stack.faults`; each
+# layer reads the switches it honours ONCE in __init__ into plain booleans
+# (no per-packet cost when off):
+#   ignore_ip_checksum        ip:   accept IPv4 headers with a bad checksum
+#   ignore_icmp_checksum      icmp: accept ICMP messages with a bad checksum
+#   ignore_udp_checksum       udp:  accept UDP datagrams with a bad non-zero checksum
+#   udp_no_checksum           udp:  send UDP with checksum 0 (none)
+#   arp_answer_any            arp:  answer ARP requests for any address (proxy ARP)
+#   arp_no_learn              arp:  never create or update entries from received ARP
+#   frag_accept_overlap       frag: reassemble overlapping fragments (the data
+#                                   already held wins)
+#   icmp_errors_unrestricted  icmp: send errors about ICMP errors, broadcasts, link
+#                                   broadcasts, non-first fragments and to 0.0.0.0
+#                             ip:   refuse an unknown protocol per fragment (before
+#                                   reassembly) and route 0.0.0.0 via the gateway
+#   ttl_zero                  ip:   send every datagram with TTL 0
+
+NAMES = (
+    "ignore_ip_checksum",
+    "ignore_icmp_checksum",
+    "ignore_udp_checksum",
+    "udp_no_checksum",
+    "arp_answer_any",
+    "arp_no_learn",
+    "frag_accept_overlap",
+    "icmp_errors_unrestricted",
+    "ttl_zero",
+)
+
+
+def parse(text):
+    """frozenset of switch names from 'a,b' (spaces allowed; empty or None: none).
+
+    ValueError naming an unknown switch and listing the known ones."""
+    out = set()
+    if text:
+        for part in text.split(","):
+            name = part.strip()
+            if not name:
+                continue
+            if name not in NAMES:
+                raise ValueError("unknown fault switch %r (known: %s)" % (name, ", ".join(NAMES)))
+            out.add(name)
+    return frozenset(out)
