@@ -1,0 +1,183 @@
+# The image's start-up (MicroPython only; the frozen boot.py calls it):
+#
+#   import ethox_uk.guest
+#   net = ethox_uk.guest.start("app")
+#
+# 1. Config from the kernel command line (`Config.from_words(_ethox.cmdline())`).
+# 2. The virtio-net device: `virtio_mmio.device=` boot words, else the
+#    virtio-mmio slot scan, else virtio-pci on bus 0 (q35).
+# 3. `Stack(VirtioNet(...), config)` -- the device's MAC wins over mac= --,
+#    `socket.use(stack, clock=_ethox.ticks_ms, idle=nic.wait)` (the runtime's
+#    millisecond clock never wraps, unlike time.ticks_ms).
+# 4. Import the recipe's app module and call `main(net)`; it sets up its
+#    services and returns.
+# 5. Print the ready line (DESIGN §5), then install the poll hook: whenever the
+#    interpreter waits (REPL input, select.poll, time.sleep, a blocking socket
+#    call) the hook polls the stack and caps the halt at the stack's next timer
+#    (50 ms while the app has pollers; no wake-up at all otherwise). The
+#    device interrupt ends a halt as soon as a frame arrives. The hook runs once
+#    right away (frames that queued up during boot). On q35 an empty line comes
+#    first: SeaBIOS leaves its last line open, and the ready-line regex is anchored.
+# 6. Return the stack, so boot.py ends and the REPL (and `ethox-uk exec`) sees
+#    the live stack as `net`.
+#
+# Exit statuses (through isa-debug-exit; `ethox-uk run` reports them as is):
+#   1  the app raised (main() or one of its pollers; traceback on the console)
+#   2  bad boot words (ip=/gw=/mac=)
+#   3  no virtio-net device found
+#   4  the device is unusable: legacy-only (virtio 0.9), required features
+#      refused, queues missing, BARs not mapped
+#   n  the app called sys.exit(n)
+import sys
+
+EXIT_APP_ERROR = 1
+EXIT_BAD_WORDS = 2
+EXIT_NO_DEVICE = 3
+EXIT_DEVICE_UNUSABLE = 4
+
+POLLER_WAIT_MS = 50  # longest halt while the app has pollers (DESIGN: <= ~100 Hz)
+MAX_ERROR_REPORTS = 10
+
+NO_DEVICE_HELP = (
+    "no virtio-net device found (looked at the virtio_mmio.device= boot words, the "
+    "virtio-mmio slots at 0xfeb00000 and PCI bus 0): start QEMU with "
+    "-netdev dgram,id=n0,... -device virtio-net-device,netdev=n0 (-M microvm) or "
+    "-device virtio-net-pci,netdev=n0,disable-legacy=on (-M q35); "
+    "`ethox-uk run IMAGE --net dgram:LOCAL,REMOTE` does this")
+
+
+def _print_exception(e):
+    pe = getattr(sys, "print_exception", None)
+    if pe is not None:
+        pe(e)
+    else:  # CPython (tests)
+        import traceback
+
+        traceback.print_exception(type(e), e, e.__traceback__)
+
+
+def _exit_code(e):
+    code = e.args[0] if e.args else None
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code)
+    return EXIT_APP_ERROR
+
+
+def find_nic(bus, cmdline, **kw):
+    """VirtioNet on the first virtio-net device; VirtioError (with .status) if none."""
+    from virtio import VirtioError, mmio, pci
+    from virtio.net import VirtioNet
+
+    t = mmio.find(bus, cmdline)
+    if t is None:
+        t = pci.find(bus)
+    if t is None:
+        raise VirtioError(NO_DEVICE_HELP, EXIT_NO_DEVICE)
+    return VirtioNet(t, bus, **kw)
+
+
+class Service:
+    """The poll hook: serve the stack while the interpreter waits."""
+
+    def __init__(self, stack, nic, bus, log=print):
+        self.log = log
+        self.stack = stack
+        self.nic = nic
+        self.bus = bus
+        self.clock = bus.ticks_ms
+        self.errors_seen = 0
+
+    def hook(self):
+        stack = self.stack
+        nic = self.nic
+        try:
+            now = self.clock()
+            stack.poll(now)
+        except SystemExit as e:  # sys.exit() in an app poller
+            self.bus.exit(_exit_code(e))
+        except Exception as e:  # an app poller raised: status 1 (DESIGN §5)
+            self.log("ethox-uk: app raised %s: %s" % (type(e).__name__, e))
+            _print_exception(e)
+            self.bus.exit(EXIT_APP_ERROR)
+        if stack.counters.c["internal_error"] != self.errors_seen:
+            self._report()
+        if nic.rx_ready():
+            return 0
+        t = stack.next_timeout(now)
+        cap = POLLER_WAIT_MS if stack._pollers else -1
+        m = nic.max_wait_ms
+        if m >= 0 and (cap < 0 or m < cap):
+            cap = m
+        if t >= 0 and (cap < 0 or t < cap):
+            cap = t
+        if not nic.prepare_wait():
+            return 0
+        return cap
+
+    def _report(self):
+        n = self.stack.counters.c["internal_error"]
+        self.errors_seen = n
+        if n <= MAX_ERROR_REPORTS:
+            e = self.stack.last_error
+            self.log("ethox-uk: internal error #%d (counted, still serving): %r" % (n, e))
+            if n == MAX_ERROR_REPORTS:
+                self.log("ethox-uk: further internal errors are only counted")
+
+
+def start(app="app", bus=None, log=print):
+    """Bring up the network and the app; returns the Stack (see the header).
+    app: the module name (or a module-like object); bus: the hardware accessor
+    (default: the runtime's _ethox); log: where console lines go."""
+    if bus is None:
+        import _ethox as bus
+    from ethox_uk.stack.config import Config
+
+    words = bus.cmdline()
+    try:
+        config = Config.from_words(words)
+    except ValueError as e:
+        log("ethox-uk: bad boot words: %s (fix the recipe's cmdline or --ip/--gw/--mac)" % e)
+        bus.exit(EXIT_BAD_WORDS)
+    from virtio import VirtioError
+
+    try:
+        nic = find_nic(bus, words)
+    except VirtioError as e:
+        log("ethox-uk: virtio-net: %s" % e)
+        bus.exit(e.status)
+
+    from ethox_uk.stack import socket
+    from ethox_uk.stack.iface import Stack
+
+    stack = Stack(nic, config)
+    socket.use(stack, clock=bus.ticks_ms, idle=nic.wait)
+    stack.now = bus.ticks_ms()
+    main = None
+    try:
+        mod = __import__(app) if isinstance(app, str) else app
+        main = getattr(mod, "main", None)
+        if callable(main):
+            main(stack)
+    except SystemExit as e:
+        bus.exit(_exit_code(e))
+    except Exception as e:  # the app failed: status 1 (DESIGN §5)
+        log("ethox-uk: app %s raised %s: %s" % (app, type(e).__name__, e))
+        _print_exception(e)
+        bus.exit(EXIT_APP_ERROR)
+    if not callable(main):
+        log("ethox-uk: the app module %r defines no main(net)" % (app,))
+        bus.exit(EXIT_APP_ERROR)
+    if not nic.link_up:
+        log("ethox-uk: virtio-net reports the link down")
+    if nic.t.kind == "pci":
+        log("")  # SeaBIOS (q35) leaves "Booting from ROM.." without a newline: the
+        # ready line must start a line of its own (DESIGN §5's regex is anchored)
+    log(config.ready_line())
+    svc = Service(stack, nic, bus, log=log)
+    stack.service = svc
+    bus.poll_hook(svc.hook)
+    svc.hook()  # answer what queued up during boot before the REPL starts
+    return stack

@@ -1,0 +1,239 @@
+"""The echo image on QEMU's real virtio-net, over `-netdev dgram` unix sockets, checked with scapy.
+
+Every configuration boots the same image: KVM on microvm (TCG when /dev/kvm is unusable: never
+skipped), TCG on microvm and TCG on q35 (virtio-pci). Per configuration: the ready line, an ARP
+reply, 100 pings with identical payloads, UDP echo of several sizes, no internal error in the
+guest and the driver's register accesses (kicks + interrupt acknowledgements) bounded by the
+frames moved. Without a network device the image says so and exits with status 3.
+
+The image: `ethox-uk build`'s own pipeline once its generated boot.py starts the network through
+ethox_uk.guest; until then this test freezes the same modules itself (image.frozen_entries plus
+ethox_uk/guest.py) with the boot.py the pipeline is to generate, and runs `make -C vm`.
+No timing is asserted; every wait is bounded.
+"""
+
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from ethox_uk.build import image as image_mod
+from ethox_uk.build import recipe as recipe_mod
+from ethox_uk.build import source, toolchain
+from ethox_uk.host.peer import PEER_IP, PEER_MAC, DgramPeer
+from ethox_uk.qemu import kvm
+
+REPO = Path(__file__).resolve().parents[2]
+WORK = REPO / "build" / "test-virtio"
+GUEST_MAC = "52:54:00:12:34:56"
+GUEST_IP = "10.0.2.15"
+READY = re.compile(rb"^ethox-uk: ready ip=\d+(\.\d+){3} mac=[0-9a-f]{2}(:[0-9a-f]{2}){5}\r?$", re.M)
+BOOT_TIMEOUT = 30.0  # TCG on a loaded 2-core host, q35 through SeaBIOS
+MAKE_TIMEOUT = 900
+BOOT_PY = "import ethox_uk.guest\nnet = ethox_uk.guest.start(%r)\nconfig = net.config\n"
+
+KVM = "kvm" if kvm.usable() else "tcg"
+CONFIGS = [(KVM, "microvm"), ("tcg", "microvm"), ("tcg", "q35")]
+IDS = ["%s-microvm" % KVM, "tcg-microvm", "tcg-q35"]
+
+
+def _own_build(recipe):
+    """make -C vm with the pipeline's module list + ethox_uk/guest.py and our boot.py."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    (WORK / "boot.py").write_text(BOOT_PY % recipe.app)
+    entries = image_mod.frozen_entries(recipe, WORK)
+    if (REPO, "ethox_uk/guest.py") not in entries:
+        entries.insert(1, (REPO, "ethox_uk/guest.py"))
+    manifest = WORK / "manifest.py"
+    text = image_mod.manifest_text(entries)
+    if not manifest.is_file() or manifest.read_text() != text:
+        manifest.write_text(text)
+        shutil.rmtree(WORK / "vm" / "frozen_mpy", ignore_errors=True)
+        generated = WORK / "vm" / "frozen_content.c"
+        if generated.exists():
+            generated.unlink()
+    argv = ["make", "-j2", "-C", str(REPO / "vm"), "MPY_DIR=%s" % source.source_dir(),
+            "BUILD=%s" % (WORK / "vm"), "FROZEN_MANIFEST=%s" % manifest,
+            "MICROPY_MPYCROSS=%s" % toolchain.mpy_cross(), "PYTHON=%s" % sys.executable]
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=MAKE_TIMEOUT, env=env)
+    assert r.returncode == 0, "make -C vm failed:\n" + (r.stdout + r.stderr)[-4000:]
+    return WORK / "vm" / "ethox.elf"
+
+
+@pytest.fixture(scope="module")
+def image():
+    recipe = recipe_mod.load("images/echo")
+    if "ethox_uk.guest" in image_mod.BOOT_TEMPLATE:  # the pipeline starts the network
+        return image_mod.build("images/echo", output=WORK / "echo.elf", quiet=True)
+    return _own_build(recipe)
+
+
+def qemu_argv(elf, accel, machine, local=None, remote=None):
+    """DESIGN §5's canonical line (q35: virtio-net-pci, disable-legacy=on)."""
+    argv = [shutil.which("qemu-system-x86_64") or "qemu-system-x86_64",
+            "-M", "microvm,acpi=off" if machine == "microvm" else machine,
+            "-accel", accel, "-m", "64M", "-nodefaults", "-no-user-config", "-nographic",
+            "-no-reboot", "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+    if machine == "microvm":
+        argv += ["-global", "virtio-mmio.force-legacy=false"]
+    argv += ["-kernel", str(elf), "-append", "ip=%s/24 gw=%s" % (GUEST_IP, PEER_IP)]
+    if local:
+        argv += ["-netdev", "dgram,id=n0,local.type=unix,local.path=%s,remote.type=unix,"
+                 "remote.path=%s" % (local, remote)]
+        dev = "virtio-net-device" if machine == "microvm" else "virtio-net-pci,disable-legacy=on"
+        argv += ["-device", "%s,netdev=n0,mac=%s" % (dev, GUEST_MAC)]
+    return argv
+
+
+class Vm:
+    """One QEMU with its console on our pipes."""
+
+    def __init__(self, argv):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self.seen = bytearray()
+
+    def _fill(self, wait):
+        r, _, _ = select.select([self.proc.stdout], [], [], max(0.0, wait))
+        if not r:
+            return False
+        data = os.read(self.proc.stdout.fileno(), 65536)
+        if not data:
+            return None
+        self.seen += data
+        return True
+
+    def wait_for(self, pattern, timeout=BOOT_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while not pattern.search(self.seen):
+            left = deadline - time.monotonic()
+            if left <= 0 or self._fill(min(left, 0.5)) is None:
+                raise AssertionError("no %r within %gs (QEMU status %r); console: %r"
+                                     % (pattern.pattern, timeout, self.proc.poll(),
+                                        bytes(self.seen)))
+        return pattern.search(self.seen)
+
+    def run(self, line, marker, timeout=15.0):
+        """Type one line at the REPL; the text after `marker` up to the end of that line."""
+        start = len(self.seen)
+        self.proc.stdin.write(line.encode() + b"\r")
+        self.proc.stdin.flush()
+        pat = re.compile(re.escape(marker.encode()) + rb"(.*)\r?\n")
+        deadline = time.monotonic() + timeout
+        while True:
+            m = pat.search(self.seen, start)
+            if m and not self.seen[start:m.start()].endswith(b"print('"):
+                return m.group(1).decode(errors="replace").strip()
+            left = deadline - time.monotonic()
+            if left <= 0 or self._fill(min(left, 0.5)) is None:
+                raise AssertionError("no answer to %r; console: %r" % (line, bytes(self.seen)))
+
+    def exit_status(self, timeout=BOOT_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            self._fill(0.2)
+        while self._fill(0) is True:
+            pass
+        return self.proc.poll()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def sockdir():
+    d = tempfile.mkdtemp(prefix="evt-", dir="/tmp")  # sun_path: keep it short
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def ether():
+    from scapy.layers.l2 import Ether
+
+    return Ether(dst=GUEST_MAC, src=PEER_MAC)
+
+
+@pytest.mark.parametrize("accel,machine", CONFIGS, ids=IDS)
+def test_echo_image_answers_arp_ping_and_udp(image, sockdir, accel, machine):
+    from scapy.layers.inet import ICMP, IP, UDP
+    from scapy.layers.l2 import ARP, Ether
+
+    local, remote = os.path.join(sockdir, "g.sock"), os.path.join(sockdir, "p.sock")
+    peer = DgramPeer("dgram:%s,%s" % (local, remote))
+    vm = Vm(qemu_argv(image, accel, machine, local, remote))
+    try:
+        m = vm.wait_for(READY)
+        assert m.group(0).strip() == ("ethox-uk: ready ip=%s mac=%s" % (GUEST_IP, GUEST_MAC)).encode()
+
+        peer.send(Ether(dst="ff:ff:ff:ff:ff:ff", src=PEER_MAC)
+                  / ARP(op=1, hwsrc=PEER_MAC, psrc=PEER_IP, pdst=GUEST_IP))
+        r = peer.expect(lambda p: ARP in p and p[ARP].op == 2, timeout=10)
+        assert r is not None, "no ARP reply; console: %r" % bytes(vm.seen)
+        assert r[ARP].hwsrc == GUEST_MAC and r[ARP].psrc == GUEST_IP
+        assert r[ARP].hwdst == PEER_MAC and r[ARP].pdst == PEER_IP
+
+        payload = bytes(range(56))
+        for seq in range(100):
+            peer.send(ether() / IP(src=PEER_IP, dst=GUEST_IP) / ICMP(id=0x4242, seq=seq) / payload)
+            r = peer.expect(lambda p, s=seq: ICMP in p and p[ICMP].type == 0 and p[ICMP].seq == s,
+                            timeout=5)
+            assert r is not None, "no reply to ping %d; console: %r" % (seq, bytes(vm.seen))
+            assert r[ICMP].id == 0x4242 and r[ICMP].load == payload
+            assert r[IP].src == GUEST_IP and r[IP].dst == PEER_IP and r.dst == PEER_MAC
+
+        for n, size in enumerate((1, 18, 512, 1472)):
+            data = bytes((n + k) & 255 for k in range(size))
+            peer.send(ether() / IP(src=PEER_IP, dst=GUEST_IP) / UDP(sport=40000 + n, dport=7) / data)
+            r = peer.expect(lambda p, s=40000 + n: UDP in p and p[UDP].dport == s, timeout=5)
+            assert r is not None, "no UDP echo of %d bytes" % size
+            assert r[UDP].sport == 7 and r[UDP].len == 8 + size
+            assert bytes(r[UDP].payload)[:size] == data
+
+        # a burst: no reply lost
+        for k in range(64):
+            peer.send(ether() / IP(src=PEER_IP, dst=GUEST_IP) / UDP(sport=41000, dport=7)
+                      / (b"b%d" % k))
+        got = 0
+        while got < 64 and peer.expect(lambda p: UDP in p and p[UDP].dport == 41000, timeout=5):
+            got += 1
+        assert got == 64
+
+        st = vm.run("print('ST', net.counters.c['internal_error'], net.nic.rx_frames, "
+                    "net.nic.tx_frames, net.nic.tx_kicks + net.nic.irq_acks + net.nic.rx_kicks)",
+                    "ST ")
+        errors, rx, tx, regs = (int(x) for x in st.split())
+        assert errors == 0
+        assert rx >= 1 + 100 + 4 + 64 and tx >= rx - 1
+        # ping-pong wakes the guest for each frame (one acknowledgement, one kick);
+        # never more than that, whatever the load
+        assert regs <= 2 * rx + 2, (regs, rx)
+    finally:
+        vm.stop()
+        peer.close()
+
+
+@pytest.mark.parametrize("accel,machine", CONFIGS[:1], ids=IDS[:1])
+def test_no_device_is_a_clear_message_and_status_3(image, accel, machine):
+    vm = Vm(qemu_argv(image, accel, machine))
+    try:
+        rc = vm.exit_status()
+        assert rc == 33 + 2 * 3, (rc, bytes(vm.seen))  # isa-debug-exit 0x10 + 3
+        assert b"no virtio-net device found" in vm.seen
+        assert b"ethox-uk: ready" not in vm.seen
+    finally:
+        vm.stop()

@@ -1,0 +1,152 @@
+# The image's start-up (ethox_uk/guest.py) on the simulated machine: exit
+# statuses for a missing or unusable device, the ready line, and the poll hook
+# serving ARP, ICMP echo and UDP echo through the real stack and driver.
+try:
+    __import__("virtio")
+except ImportError:  # pytest: put the repository root (which holds virtio/) on the path
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from support import (BCAST_MAC, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, arp_body, echo_req,
+                     eth_frame, frame_in, ipv4_pkt, udp_dgram)
+
+from ethox_uk import guest
+from virtio import sim
+from virtio.net import VirtioNet
+
+READY = "ethox-uk: ready ip=10.0.2.15 mac=52:54:00:12:34:56"
+
+
+class App:
+    def __init__(self, fail=None, exit_with=None, poller_fail=False):
+        self.net = None
+        self.fail = fail
+        self.exit_with = exit_with
+        self.poller_fail = poller_fail
+
+    def main(self, net):
+        self.net = net
+        if self.fail is not None:
+            raise self.fail
+        if self.exit_with is not None:
+            raise SystemExit(self.exit_with)
+        net.udp.bind(7, lambda view, off, n, src, sport, now: n)
+        if self.poller_fail:
+            net.add_poller(self.poll)
+
+    def poll(self, now):
+        raise ValueError("poller broke")
+
+
+def boot(app=None, bus=None, dev=None):
+    if bus is None:
+        bus, dev = sim.mmio_machine()
+    lines = []
+    app = app or App()
+    try:
+        net = guest.start(app, bus=bus, log=lines.append)
+    except sim.SimExit:
+        net = None
+    return bus, dev, net, lines, app
+
+
+def test_start_brings_up_stack_app_ready_line_and_hook():
+    bus, dev, net, lines, app = boot()
+    assert net is not None and app.net is net
+    assert isinstance(net.nic, VirtioNet)
+    assert lines == [READY]
+    assert bus.hook is not None and bus.exits == []
+    from ethox_uk.stack import socket
+
+    assert socket.current_stack() is net
+
+
+def test_the_device_mac_wins_over_the_boot_word():
+    bus, dev = sim.mmio_machine(mac=b"\x52\x54\x00\xab\xcd\xef")
+    bus.cmdline_text += " mac=52:54:00:00:00:01"
+    bus, dev, net, lines, app = boot(bus=bus, dev=dev)
+    assert lines == ["ethox-uk: ready ip=10.0.2.15 mac=52:54:00:ab:cd:ef"]
+
+
+def test_no_device_exits_3_with_a_clear_message():
+    bus = sim.SimBus()
+    sim.SimPciHost(bus)
+    bus.cmdline_text = sim.BOOT_WORDS
+    bus, dev, net, lines, app = boot(bus=bus)
+    assert bus.exits == [guest.EXIT_NO_DEVICE] == [3]
+    assert "no virtio-net device found" in lines[0] and "virtio-net-device" in lines[0]
+    assert app.net is None
+
+
+def test_refused_features_exit_4():
+    bus, dev = sim.mmio_machine(refuse=True)
+    bus, dev, net, lines, app = boot(bus=bus, dev=dev)
+    assert bus.exits == [guest.EXIT_DEVICE_UNUSABLE] == [4]
+    assert "refused" in lines[0]
+
+
+def test_bad_boot_words_exit_2():
+    bus, dev = sim.mmio_machine()
+    bus.cmdline_text = "ip=300.1.1.1/24 " + bus.cmdline_text.split(" ", 2)[2]
+    bus, dev, net, lines, app = boot(bus=bus, dev=dev)
+    assert bus.exits == [2]
+    assert "bad boot words" in lines[0]
+
+
+def test_app_exceptions_and_sys_exit_become_statuses():
+    bus, dev, net, lines, app = boot(App(fail=ValueError("boom")))
+    assert bus.exits == [1] and "boom" in lines[0]
+    bus, dev, net, lines, app = boot(App(exit_with=7))
+    assert bus.exits == [7]
+    bus, dev, net, lines, app = boot(object())
+    assert bus.exits == [1] and "main(net)" in lines[0]
+
+
+def test_a_failing_poller_exits_1_from_the_hook():
+    bus, dev, net, lines, app = boot(App(poller_fail=True))
+    # start() runs the hook once (frames queued during boot): the poller fails there
+    assert bus.exits == [1] and "poller broke" in lines[-1]
+    assert lines[0] == READY
+
+
+def test_the_hook_serves_arp_ping_and_udp_echo():
+    bus, dev, net, lines, app = boot()
+    body = arp_body(1, PEER_MAC, PEER_IP, b"\x00" * 6, OUR_IP)
+    dev.deliver(eth_frame(BCAST_MAC, PEER_MAC, 0x0806, body))
+    payload = b"\x42" * 56
+    dev.deliver(frame_in(ipv4_pkt(PEER_IP, OUR_IP, 1, echo_req(7, 1, payload))))
+    dev.deliver(frame_in(ipv4_pkt(PEER_IP, OUR_IP, 17,
+                                  udp_dgram(PEER_IP, OUR_IP, 5555, 7, b"hello"))))
+    r = bus.hook()
+    out = dev.take_sent()
+    assert len(out) == 3
+    arp, ping, udp = out
+    assert arp[12:14] == b"\x08\x06" and arp[21] == 2 and arp[22:28] == OUR_MAC
+    assert ping[0:6] == PEER_MAC and ping[23] == 1 and ping[34] == 0
+    assert ping[42:42 + 56] == payload
+    assert udp[23] == 17 and udp[42:47] == b"hello"
+    assert net.counters.c["internal_error"] == 0
+    assert r == -1 or r > 0  # idle afterwards: the hook lets the CPU halt
+    assert dev.notifies[1] == 1  # three replies, one kick
+
+
+def test_the_hook_keeps_polling_while_frames_wait_and_halts_when_idle():
+    bus, dev, net, lines, app = boot()
+    for i in range(40):  # more than one poll round's budget (32)
+        dev.deliver(frame_in(ipv4_pkt(PEER_IP, OUR_IP, 17,
+                                      udp_dgram(PEER_IP, OUR_IP, 5555, 7, b"x%d" % i))))
+    assert bus.hook() == 0  # frames left: do not halt
+    assert bus.hook() == -1  # all served, no timer, no poller: halt until a frame
+    assert len(dev.take_sent()) == 40
+    # a blocking socket call waits through nic.wait -> bus.idle (hook, then halt)
+    net.nic.wait(5)
+    assert bus.halts == [5]
+
+
+def test_q35_boot_puts_the_ready_line_on_a_line_of_its_own():
+    bus, dev, host, fn = sim.pci_machine()
+    bus, dev, net, lines, app = boot(bus=bus, dev=dev)
+    assert lines == ["", READY]  # after SeaBIOS's "Booting from ROM.." (no newline)
+    assert net.nic.t.kind == "pci" and bus.exits == []
