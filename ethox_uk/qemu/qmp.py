@@ -16,11 +16,13 @@ import logging
 import threading
 
 FATAL_STATES = ("internal-error", "guest-panicked")
+STUCK_GRACE = 2.0  # seconds QEMU may take to exit after a SHUTDOWN event
 
 
 class QmpWatch:
-    def __init__(self, sock):
+    def __init__(self, sock, on_stuck=None):
         self.sock = sock
+        self.on_stuck = on_stuck  # called if QEMU outlives a SHUTDOWN by STUCK_GRACE
         self.fatal = None  # a FATAL_STATES run state, once seen
         self.shutdown_reason = None
         self.error = None  # why QMP could not be used (the run goes on without it)
@@ -81,11 +83,15 @@ class QmpWatch:
         name = event["event"]
         data = event.get("data", {})
         if name == "SHUTDOWN":
-            self.shutdown_reason = data.get("reason")
-            # Under -no-reboot every SHUTDOWN ends QEMU, but QEMU 7.2 sometimes stays up
-            # after a guest reset while a QMP command (our query-status) is in flight:
-            # seen here in ~1 of 6 triple-fault runs. Asking it to quit settles it.
-            await self._quit(client)
+            if self.shutdown_reason is None:  # the first one says why
+                self.shutdown_reason = data.get("reason")
+            # Under -no-reboot every SHUTDOWN ends QEMU, but QEMU 7.2 can deadlock in its
+            # monitor clean-up when the guest resets while a QMP command (our
+            # query-status) is in flight -- seen here in ~1 of 8 triple-fault runs; QMP
+            # itself no longer answers then. If QEMU is still there after a grace period
+            # (this loop ends as soon as QEMU's side closes), the owner ends the process.
+            if self.on_stuck is not None:
+                asyncio.get_running_loop().call_later(STUCK_GRACE, self.on_stuck)
         elif name == "GUEST_PANICKED":
             self.fatal = self.fatal or "guest-panicked"
             await self._fatal(client, "guest-panicked")
@@ -103,10 +109,6 @@ class QmpWatch:
     async def _fatal(self, client, state):
         if self.fatal is None:
             self.fatal = state
-        await self._quit(client)
-
-    @staticmethod
-    async def _quit(client):
         try:
             await client.execute("quit")
         except Exception:  # noqa: BLE001 - QEMU may be gone already

@@ -116,8 +116,13 @@ class Vm:
         self._stderr_thread = threading.Thread(target=self._pump_stderr, name="qemu-stderr",
                                                daemon=True)
         self._stderr_thread.start()
-        self.qmp = QmpWatch(ours).start()
+        self.qmp = QmpWatch(ours, on_stuck=self._kill_stuck).start()
         return self
+
+    def _kill_stuck(self):
+        """QEMU hung after its guest shut down (see QmpWatch): end it; status 125."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
 
     def _pump_stderr(self):
         for raw in iter(self.proc.stderr.readline, b""):
