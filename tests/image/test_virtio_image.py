@@ -17,7 +17,6 @@ import re
 import select
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,8 +24,6 @@ from pathlib import Path
 import pytest
 
 from ethox_uk.build import image as image_mod
-from ethox_uk.build import recipe as recipe_mod
-from ethox_uk.build import source, toolchain
 from ethox_uk.host.peer import PEER_IP, PEER_MAC, DgramPeer
 from ethox_uk.qemu import kvm
 
@@ -36,44 +33,15 @@ GUEST_MAC = "52:54:00:12:34:56"
 GUEST_IP = "10.0.2.15"
 READY = re.compile(rb"^ethox-uk: ready ip=\d+(\.\d+){3} mac=[0-9a-f]{2}(:[0-9a-f]{2}){5}\r?$", re.M)
 BOOT_TIMEOUT = 30.0  # TCG on a loaded 2-core host, q35 through SeaBIOS
-MAKE_TIMEOUT = 900
-BOOT_PY = "import ethox_uk.guest\nnet = ethox_uk.guest.start(%r)\nconfig = net.config\n"
 
 KVM = "kvm" if kvm.usable() else "tcg"
 CONFIGS = [(KVM, "microvm"), ("tcg", "microvm"), ("tcg", "q35")]
 IDS = ["%s-microvm" % KVM, "tcg-microvm", "tcg-q35"]
 
 
-def _own_build(recipe):
-    """make -C vm with the pipeline's module list + ethox_uk/guest.py and our boot.py."""
-    WORK.mkdir(parents=True, exist_ok=True)
-    (WORK / "boot.py").write_text(BOOT_PY % recipe.app)
-    entries = image_mod.frozen_entries(recipe, WORK)
-    if (REPO, "ethox_uk/guest.py") not in entries:
-        entries.insert(1, (REPO, "ethox_uk/guest.py"))
-    manifest = WORK / "manifest.py"
-    text = image_mod.manifest_text(entries)
-    if not manifest.is_file() or manifest.read_text() != text:
-        manifest.write_text(text)
-        shutil.rmtree(WORK / "vm" / "frozen_mpy", ignore_errors=True)
-        generated = WORK / "vm" / "frozen_content.c"
-        if generated.exists():
-            generated.unlink()
-    argv = ["make", "-j2", "-C", str(REPO / "vm"), "MPY_DIR=%s" % source.source_dir(),
-            "BUILD=%s" % (WORK / "vm"), "FROZEN_MANIFEST=%s" % manifest,
-            "MICROPY_MPYCROSS=%s" % toolchain.mpy_cross(), "PYTHON=%s" % sys.executable]
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=MAKE_TIMEOUT, env=env)
-    assert r.returncode == 0, "make -C vm failed:\n" + (r.stdout + r.stderr)[-4000:]
-    return WORK / "vm" / "ethox.elf"
-
-
 @pytest.fixture(scope="module")
 def image():
-    recipe = recipe_mod.load("images/echo")
-    if "ethox_uk.guest" in image_mod.BOOT_TEMPLATE:  # the pipeline starts the network
-        return image_mod.build("images/echo", output=WORK / "echo.elf", quiet=True)
-    return _own_build(recipe)
+    return image_mod.build("images/echo", output=WORK / "echo.elf", quiet=True)
 
 
 def qemu_argv(elf, accel, machine, local=None, remote=None):

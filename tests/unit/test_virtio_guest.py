@@ -1,14 +1,6 @@
 # The image's start-up (ethox_uk/guest.py) on the simulated machine: exit
 # statuses for a missing or unusable device, the ready line, and the poll hook
 # serving ARP, ICMP echo and UDP echo through the real stack and driver.
-try:
-    __import__("virtio")
-except ImportError:  # pytest: put the repository root (which holds virtio/) on the path
-    import os
-    import sys
-
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
 from support import (BCAST_MAC, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, arp_body, echo_req,
                      eth_frame, frame_in, ipv4_pkt, udp_dgram)
 

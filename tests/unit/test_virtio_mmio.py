@@ -1,13 +1,5 @@
 # virtio-mmio transport against the simulated device (virtio/sim.py):
 # discovery, reset, feature negotiation (also refused), queue set-up, config.
-try:
-    __import__("virtio")
-except ImportError:  # pytest: put the repository root (which holds virtio/) on the path
-    import os
-    import sys
-
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
 from support import raises
 
 from virtio import S_ACKNOWLEDGE, S_DRIVER, S_DRIVER_OK, S_FAILED, S_FEATURES_OK, VirtioError

@@ -1,14 +1,6 @@
 # VirtioNet's data path against the simulated device: RX/TX through the rings,
 # in-place replies, EVENT_IDX suppression, batched kicks, ring and index
 # wrap-around, no register access per packet, the idle path.
-try:
-    __import__("virtio")
-except ImportError:  # pytest: put the repository root (which holds virtio/) on the path
-    import os
-    import sys
-
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
 from support import raises
 
 from virtio import mmio, sim

@@ -1,14 +1,6 @@
 # virtio-pci (modern) transport against the simulated q35-like bus: enumeration
 # through the configuration ports, capabilities, BARs, the INTx line, and the
 # same queue code moving frames.
-try:
-    __import__("virtio")
-except ImportError:  # pytest: put the repository root (which holds virtio/) on the path
-    import os
-    import sys
-
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
 from support import raises
 
 from virtio import S_DRIVER_OK, VirtioError, pci, sim
