@@ -76,7 +76,20 @@ def find_nic(bus, cmdline, **kw):
         t = pci.find(bus)
     if t is None:
         raise VirtioError(NO_DEVICE_HELP, EXIT_NO_DEVICE)
+    _stop_at_soft_reset(bus, t)
     return VirtioNet(t, bus, **kw)
+
+
+def _stop_at_soft_reset(bus, t):
+    """Have the runtime reset the device (status = 0) at a soft reset, before it frees the
+    heap that holds the receive buffers (the runtime's _ethox.on_soft_reset)."""
+    reg = getattr(bus, "on_soft_reset", None)
+    if reg is None:  # a simulated bus
+        return
+    if t.kind == "pci":
+        reg(t.common + 0x14, 0, 8)  # common cfg device_status
+    else:
+        reg(t.base + 0x70, 0, 32)  # virtio-mmio Status
 
 
 class Service:

@@ -28,4 +28,21 @@ void ethox_halt(int timeout_ms);
 void ethox_irq_enable(int irq, int on);
 uint32_t ethox_irq_take(void);
 
+/* Time (mphalport.c): calibration source 1 kvmclock, 2 cpuid, 3 PIT, 4 guess. */
+void ethox_clock_info(uint32_t *source, uint32_t *err_ppm, uint32_t *final);
+
+/* The poll hook (mphalport.c): exceptions it raised; reset its state. */
+extern uint32_t ethox_hook_errors;
+void ethox_hook_reset(void);
+
+/* Writes performed at every soft reset before the heap is freed (main.c), so a
+ * device stops DMA into buffers that are about to be freed.  width 8/16/32;
+ * io: a port write instead of MMIO (MMIO writes are read back until they read
+ * as written, at most 100 times: a virtio status reset completes).  The same
+ * (addr, width, io) replaces its value; returns -1 when the table is full. */
+#define ETHOX_RESET_WRITES_MAX 8
+int ethox_reset_write_add(uint64_t addr, uint32_t value, int width, int io);
+void ethox_reset_writes_clear(void);
+size_t ethox_reset_writes_count(void);
+
 #endif

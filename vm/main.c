@@ -147,6 +147,88 @@ void gc_collect(void) {
     gc_collect_end();
 }
 
+/* ---- soft-reset writes (see ethox.h): static, they outlive the heap */
+
+static struct {
+    uint64_t addr;
+    uint32_t value;
+    uint8_t width, io;
+} reset_writes[ETHOX_RESET_WRITES_MAX];
+static size_t n_reset_writes;
+
+int ethox_reset_write_add(uint64_t addr, uint32_t value, int width, int io) {
+    size_t i = 0;
+    while (i < n_reset_writes && !(reset_writes[i].addr == addr
+                                   && reset_writes[i].width == width && reset_writes[i].io == io)) {
+        i++;
+    }
+    if (i == n_reset_writes) {
+        if (i == ETHOX_RESET_WRITES_MAX) {
+            return -1;
+        }
+        n_reset_writes++;
+    }
+    reset_writes[i].addr = addr;
+    reset_writes[i].value = value;
+    reset_writes[i].width = (uint8_t)width;
+    reset_writes[i].io = (uint8_t)io;
+    return 0;
+}
+
+void ethox_reset_writes_clear(void) {
+    n_reset_writes = 0;
+}
+
+size_t ethox_reset_writes_count(void) {
+    return n_reset_writes;
+}
+
+static uint32_t mmio_rw(uint64_t a, int width, int write, uint32_t v) {
+    switch (width) {
+        case 8:
+            if (write) {
+                *(volatile uint8_t *)(uintptr_t)a = (uint8_t)v;
+            }
+            return *(volatile uint8_t *)(uintptr_t)a;
+        case 16:
+            if (write) {
+                *(volatile uint16_t *)(uintptr_t)a = (uint16_t)v;
+            }
+            return *(volatile uint16_t *)(uintptr_t)a;
+        default:
+            if (write) {
+                *(volatile uint32_t *)(uintptr_t)a = v;
+            }
+            return *(volatile uint32_t *)(uintptr_t)a;
+    }
+}
+
+/* Kept registered across soft resets: the device is still there; the next
+ * driver start registers the same writes again (replacing them). */
+static void reset_writes_run(void) {
+    for (size_t i = 0; i < n_reset_writes; i++) {
+        uint64_t a = reset_writes[i].addr;
+        uint32_t v = reset_writes[i].value;
+        int w = reset_writes[i].width;
+        if (reset_writes[i].io) {
+            if (w == 8) {
+                outb((uint16_t)a, (uint8_t)v);
+            } else if (w == 16) {
+                outw((uint16_t)a, (uint16_t)v);
+            } else {
+                outl((uint16_t)a, v);
+            }
+            continue;
+        }
+        uint32_t mask = w == 8 ? 0xff : w == 16 ? 0xffff : 0xffffffff;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        uint32_t r = mmio_rw(a, w, 1, v);
+        for (int k = 0; k < 100 && r != (v & mask); k++) {
+            r = mmio_rw(a, w, 0, 0);
+        }
+    }
+}
+
 static void run_startup(const char *name) {
     if (mp_find_frozen_module(name, NULL, NULL) == MP_IMPORT_STAT_FILE) {
         running_startup = 1;
@@ -190,8 +272,11 @@ void umain(uintptr_t start_info) {
             }
         }
 
-        mp_printf(&mp_plat_print, "MPY: soft reboot\n");
+        /* stop devices' DMA into the heap first (their buffers are freed now) */
         MP_STATE_PORT(ethox_poll_hook) = MP_OBJ_NULL;
+        ethox_hook_reset();
+        reset_writes_run();
+        mp_printf(&mp_plat_print, "MPY: soft reboot\n");
         gc_sweep_all();
         mp_deinit();
     }

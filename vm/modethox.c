@@ -30,6 +30,19 @@
  *   exit(n)                leave QEMU now through isa-debug-exit (status 33+2n)
  *   exit_on_error(flag)    uncaught exceptions in REPL code then exit with 1
  *   irq_count()            interrupts taken so far (diagnostics)
+ *   on_soft_reset(addr, value=0, width=32, io=False)
+ *                          at every soft reset, before the heap is freed,
+ *                          write value to MMIO addr (read back until it reads
+ *                          so, <= 100 times) or to port addr (io=True):
+ *                          drivers stop DMA this way (virtio status = 0).
+ *                          Same (addr, width, io) replaces; kept across soft
+ *                          resets; returns the count; on_soft_reset(None)
+ *                          clears the table.  At most 8.
+ *   clock_info()           (source, tsc_hz, error_ppm, final): source of the
+ *                          first calibration 'kvmclock'/'cpuid'/'pit'/'guess'
+ *   hook_errors()          exceptions the poll hook raised (it is kept unless
+ *                          it fails 5 times in a row; KeyboardInterrupt passes
+ *                          through to the waiting code)
  */
 #include <stdint.h>
 #include <string.h>
@@ -309,6 +322,52 @@ static mp_obj_t e_exit_on_error(mp_obj_t flag) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(e_exit_on_error_obj, e_exit_on_error);
 
+static mp_obj_t e_on_soft_reset(size_t n_args, const mp_obj_t *args, mp_map_t *kw_args) {
+    enum { ARG_addr, ARG_value, ARG_width, ARG_io };
+    static const mp_arg_t allowed[] = {
+        { MP_QSTR_addr, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_value, MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(0)} },
+        { MP_QSTR_width, MP_ARG_INT, {.u_int = 32} },
+        { MP_QSTR_io, MP_ARG_BOOL, {.u_bool = false} },
+    };
+    mp_arg_val_t a[MP_ARRAY_SIZE(allowed)];
+    mp_arg_parse_all(n_args, args, kw_args, MP_ARRAY_SIZE(allowed), allowed, a);
+    if (a[ARG_addr].u_obj == mp_const_none) {
+        ethox_reset_writes_clear();
+        return MP_OBJ_NEW_SMALL_INT(0);
+    }
+    mp_int_t w = a[ARG_width].u_int;
+    if (w != 8 && w != 16 && w != 32) {
+        mp_raise_ValueError(MP_ERROR_TEXT("width 8, 16 or 32"));
+    }
+    uint64_t addr = val_arg(a[ARG_addr].u_obj);
+    if (ethox_reset_write_add(addr, (uint32_t)val_arg(a[ARG_value].u_obj), (int)w,
+                              a[ARG_io].u_bool) < 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("too many soft-reset writes"));
+    }
+    return MP_OBJ_NEW_SMALL_INT(ethox_reset_writes_count());
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(e_on_soft_reset_obj, 1, e_on_soft_reset);
+
+static mp_obj_t e_clock_info(void) {
+    static const qstr names[] = { MP_QSTR_, MP_QSTR_kvmclock, MP_QSTR_cpuid, MP_QSTR_pit, MP_QSTR_guess };
+    uint32_t src, err, fin;
+    ethox_clock_info(&src, &err, &fin);
+    mp_obj_t t[4] = {
+        MP_OBJ_NEW_QSTR(names[src < 5 ? src : 0]),
+        mk_uint(ethox_tsc_hz()),
+        mk_uint(err),
+        mp_obj_new_bool(fin),
+    };
+    return mp_obj_new_tuple(4, t);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(e_clock_info_obj, e_clock_info);
+
+static mp_obj_t e_hook_errors(void) {
+    return mk_uint(ethox_hook_errors);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(e_hook_errors_obj, e_hook_errors);
+
 static const mp_rom_map_elem_t ethox_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__ethox) },
     { MP_ROM_QSTR(MP_QSTR_inb), MP_ROM_PTR(&e_inb_obj) },
@@ -343,6 +402,9 @@ static const mp_rom_map_elem_t ethox_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_irq_count), MP_ROM_PTR(&e_irq_count_obj) },
     { MP_ROM_QSTR(MP_QSTR_exit), MP_ROM_PTR(&e_exit_obj) },
     { MP_ROM_QSTR(MP_QSTR_exit_on_error), MP_ROM_PTR(&e_exit_on_error_obj) },
+    { MP_ROM_QSTR(MP_QSTR_on_soft_reset), MP_ROM_PTR(&e_on_soft_reset_obj) },
+    { MP_ROM_QSTR(MP_QSTR_clock_info), MP_ROM_PTR(&e_clock_info_obj) },
+    { MP_ROM_QSTR(MP_QSTR_hook_errors), MP_ROM_PTR(&e_hook_errors_obj) },
 };
 static MP_DEFINE_CONST_DICT(ethox_globals, ethox_globals_table);
 

@@ -401,3 +401,65 @@ def test_mpremote_over_pty(image):
         proc.kill()
         proc.wait(5)
         proc.stdout.close()
+
+
+def test_poll_hook_survives_keyboard_interrupt_and_single_errors(boot):
+    """KeyboardInterrupt raised in the hook reaches the waiting code and the hook stays; other
+    exceptions are printed and counted, the hook goes only after 5 failures in a row."""
+    g = boot(KVM, "microvm")
+    g.read_until(PROMPT)
+    code = """
+import _ethox, time
+n = [0]
+def hook():
+    n[0] += 1
+    if n[0] == 3:
+        raise KeyboardInterrupt
+    if n[0] == 6:
+        raise ValueError('boom')
+    return 2
+_ethox.poll_hook(hook)
+try:
+    time.sleep_ms(100)
+    print('no kbi')
+except KeyboardInterrupt:
+    print('kbi', n[0])
+time.sleep_ms(50)
+time.sleep_ms(5)
+print('kept', n[0] > 6, _ethox.hook_errors())
+def bad():
+    raise OSError(5)
+_ethox.poll_hook(bad)
+for i in range(6):
+    time.sleep_ms(2)
+print('errors', _ethox.hook_errors())
+m = n[0]
+_ethox.poll_hook(hook)
+time.sleep_ms(20)
+_ethox.poll_hook(None)
+print('again', n[0] > m)
+"""
+    out, _ = raw_exec(g, code)
+    text = out.decode()
+    lines = [ln for ln in text.splitlines() if ln.startswith(("kbi", "no kbi", "kept", "errors",
+                                                             "again"))]
+    assert lines == ["kbi 3", "kept True 1", "errors 6", "again True"], text
+    assert "ValueError: boom" in text and "hook removed" in text
+    assert text.count("poll hook raised (kept") == 5
+
+
+def test_ctrl_c_while_waiting_keeps_poll_hook(boot):
+    g = boot(KVM, "microvm")
+    g.read_until(PROMPT)
+    g.write(b"import _ethox, time; d = {}; _ethox.poll_hook(lambda: d.update(n=d.get('n', 0) + 1))\r")
+    g.read_until(PROMPT, 5)
+    for _ in range(3):
+        g.write(b"while True: time.sleep_ms(1)\r")
+        g.read_until(b"... ", 5)
+        g.write(b"\r")
+        time.sleep(0.3)
+        g.write(b"\x03")
+        assert b"KeyboardInterrupt" in g.read_until(PROMPT, 10)
+    g.write(b"k = d['n']; time.sleep_ms(30); print('hook', d['n'] > k, _ethox.hook_errors())\r")
+    assert b"hook True 0" in g.read_until(PROMPT, 10)
+    assert b"poll hook raised" not in g.seen
