@@ -129,10 +129,10 @@ def netdev_args(net, machine, cmdline):
     if net is None or net.spec is None:
         return []
     spec = net.spec
-    if spec.kind == "bridge":
-        raise QemuError("--net bridge is not available yet (it comes with the virtio-net "
-                        "issue): use --net dgram:LOCAL,REMOTE, or --net tap:IFNAME inside a "
-                        "network namespace", status=2)
+    if spec.kind == "bridge" and not hasattr(spec, "bridge_net"):
+        # ethox_uk.qemu.bridge.bridged() makes the namespace and hands a BridgeSpec in
+        raise QemuError("--net bridge: the namespace is set up by `ethox-uk run/exec/repl` "
+                        "(ethox_uk.qemu.bridge.bridged); give it a BridgeSpec", status=2)
     args = ["-netdev", spec.qemu_netdev("n0")]
     mac = guest_mac(net, cmdline)
     if machine == "q35":
@@ -170,6 +170,9 @@ def assemble(image, *, accel, machine="microvm", mem="64M", append="", net=None,
         argv += ["-global", "virtio-mmio.force-legacy=false"]
     argv += ["-kernel", str(image), "-append", append]
     argv += netdev_args(net, machine, append)
+    if net is not None and net.spec is not None and hasattr(net.spec, "bridge_net"):
+        # --net bridge: QEMU runs inside the private namespace and opens its tap by name
+        argv = list(net.spec.prefix()) + argv
     if qmp_fd is not None:
         argv += ["-chardev", "socket,id=qmp,fd=%d" % qmp_fd, "-mon", "chardev=qmp,mode=control"]
     return argv

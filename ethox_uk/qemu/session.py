@@ -27,6 +27,7 @@ import tty
 
 from ..build import elfinfo
 from . import rawrepl, status
+from .bridge import bridged, default_net
 from .cmdline import QemuError
 from .vm import Console, Vm
 
@@ -60,7 +61,16 @@ def load_image(path):
 # -- run --------------------------------------------------------------------------------
 
 def run(image, net, vm_opts, serial="stdio", timeout=None):
+    """`--net bridge` gets its namespace for the guest's life; without --net on a terminal
+    (stdin a tty, console stdio) a useful network is picked and named (bridge.default_net)."""
     info = load_image(image)
+    interactive = serial == "stdio" and os.isatty(0)
+    with default_net(net, interactive) as net, \
+            bridged(net, info.get("cmdline", "")) as net:
+        return _run(info, net, vm_opts, serial, timeout)
+
+
+def _run(info, net, vm_opts, serial, timeout):
     if serial == "stdio":
         return _run_stdio(info, net, vm_opts, timeout)
     vm = Vm(info, vm_opts, net, console=serial)
@@ -156,6 +166,11 @@ def _wait_boot(con, vm, timeout):
 
 def exec_code(image, code, net, vm_opts, timeout=DEFAULT_BOOT_TIMEOUT):
     info = load_image(image)
+    with bridged(net, info.get("cmdline", "")) as net:
+        return _exec_code(info, code, net, vm_opts, timeout)
+
+
+def _exec_code(info, code, net, vm_opts, timeout):
     vm = Vm(info, vm_opts, net, console="socket")
     try:
         vm.start()
@@ -237,6 +252,11 @@ def exec_attach(spec, code, timeout=10.0):
 
 def repl(image, net, vm_opts):
     info = load_image(image)
+    with bridged(net, info.get("cmdline", "")) as net:
+        return _repl(info, net, vm_opts)
+
+
+def _repl(info, net, vm_opts):
     vm = Vm(info, vm_opts, net, console="socket")
     stdin = sys.stdin.fileno()
     is_tty = os.isatty(stdin)

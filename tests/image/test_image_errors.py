@@ -189,7 +189,6 @@ def test_usage_errors(kernels):
     cases = [
         (["run", img, "--serial", "pty", "--timeout", "3"], "needs --serial stdio"),
         (["run", img, "--serial", "tcp:1234"], "expected stdio, pty or unix:PATH"),
-        (["run", img, "--net", "bridge"], "not available yet"),
         (["run", img, "--pcap", "/tmp/x.pcap"], "give --net as well"),
         (["run", img, "--mem", "64"], "is not a size"),
         (["exec", img], "expected IMAGE (CODE | -f FILE)"),

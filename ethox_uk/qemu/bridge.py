@@ -1,0 +1,105 @@
+"""`--net bridge` for `run`, `exec` and `repl` (DESIGN §5), and what `run` does without --net.
+
+    with bridged(net) as net2:      # net: netspec.NetOpts with spec.kind == "bridge"
+        Vm(info, vm_opts, net2, ...)   # QEMU starts inside the namespace (ip netns exec)
+
+A private namespace (netsetup.BridgeNet: bridge br0 holding tap0 = the guest and vbr0, whose
+veth peer veth0 = 10.0.2.2/24 is the tester) is made, its name printed with how to reach the
+guest, and deleted on exit: normal end, error, Ctrl-C, SIGTERM (NetNS turns SIGTERM/SIGHUP
+into SystemExit; its atexit hook is the backstop). QEMU runs inside the namespace through
+`ip netns exec NAME` and opens tap0 by name (`-netdev tap,ifname=tap0,script=no,...`): the
+console and QMP sockets it inherits pass through `ip netns exec` unchanged, and nothing of
+the test network (10.0.2.0/24) ever exists in the root namespace. `--pcap` works as for any
+netdev (filter-dump on n0).
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+from contextlib import contextmanager
+
+from ..netspec import NetOpts, NetSpec
+from .cmdline import QemuError
+
+
+class BridgeSpec(NetSpec):
+    """The bridge SPEC once its namespace exists: QEMU's -netdev and the argv prefix."""
+
+    def __init__(self, bridge_net):
+        super().__init__("bridge", text="bridge")
+        self.bridge_net = bridge_net
+
+    def qemu_netdev(self, netdev_id="n0"):
+        return self.bridge_net.qemu_netdev(netdev_id)
+
+    def prefix(self):
+        return self.bridge_net.prefix()
+
+
+def _note(text):
+    print("ethox-uk: " + text, file=sys.stderr, flush=True)
+
+
+def guest_ip(net, cmdline=""):
+    try:
+        from ..stack.config import format_ip
+
+        return format_ip(net.config(cmdline).ip)
+    except Exception:  # noqa: BLE001 - only for the message
+        return "10.0.2.15"
+
+
+@contextmanager
+def bridged(net, cmdline="", announce=True):
+    """NetOpts with the bridge set up (a copy; others pass through unchanged)."""
+    if net is None or net.spec is None or net.spec.kind != "bridge":
+        yield net
+        return
+    from ..netsetup import BridgeNet, NetSetupError
+
+    if os.geteuid() != 0:
+        raise QemuError("--net bridge makes a network namespace, which needs root "
+                        "(CAP_SYS_ADMIN, CAP_NET_ADMIN): run as root, or use "
+                        "--net dgram:LOCAL,REMOTE (rootless)", status=2)
+    try:
+        br = BridgeNet()
+    except NetSetupError as e:
+        raise QemuError("--net bridge: %s" % e, status=2) from None
+    try:
+        ip = guest_ip(net, cmdline)
+        if announce:
+            _note("--net bridge: network namespace %s (bridge %s: guest %s, tester %s %s); "
+                  "reach the guest with e.g. `ip netns exec %s ping %s` or `ip netns exec %s "
+                  "curl http://%s/`; it is removed when the guest ends"
+                  % (br.name, br.bridge, br.tap, br.veth, br.tester_cidr, br.name, ip,
+                     br.name, ip))
+        yield NetOpts(BridgeSpec(br), ip=net.ip, gw=net.gw, mac=net.mac, pcap=net.pcap)
+    finally:
+        br.close()
+
+
+@contextmanager
+def default_net(net, interactive):
+    """`run IMAGE` with no --net on a terminal: root -> --net bridge, else a private dgram
+    pair in a fresh /tmp folder (removed on exit). One line says which. Otherwise: as given."""
+    if net is None:
+        net = NetOpts()
+    if net.spec is not None or not interactive:
+        yield net
+        return
+    if os.geteuid() == 0 and shutil.which("ip"):
+        _note("no --net given: using --net bridge (root: a private namespace with the guest "
+              "and a tester at 10.0.2.2; see below)")
+        yield NetOpts(NetSpec("bridge"), ip=net.ip, gw=net.gw, mac=net.mac, pcap=net.pcap)
+        return
+    d = tempfile.mkdtemp(prefix="exr", dir="/tmp")
+    local, remote = os.path.join(d, "guest.sock"), os.path.join(d, "peer.sock")
+    try:
+        _note("no --net given: using --net dgram:%s,%s (a peer binds %s and sends to %s, "
+              "e.g. `ethox-uk conformance --attach dgram:%s,%s`)"
+              % (local, remote, remote, local, local, remote))
+        yield NetOpts(NetSpec("dgram", local, remote), ip=net.ip, gw=net.gw, mac=net.mac,
+                      pcap=net.pcap)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
