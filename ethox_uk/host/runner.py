@@ -7,6 +7,12 @@ import the app module from the recipe folder, `main(net)` (it sets up its servic
 returns), print the ready line on stdout, then loop: `stack.poll(now_ms)` and wait in select
 on the NIC for min(next timer, 50 ms).
 
+asyncio apps: main(net) calls `ethox_uk.stack.aio.start(net, coro)` and returns; the aio
+pump (a stack poller) steps asyncio's scheduler without blocking in every poll round, and
+the wait above is also capped by `net.aio.next_timeout()` (a task due sooner). A main()
+that returns a coroutine is refused (status 1) with that advice: the image's runtime
+ignores main's value, so such an app would serve in host mode only.
+
 Exit status: 0 after SIGINT/SIGTERM (socket file removed); 1 when the app raises (message and
 traceback on stderr); n when the app calls sys.exit(n); 2 for unusable options or recipes
 (HostError / RecipeError: one line on stderr).
@@ -136,7 +142,11 @@ class Runner:
         main = getattr(app, "main", None)
         if not callable(main):
             raise HostError("%s: the app module defines no main(net)" % self.recipe.app_path)
-        main(self.stack)
+        r = main(self.stack)
+        if r is not None and hasattr(r, "send") and hasattr(r, "throw"):
+            r.close()  # never started: no "never awaited" warning
+            raise TypeError("main(net) returned a coroutine: call "
+                            "ethox_uk.stack.aio.start(net, coro) in main() and return")
 
     def ready(self):
         print(self.stack.config.ready_line(), file=self.out, flush=True)
@@ -165,7 +175,13 @@ class Runner:
             self._report_errors()
             if self.stopping:
                 break
-            t = stack.next_timeout(now_ms())
+            now = now_ms()
+            t = stack.next_timeout(now)
+            aio = getattr(stack, "aio", None)  # asyncio tasks due (ethox_uk/stack/aio.py)
+            if aio is not None:
+                a = aio.next_timeout(now)
+                if a >= 0 and (t < 0 or a < t):
+                    t = a
             wait = MAX_WAIT_MS if t < 0 else min(t, MAX_WAIT_MS)
             if pending is not None and pending():
                 wait = min(wait, BACKLOG_WAIT_MS)

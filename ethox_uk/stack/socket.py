@@ -13,20 +13,30 @@
 # a simulated one) and an optional idle(ms) called between polls (host mode may
 # wait on the NIC's descriptor there). Errors are OSError(errno): EAGAIN
 # (non-blocking, nothing ready), ETIMEDOUT, EADDRINUSE, EINVAL, EBADF (closed),
-# ENOTCONN, EHOSTUNREACH, EOPNOTSUPP.
+# ENOTCONN, EHOSTUNREACH, EOPNOTSUPP; TCP adds ECONNREFUSED, ECONNRESET,
+# EPIPE, EINPROGRESS (non-blocking connect), EALREADY, EISCONN, ENOBUFS.
 #
 # Readiness: sock.readable()/writable(), and ioctl(MP_STREAM_POLL, events)
 # answering POLLIN/POLLOUT, so MicroPython's select.poll and asyncio can wait
 # on these objects (under MicroPython they derive from io.IOBase).
 #
-# Socket types plug in through register(type, cls): SOCK_DGRAM is UdpSocket
-# below; the TCP layer registers SOCK_STREAM with a SocketBase subclass (its
-# accept() returns instances of that class).
+# Socket types plug in through register(type, cls): SOCK_DGRAM is UdpSocket,
+# SOCK_STREAM is TcpSocket (both below).
+#
+# TCP: one TcpMux per stack is the TcpLayer's user (layer/tcp/io.py): it hands
+# each In to the handler of its connection -- a socket's _Conn or a service's
+# handler (services.py) -- and a new passive connection to the listener of its
+# port (`mux.listen(port, listener, backlog)`, listener.tcp_accept(key) ->
+# handler). `tcp_mux(stack)` makes the TcpLayer on first use. Handlers have
+# tcp_open(pkt) (an OPEN In: an arrival, or a send opportunity with no data)
+# and tcp_closed(pkt) (CLOSED: reset, timeout or orderly end; the key is gone).
 import errno
 
 from .compat import const, MICROPYTHON
 from .config import parse_ip, format_ip
 from .layer.udp import PAYLOAD_OFF as _UDP_PAYLOAD_OFF
+from .layer.tcp import TcpLayer, RingSendBuf, RingRecvBuf
+from .layer.tcp import io as _tcpio
 
 AF_INET = const(2)
 AF_INET6 = const(10)
@@ -41,6 +51,11 @@ IPPROTO_ICMP = const(1)
 IPPROTO_TCP = const(6)
 IPPROTO_UDP = const(17)
 TCP_NODELAY = const(1)
+SO_KEEPALIVE = const(8)  # lwIP's values, as MicroPython's socket module has them
+SO_ERROR = const(0x1007)
+SHUT_RD = const(0)
+SHUT_WR = const(1)
+SHUT_RDWR = const(2)
 
 MP_STREAM_POLL = const(3)
 MP_STREAM_CLOSE = const(4)
@@ -53,9 +68,32 @@ POLLNVAL = const(32)
 RX_SLOTS = const(8)  # receive queue of a UDP socket: RX_SLOTS x RX_SLOT_SIZE bytes,
 RX_SLOT_SIZE = const(1500)  # a datagram takes ceil(len / RX_SLOT_SIZE) slots
 
+TCP_RCVBUF = const(65536)  # per-connection rings of TCP sockets (the window we offer)
+TCP_SNDBUF = const(65536)
+TCP_ORPHAN_MS = const(60000)  # a closed socket's connection gets this long to finish
+TCP_POOL = const(8)  # spare ring pairs kept for new connections
+
+
+def _errno(name, linux):
+    # MicroPython's errno module lacks a few names (EPIPE, EISCONN): Linux numbers then
+    return getattr(errno, name, linux)
+
+
+EPIPE = _errno("EPIPE", 32)
+EINPROGRESS = _errno("EINPROGRESS", 115)
+EALREADY = _errno("EALREADY", 114)
+EISCONN = _errno("EISCONN", 106)
+ECONNREFUSED = _errno("ECONNREFUSED", 111)
+ECONNRESET = _errno("ECONNRESET", 104)
+ENOTCONN = _errno("ENOTCONN", 107)
+ETIMEDOUT = _errno("ETIMEDOUT", 110)
+ENOBUFS = _errno("ENOBUFS", 105)
+EADDRINUSE = _errno("EADDRINUSE", 98)
+
 _stack = None
 _clock = None
 _idle = None
+_batching = 0  # > 0 while aio's pump runs: it flushes the NIC once at its end
 
 
 def _default_clock():
@@ -445,3 +483,682 @@ class UdpSocket(SocketBase):
 
 
 register(SOCK_DGRAM, UdpSocket)
+
+
+# -- TCP ------------------------------------------------------------------------
+def _now(stack):
+    return _clock() if _clock is not None else stack.now
+
+
+def _flush(stack):
+    """Send what the NIC batched (virtio kicks once per batch); the pump of
+    aio.py flushes once at its end instead."""
+    if not _batching:
+        stack.nic.flush()
+
+
+def tcp_mux(stack):
+    """The stack's TcpMux, making the TcpLayer (window = TCP_RCVBUF) on first use."""
+    layer = stack.tcp
+    if layer is None:
+        mux = TcpMux(stack)
+        layer = TcpLayer(stack, mux, rcv_window=TCP_RCVBUF)
+        mux.layer = layer
+        stack.tcp = layer
+        return mux
+    u = layer.user
+    if isinstance(u, TcpMux):
+        return u
+    if u is not None:
+        raise ValueError("stack.tcp already has a user that is not a TcpMux")
+    mux = TcpMux(stack)
+    mux.layer = layer
+    layer.user = mux
+    return mux
+
+
+def _reset_send(sb):
+    sb.head = 0
+    sb.count = 0
+    sb.begin = -1
+    sb.fin = False
+
+
+def _reset_recv(rb):
+    rb.head = 0
+    rb.count = 0
+    rb.base = 0
+    rb.nxt = -1
+    rb.ranges = []
+
+
+class _RecvRing(RingRecvBuf):
+    """RingRecvBuf with a fast find() (bytearray.find instead of a byte loop)."""
+
+    def __init__(self, capacity):
+        RingRecvBuf.__init__(self, 0)  # every field, but no ring: ours keeps its bytearray
+        self.cap = capacity
+        self.ba = bytearray(capacity)
+        self.mv = memoryview(self.ba)
+
+    def find(self, byte, limit=-1):
+        n = self.count if limit < 0 or limit > self.count else limit
+        if n == 0:
+            return -1
+        ba = self.ba
+        sub = b"\n" if byte == 10 else bytes((byte,))
+        p = self.head
+        end = p + n
+        cap = self.cap
+        if end <= cap:
+            i = ba.find(sub, p, end)
+            return -1 if i < 0 else i - p
+        i = ba.find(sub, p, cap)
+        if i >= 0:
+            return i - p
+        i = ba.find(sub, 0, end - cap)
+        return -1 if i < 0 else i + cap - p
+
+
+class TcpMux:
+    """The TcpLayer's user: one per stack (see the top of this file)."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.layer = None
+        self.conns = {}  # SlotKey -> handler
+        self.ports = {}  # listening port -> listener (tcp_accept(key) -> handler or None)
+        self.bound = {}  # local port -> the socket or service holding it
+        self.orphans = []  # _Conns of closed sockets still finishing (FIN, retransmissions)
+        self._spare = []  # (RingSendBuf, _RecvRing) of the default sizes, reset
+        self._port_next = 49152
+
+    # -- the layer's user interface ----------------------------------------------
+    def receive(self, pkt):
+        kind = pkt.kind
+        if kind == _tcpio.OPEN:
+            h = self.conns.get(pkt.key)
+            if h is None:
+                h = self._new(pkt)
+                if h is None:
+                    return
+            h.tcp_open(pkt)
+        elif kind == _tcpio.CLOSED or kind == _tcpio.CLOSING:
+            h = self.conns.pop(pkt.key, None)
+            if h is not None:
+                h.tcp_closed(pkt)
+        if self.orphans:
+            self._reap(self.layer.now)
+
+    def send(self, raw):
+        key = raw.key
+        h = self.conns.get(key)
+        if h is None:
+            return
+        o = raw.attach(key)
+        if o is not None:
+            h.tcp_open(o)
+
+    def _new(self, pkt):
+        key = pkt.key
+        layer = self.layer
+        conn = layer.connection(key)
+        lst = None
+        if conn is not None and conn.listener is not None:
+            lst = self.ports.get(conn.lport)
+        h = lst.tcp_accept(key) if lst is not None else None
+        if h is None:
+            pkt.abort()  # nobody takes it (listener closed meanwhile): RST
+            return None
+        self.conns[key] = h
+        return h
+
+    # -- listeners and ports -----------------------------------------------------
+    def listen(self, port, listener, backlog=16):
+        """Route new connections to port to listener.tcp_accept(key)."""
+        owner = self.bound.get(port)
+        if port in self.ports or (owner is not None and owner is not listener
+                                  and getattr(listener, "sock", None) is not owner):
+            raise OSError(EADDRINUSE)
+        self.ports[port] = listener
+        self.bound[port] = getattr(listener, "sock", None) or listener
+        self.layer.listen(port, backlog)
+
+    def unlisten(self, port):
+        """Stop listening; connections not yet accepted are reset."""
+        layer = self.layer
+        if port in layer.listeners:
+            now = layer.now
+            while True:
+                key = layer.accept(port)
+                if key is None:
+                    break
+                self.abort(key, now)
+            layer.unlisten(port)
+        self.ports.pop(port, None)
+        self.bound.pop(port, None)
+
+    def free_port(self):
+        """An ephemeral port no socket, listener or service holds."""
+        for _ in range(16384):
+            p = self._port_next
+            self._port_next = 49152 if p >= 65535 else p + 1
+            if p not in self.bound and p not in self.layer.listeners:
+                return p
+        raise OSError(EADDRINUSE)
+
+    # -- connections --------------------------------------------------------------
+    def buffers(self, snd=TCP_SNDBUF, rcv=TCP_RCVBUF):
+        if snd == TCP_SNDBUF and rcv == TCP_RCVBUF and self._spare:
+            return self._spare.pop()
+        return RingSendBuf(snd), _RecvRing(rcv)
+
+    def release(self, c):
+        """Give c's rings back (reset) for the next connection."""
+        sb = c.sb
+        rb = c.rb
+        c.sb = None
+        c.rb = None
+        if sb is None or rb is None:
+            return
+        if sb.cap == TCP_SNDBUF and rb.cap == TCP_RCVBUF and len(self._spare) < TCP_POOL:
+            _reset_send(sb)
+            _reset_recv(rb)
+            self._spare.append((sb, rb))
+
+    def push(self, c):
+        """The application wrote or read: send what TCP allows now (data, FIN,
+        window update). While aio's pump runs, only ask for a send opportunity
+        in the next poll round, so the writes of all its tasks coalesce into
+        full segments."""
+        if c.gone:
+            return
+        if _batching:
+            self.layer.wake(c.key)
+            return
+        o = self.layer.raw(_now(self.stack)).attach(c.key)
+        if o is None:
+            return
+        o.read(c.rb)
+        o.write(c.sb)
+        c.told = c.rb.window()
+        _flush(self.stack)
+
+    def abort(self, key, now):
+        """RST and forget (the handler is not told)."""
+        h = self.conns.pop(key, None)
+        self.layer.abort(key, now)
+        if h is not None and isinstance(h, _Conn):
+            h.gone = True
+            if h.orphan:
+                self.release(h)
+        _flush(self.stack)
+
+    def close_conn(self, c):
+        """The socket owning c is closed: FIN after the data sent (RST when
+        received data was never read, as Linux does); rings come back when the
+        connection ends, or after TCP_ORPHAN_MS."""
+        c.orphan = True
+        if c.gone:
+            self.release(c)
+            return
+        now = _now(self.stack)
+        if not c.est or (c.rb.count and not c.rd_shut):
+            self.abort(c.key, now)
+            return
+        c.sb.close()
+        c.dead_at = now + TCP_ORPHAN_MS
+        self.orphans.append(c)
+        self.push(c)
+
+    def _reap(self, now):
+        keep = []
+        for c in self.orphans:
+            if c.gone:
+                self.release(c)
+            elif now - c.dead_at >= 0:
+                self.stack.counters.c["tcp_aborted"] += 1
+                self.abort(c.key, now)
+            else:
+                keep.append(c)
+        self.orphans = keep
+
+
+class _Conn:
+    """One TCP connection of a socket: its rings and what TCP told about it."""
+
+    def __init__(self, mux, key):
+        self.mux = mux
+        self.key = key
+        self.sb, self.rb = mux.buffers()
+        self.est = False  # the handshake completed
+        self.eof = False  # the peer's FIN arrived (no more data will come)
+        self.err = 0  # errno of a reset / refusal / timeout
+        self.gone = False  # the layer forgot the connection
+        self.rd_shut = False
+        self.wr_shut = False
+        self.orphan = False  # the socket is closed
+        self.dead_at = 0
+        self.peer = None  # ("a.b.c.d", port)
+        self.lport = 0
+        self.told = self.rb.window()  # the free space TCP last heard of
+
+    def tcp_open(self, pkt):
+        sig = pkt.signals
+        if sig.established:
+            self.est = True
+        rb = self.rb
+        pkt.read(rb)
+        if sig.half_closed:
+            self.eof = True
+        if (self.rd_shut or self.orphan) and rb.count:
+            rb.skip(rb.count)  # nobody will read it
+            pkt.read(rb)
+        pkt.write(self.sb)
+        self.told = rb.window()
+
+    def tcp_closed(self, pkt):
+        self.gone = True
+        if pkt.signals.reset and not self.err:
+            if pkt is self.mux.layer.note:
+                self.err = ETIMEDOUT  # retransmissions / keepalives gave up
+            elif not self.est:
+                self.err = ECONNREFUSED
+            else:
+                self.err = ECONNRESET
+        if self.orphan:
+            self.mux.release(self)
+
+
+class _SockListener:
+    def __init__(self, sock):
+        self.sock = sock
+
+    def tcp_accept(self, key):
+        # the key stays in the layer's accept queue (it bounds the backlog);
+        # the connection gets its rings now so data before accept() is kept
+        s = self.sock
+        mux = s._mux
+        c = _Conn(mux, key)
+        c.est = True
+        if s._nodelay:
+            mux.layer.set_nodelay(key, True)
+        if s._keepalive:
+            mux.layer.set_keepalive(key, KEEPALIVE_IDLE_MS)
+        return c
+
+
+KEEPALIVE_IDLE_MS = const(7200000)  # RFC 1122 §4.2.3.6: no less than two hours
+
+
+class TcpSocket(SocketBase):
+    """SOCK_STREAM over the TCP layer. Blocking calls drive the stack (see the
+    top of this file); non-blocking ones raise EAGAIN, except the stream
+    methods read/readinto/readline/write, which return None (as MicroPython's
+    streams do) so asyncio can use them."""
+
+    def __init__(self, stack, af=AF_INET, type=SOCK_STREAM, proto=0):
+        SocketBase.__init__(self, stack, af, type, proto)
+        self._mux = tcp_mux(stack)
+        self._port = 0  # bound (or listening) local port
+        self._lst = None  # _SockListener while listening
+        self._c = None  # _Conn once connecting / accepted
+        self._nodelay = False
+        self._keepalive = False
+
+    # -- options ---------------------------------------------------------------
+    def setsockopt(self, level, opt, value):
+        SocketBase.setsockopt(self, level, opt, value)
+        if isinstance(value, (bytes, bytearray)):
+            value = value[0] if len(value) else 0
+        c = self._c
+        layer = self._mux.layer
+        if level == IPPROTO_TCP and opt == TCP_NODELAY:
+            self._nodelay = bool(value)
+            if c is not None and not c.gone:
+                layer.set_nodelay(c.key, self._nodelay)
+        elif level == SOL_SOCKET and opt == SO_KEEPALIVE:
+            self._keepalive = bool(value)
+            if c is not None and not c.gone:
+                layer.set_keepalive(c.key, KEEPALIVE_IDLE_MS if value else 0)
+        # SO_REUSEADDR is accepted and always in effect: a port is only ever
+        # refused while a socket or listener holds it, never for TIME-WAIT
+
+    def getsockopt(self, level, opt):
+        if level == SOL_SOCKET and opt == SO_ERROR:
+            c = self._c
+            if c is None or not c.err:
+                return 0
+            e = c.err
+            c.err = 0 if c.gone else c.err
+            return e
+        if level == IPPROTO_TCP and opt == TCP_NODELAY:
+            return 1 if self._nodelay else 0
+        return SocketBase.getsockopt(self, level, opt)
+
+    # -- addresses -------------------------------------------------------------
+    def bind(self, addr):
+        self._check()
+        ip, port = _sockaddr(addr)
+        if self._port or self._c is not None:
+            raise OSError(errno.EINVAL)  # already bound
+        if ip != b"\x00\x00\x00\x00" and ip != bytes(self._stack.ip_addr):
+            raise OSError(errno.EINVAL)  # not one of our addresses
+        mux = self._mux
+        if port == 0:
+            port = mux.free_port()
+        elif port in mux.bound or port in mux.layer.listeners:
+            raise OSError(EADDRINUSE)
+        mux.bound[port] = self
+        self._port = port
+
+    def getsockname(self):
+        port = self._port
+        if not port and self._c is not None:
+            port = self._c.lport
+        return (format_ip(self._stack.ip_addr), port)
+
+    def getpeername(self):
+        self._check()
+        c = self._c
+        if c is None or c.peer is None or not c.est:
+            raise OSError(ENOTCONN)
+        return c.peer
+
+    # -- server side -----------------------------------------------------------
+    def listen(self, backlog=5):
+        self._check()
+        if self._c is not None:
+            raise OSError(EISCONN)
+        if self._lst is not None:
+            return
+        if not self._port:
+            self.bind(("", 0))
+        lst = _SockListener(self)
+        self._mux.listen(self._port, lst, backlog if backlog > 0 else 1)
+        self._lst = lst
+
+    def _accept_one(self):
+        mux = self._mux
+        layer = mux.layer
+        while True:
+            key = layer.accept(self._port)
+            if key is None:
+                return None
+            c = mux.conns.get(key)
+            if c is not None:
+                return c
+            mux.abort(key, layer.now)  # never handed to us: cannot happen
+
+    def accept(self):
+        self._check()
+        if self._lst is None:
+            raise OSError(errno.EINVAL)  # not listening
+        c = self._wait_for(self._accept_one)
+        t = self._mux.layer.four_tuple(c.key)
+        if t is not None:
+            c.peer = (format_ip(t[2]), t[3])
+            c.lport = t[1]
+        s = TcpSocket(self._stack, self.family, self.type, self.proto)
+        s._c = c
+        s._nodelay = self._nodelay
+        s._keepalive = self._keepalive
+        return s, c.peer
+
+    # -- client side -----------------------------------------------------------
+    def connect(self, addr):
+        self._check()
+        c = self._c
+        if c is not None:
+            if c.err:
+                e = c.err
+                raise OSError(e)
+            raise OSError(EISCONN if c.est else EALREADY)
+        if self._lst is not None:
+            raise OSError(EISCONN)
+        ip, port = _sockaddr(addr)
+        if port == 0 or ip == b"\x00\x00\x00\x00":
+            raise OSError(errno.EINVAL)
+        stack = self._stack
+        if stack.ip.route(ip) is None:
+            raise OSError(errno.EHOSTUNREACH)
+        mux = self._mux
+        layer = mux.layer
+        o = layer.raw(_now(stack)).open(ip, port, self._port)
+        if o is None:
+            raise OSError(EADDRINUSE if self._port else ENOBUFS)
+        key = o.key
+        c = _Conn(mux, key)
+        c.peer = (format_ip(ip), port)
+        t = layer.four_tuple(key)
+        c.lport = t[1] if t is not None else self._port
+        mux.conns[key] = c
+        self._c = c
+        if self._nodelay:
+            layer.set_nodelay(key, True)
+        if self._keepalive:
+            layer.set_keepalive(key, KEEPALIVE_IDLE_MS)
+        _flush(stack)
+        if self._timeout == 0:
+            raise OSError(EINPROGRESS)
+        try:
+            self._wait_for(self._connected)
+        except OSError as e:
+            if e.args[0] == ETIMEDOUT and not c.est:
+                mux.abort(key, _now(stack))
+                c.err = ETIMEDOUT
+            raise
+        if c.err:
+            raise OSError(c.err)
+
+    def _connected(self):
+        c = self._c
+        return True if (c.est or c.err or c.gone) else None
+
+    # -- sending ---------------------------------------------------------------
+    def _conn(self):
+        self._check()
+        c = self._c
+        if c is None:
+            raise OSError(ENOTCONN)
+        return c
+
+    def _try_send(self, data, start):
+        c = self._c
+        if c.err:
+            raise OSError(c.err)
+        if c.wr_shut or c.gone:
+            raise OSError(EPIPE)
+        if not c.est:
+            return None  # still connecting
+        k = c.sb.write(data, start, len(data))
+        if k == 0:
+            return None
+        self._mux.push(c)
+        return k
+
+    def send(self, data):
+        self._conn()
+        if not len(data):
+            return 0
+        return self._wait_for(lambda: self._try_send(data, 0))
+
+    def sendall(self, data):
+        self._conn()
+        n = len(data)
+        off = 0
+        while off < n:
+            o = off
+            off += self._wait_for(lambda: self._try_send(data, o))
+
+    def write(self, data):
+        """Stream write: all of it (blocking); what fits or None (non-blocking)."""
+        self._conn()
+        if self._timeout == 0:
+            return self._try_send(data, 0) if len(data) else 0
+        self.sendall(data)
+        return len(data)
+
+    # -- receiving -------------------------------------------------------------
+    def _ready(self):
+        c = self._c
+        return True if (c.rb.count or c.eof or c.err or c.gone or c.rd_shut) else None
+
+    def _took(self, c):
+        # reading freed space: tell the peer once it is worth a window update
+        rb = c.rb
+        t = rb.cap >> 1
+        if t > 2920:
+            t = 2920
+        if rb.window() - c.told >= t:
+            self._mux.push(c)
+
+    def _end(self, c):
+        """Nothing to read: b'' at the end of the stream, the error otherwise."""
+        if c.err and not c.rd_shut:
+            raise OSError(c.err)
+        return b""
+
+    def recv(self, bufsize):
+        c = self._conn()
+        if bufsize < 0:
+            raise OSError(errno.EINVAL)
+        self._wait_for(self._ready)
+        rb = c.rb
+        if rb.count and bufsize:
+            data = rb.read(bufsize)
+            self._took(c)
+            return data
+        return self._end(c) if not rb.count else b""
+
+    def recv_into(self, buf, nbytes=0):
+        c = self._conn()
+        n = nbytes if 0 < nbytes <= len(buf) else len(buf)
+        self._wait_for(self._ready)
+        rb = c.rb
+        if rb.count and n:
+            k = rb.readinto(buf, n)
+            self._took(c)
+            return k
+        if not rb.count:
+            self._end(c)
+        return 0
+
+    def readinto(self, buf, nbytes=0):
+        """Stream readinto: None when nothing is there yet (non-blocking)."""
+        self._conn()
+        if self._timeout == 0 and self._ready() is None:
+            return None
+        return self.recv_into(buf, nbytes)
+
+    def read(self, n=-1):
+        """Stream read: up to n bytes (n < 0: to the end of the stream when
+        blocking, what is there when not); None when nothing is there yet
+        (non-blocking); b'' at the end."""
+        c = self._conn()
+        if self._timeout == 0:
+            if self._ready() is None:
+                return None
+            return self.recv(c.rb.count if n < 0 else n)
+        if n >= 0:
+            return self.recv(n)
+        out = []
+        while True:
+            d = self.recv(TCP_RCVBUF)
+            if not d:
+                return b"".join(out)
+            out.append(d)
+
+    def readline(self):
+        """Stream readline: a line with its b'\\n' (or what is left at the end);
+        non-blocking: what there is of a line so far, None when nothing."""
+        c = self._conn()
+        rb = c.rb
+        if self._timeout == 0:
+            if self._ready() is None:
+                return None
+            i = rb.find(10)
+            if rb.count == 0:
+                return self._end(c)
+            data = rb.read(rb.count if i < 0 else i + 1)
+            self._took(c)
+            return data
+        out = []
+        while True:
+            self._wait_for(self._ready)
+            if rb.count == 0:
+                if not out:
+                    self._end(c)
+                return b"".join(out)
+            i = rb.find(10)
+            out.append(rb.read(rb.count if i < 0 else i + 1))
+            self._took(c)
+            if i >= 0:
+                return b"".join(out)
+
+    def makefile(self, mode="rb", buffering=0):
+        return self
+
+    # -- ending ----------------------------------------------------------------
+    def shutdown(self, how):
+        c = self._conn()
+        if how != SHUT_RD and how != SHUT_WR and how != SHUT_RDWR:
+            raise OSError(errno.EINVAL)
+        if how != SHUT_WR:
+            c.rd_shut = True
+            if c.rb is not None and c.rb.count:
+                c.rb.skip(c.rb.count)
+        if how != SHUT_RD and not c.wr_shut:
+            c.wr_shut = True
+            c.sb.close()
+        self._mux.push(c)
+
+    def _close(self):
+        mux = self._mux
+        if self._lst is not None:
+            mux.unlisten(self._port)
+            self._lst = None
+        c = self._c
+        if c is not None:
+            mux.close_conn(c)
+        if self._port and mux.bound.get(self._port) is self:
+            del mux.bound[self._port]
+
+    # -- readiness -------------------------------------------------------------
+    def readable(self):
+        if self._closed:
+            return False
+        if self._lst is not None:
+            lst = self._mux.layer.listeners.get(self._port)
+            return lst is not None and len(lst.queue) > 0
+        c = self._c
+        if c is None:
+            return False
+        return bool(c.rb.count or c.eof or c.err or c.gone or c.rd_shut)
+
+    def writable(self):
+        c = self._c
+        if self._closed or c is None:
+            return False
+        if c.err or c.gone or c.wr_shut:
+            return True  # the next write reports it
+        return c.est and c.sb.free() > 0
+
+    def ioctl(self, req, arg):
+        if req == MP_STREAM_POLL and not self._closed:
+            r = 0
+            if arg & POLLIN and self.readable():
+                r |= POLLIN
+            if arg & POLLOUT and self.writable():
+                r |= POLLOUT
+            c = self._c
+            if c is not None:
+                if c.err:
+                    r |= POLLERR
+                if c.gone or (c.eof and c.wr_shut):
+                    r |= POLLHUP
+            return r
+        return SocketBase.ioctl(self, req, arg)
+
+
+register(SOCK_STREAM, TcpSocket)

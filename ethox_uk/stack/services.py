@@ -1,0 +1,485 @@
+# The classic small services, served straight on the TCP layer's user
+# interface (no sockets, no copies beyond the ones TCP needs):
+#
+#   serve_udp_echo(net, 7)   UDP echo (RFC 862), answered in place
+#   serve_echo(net, 7)       TCP echo (RFC 862): one ring is both the receive
+#                            buffer and the send buffer, so echoed bytes are
+#                            never copied between buffers
+#   serve_discard(net, 9)    TCP discard (RFC 863): a receive "buffer" that only
+#                            counts in-order bytes; the window never closes
+#   serve_chargen(net, 19)   TCP chargen (RFC 864): the RFC's 72-character
+#                            rotating lines (CHARGEN_PERIOD bytes, then the
+#                            stream repeats), copied into each segment from a
+#                            preallocated window; stops (FIN) when the peer's
+#                            FIN arrives; received data is discarded
+#   serve_http(net, 80)      HTTP/1.1 (http.py): GET / (counters page) and
+#                            GET /bytes/N, keep-alive and pipelining; a
+#                            response is a list of chunks (head bytes, pattern
+#                            runs) that segments are filled from directly
+#   serve_all(net)           all of the above on their usual ports
+#
+# Each serve_* returns a Service (`.close()` stops listening; `.accepted`,
+# `.active` count connections). They are apps' building blocks: call them in
+# main(net) (images/echo does). Data is read and sent from the TCP layer's
+# callbacks, so nothing here needs a poller.
+from .compat import const
+from . import http
+from .socket import tcp_mux, _RecvRing, _reset_recv
+
+_MASK = const(0xFFFFFFFF)
+_HALF = const(0x80000000)
+ECHO_RING = const(65536)
+HTTP_RING = const(16384)  # holds a request's header section (http.MAX_HEAD) and more
+SINK_WINDOW = const(65535)
+PIPELINE = const(8)  # responses queued per HTTP connection before reading on
+_POOL = const(4)
+
+CHARGEN_LINE = const(72)
+CHARGEN_PERIOD = const(7030)  # 95 lines of 72 characters + CR LF
+_CG = None
+
+
+def chargen_window():
+    """CHARGEN_PERIOD + 2048 bytes of the RFC 864 pattern (made once): line k is
+    the 95 printable ASCII characters rotated by k, 72 of them, then CR LF."""
+    global _CG
+    if _CG is None:
+        b = bytearray(CHARGEN_PERIOD + 2048)
+        p = 0
+        k = 0
+        while p < len(b):
+            for i in range(CHARGEN_LINE):
+                if p < len(b):
+                    b[p] = 32 + (k + i) % 95
+                p += 1
+            for c in (13, 10):
+                if p < len(b):
+                    b[p] = c
+                p += 1
+            k += 1
+        _CG = memoryview(b)
+    return _CG
+
+
+def fill_chargen(dst, off, n, pos):
+    w = _CG if _CG is not None else chargen_window()
+    p = pos % CHARGEN_PERIOD
+    while n > 0:
+        k = n if n <= 2048 else 2048
+        dst[off:off + k] = w[p:p + k]
+        off += k
+        n -= k
+        p = (p + k) % CHARGEN_PERIOD
+
+
+def chargen_bytes(pos, n):
+    b = bytearray(n)
+    fill_chargen(b, 0, n, pos)
+    return bytes(b)
+
+
+# -- buffers ----------------------------------------------------------------------
+class NoData:
+    """A SendBuf with nothing to send (only a FIN once fin is set)."""
+
+    def __init__(self):
+        self.fin = False
+
+    def available(self):
+        return 0
+
+    def fill(self, dst, off, n, seq):
+        pass
+
+    def ack(self, seq):
+        pass
+
+
+class Sink:
+    """A RecvBuf that takes in-order bytes and forgets them (out-of-order
+    ones are dropped: the peer resends)."""
+
+    def __init__(self, window=SINK_WINDOW):
+        self.nxt = -1
+        self.total = 0
+        self.win = window
+
+    def start(self, seq):
+        self.nxt = seq
+
+    def receive(self, view, off, n, seq):
+        if self.nxt < 0:
+            return
+        d = (seq - self.nxt) & _MASK
+        if d & _HALF:
+            n += d - 0x100000000  # starts before nxt: only the new part counts
+        elif d:
+            return
+        if n > 0:
+            self.nxt = (self.nxt + n) & _MASK
+            self.total += n
+
+    def ack(self):
+        return self.nxt
+
+    def window(self):
+        return self.win
+
+
+class EchoSend:
+    """The SendBuf side of an echo ring (a RingRecvBuf): what was received in
+    order is what there is to send, and acknowledged bytes leave the ring."""
+
+    def __init__(self, rb):
+        self.rb = rb
+        self.begin = -1
+        self.fin = False
+
+    def available(self):
+        return self.rb.count
+
+    def fill(self, dst, off, n, seq):
+        rb = self.rb
+        cap = rb.cap
+        p = rb.head + ((seq - self.begin) & _MASK)
+        while p >= cap:
+            p -= cap
+        first = cap - p
+        mv = rb.mv
+        if first >= n:
+            dst[off:off + n] = mv[p:p + n]
+        else:
+            dst[off:off + first] = mv[p:cap]
+            dst[off + first:off + n] = mv[0:n - first]
+
+    def ack(self, seq):
+        if self.begin < 0:
+            self.begin = seq
+            return
+        d = (seq - self.begin) & _MASK
+        if d == 0 or d > self.rb.count:
+            return
+        self.rb.skip(d)
+        self.begin = seq
+
+
+class PatternSend:
+    """An endless SendBuf of a generated pattern (fill(dst, off, n, pos)), until
+    stop(): then FIN after the bytes already sent."""
+
+    TOP = 1 << 20  # bytes offered at a time (more than any window)
+
+    def __init__(self, gen):
+        self.gen = gen
+        self.begin = -1
+        self.pos = 0  # stream offset of `begin`
+        self.left = self.TOP
+        self.top = 0  # stream offset just past the highest byte sent
+        self.fin = False
+
+    def available(self):
+        return self.left
+
+    def fill(self, dst, off, n, seq):
+        p = self.pos + ((seq - self.begin) & _MASK)
+        self.gen(dst, off, n, p)
+        if p + n > self.top:
+            self.top = p + n
+
+    def ack(self, seq):
+        if self.begin < 0:
+            self.begin = seq
+            return
+        d = (seq - self.begin) & _MASK
+        if d == 0 or d > self.left:
+            return
+        self.begin = seq
+        self.pos += d
+        self.left -= d
+        if not self.fin and self.left < (self.TOP >> 1):
+            self.left = self.TOP
+
+    def stop(self):
+        if not self.fin:
+            self.fin = True
+            self.left = self.top - self.pos if self.top > self.pos else 0
+
+
+class ChunkSend:
+    """A SendBuf made of chunks: byte strings (kept by reference: never change
+    them) and runs of the 0x00..0xff pattern, each run starting at 0x00."""
+
+    def __init__(self):
+        self.objs = []  # memoryview, or None for a pattern run
+        self.lens = []
+        self.off = 0  # acknowledged bytes of the first chunk
+        self.count = 0  # bytes held from `begin` on
+        self.begin = -1
+        self.fin = False
+
+    def write(self, data):
+        n = len(data)
+        if n and not self.fin:
+            self.objs.append(memoryview(data))
+            self.lens.append(n)
+            self.count += n
+        return n
+
+    def write_pattern(self, n):
+        if n > 0 and not self.fin:
+            self.objs.append(None)
+            self.lens.append(n)
+            self.count += n
+
+    def close(self):
+        self.fin = True
+
+    def queued(self):
+        return len(self.lens)
+
+    def available(self):
+        return self.count
+
+    def fill(self, dst, off, n, seq):
+        d = ((seq - self.begin) & _MASK) + self.off
+        lens = self.lens
+        objs = self.objs
+        i = 0
+        while d >= lens[i]:
+            d -= lens[i]
+            i += 1
+        while n > 0:
+            k = lens[i] - d
+            if k > n:
+                k = n
+            o = objs[i]
+            if o is None:
+                http.fill_pattern(dst, off, k, d)
+            else:
+                dst[off:off + k] = o[d:d + k]
+            off += k
+            n -= k
+            d = 0
+            i += 1
+
+    def ack(self, seq):
+        if self.begin < 0:
+            self.begin = seq
+            return
+        d = (seq - self.begin) & _MASK
+        if d == 0 or d > self.count:
+            return
+        self.begin = seq
+        self.count -= d
+        d += self.off
+        lens = self.lens
+        while lens and d >= lens[0]:
+            d -= lens.pop(0)
+            self.objs.pop(0)
+        self.off = d
+
+
+# -- services ---------------------------------------------------------------------
+class Service:
+    """A listening port whose connections get handlers from make(service, key)."""
+
+    def __init__(self, net, port, make, backlog=16, nodelay=False):
+        self.net = net
+        self.port = port
+        self.make = make
+        self.nodelay = nodelay
+        self.mux = tcp_mux(net)
+        self.accepted = 0
+        self.active = 0
+        self.spare = []  # rings of closed connections, reused
+        self.mux.listen(port, self, backlog)
+
+    def tcp_accept(self, key):
+        layer = self.mux.layer
+        layer.accept(self.port)  # out of the accept queue: ours now
+        if self.nodelay:
+            layer.set_nodelay(key, True)
+        self.accepted += 1
+        self.active += 1
+        return self.make(self, key)
+
+    def ring(self, size):
+        sp = self.spare
+        for i in range(len(sp)):
+            if sp[i].cap == size:
+                rb = sp.pop(i)
+                _reset_recv(rb)
+                return rb
+        return _RecvRing(size)
+
+    def done(self, rb):
+        self.active -= 1
+        if rb is not None and len(self.spare) < _POOL:
+            self.spare.append(rb)
+
+    def close(self):
+        self.mux.unlisten(self.port)
+
+
+class EchoConn:
+    def __init__(self, svc, key):
+        self.svc = svc
+        self.rb = svc.ring(ECHO_RING)
+        self.sb = EchoSend(self.rb)
+
+    def tcp_open(self, pkt):
+        sb = self.sb
+        rb = self.rb
+        pkt.read(rb)
+        if pkt.signals.half_closed:
+            sb.fin = True  # echo what is left, then FIN
+        held = rb.count
+        pkt.write(sb)  # also drops what the peer acknowledged from the ring
+        if rb.count < held:
+            pkt.read(rb)  # the space freed: a window update if it is worth one
+            pkt.write(sb)
+
+    def tcp_closed(self, pkt):
+        self.svc.done(self.rb)
+        self.rb = None
+
+
+class DiscardConn:
+    def __init__(self, svc, key):
+        self.svc = svc
+        self.rb = Sink()
+        self.sb = NoData()
+
+    def tcp_open(self, pkt):
+        pkt.read(self.rb)
+        if pkt.signals.half_closed:
+            self.sb.fin = True
+        pkt.write(self.sb)
+
+    def tcp_closed(self, pkt):
+        self.svc.done(None)
+
+
+class ChargenConn:
+    def __init__(self, svc, key):
+        self.svc = svc
+        self.rb = Sink()
+        self.sb = PatternSend(fill_chargen)
+
+    def tcp_open(self, pkt):
+        pkt.read(self.rb)
+        if pkt.signals.half_closed:
+            self.sb.stop()
+        pkt.write(self.sb)
+
+    def tcp_closed(self, pkt):
+        self.svc.done(None)
+
+
+class HttpConn:
+    def __init__(self, svc, key):
+        self.svc = svc
+        self.rb = svc.ring(HTTP_RING)
+        self.sb = ChunkSend()
+        self.skip = 0  # body bytes of the last request still to drop
+        self.closing = False  # a response said Connection: close
+        self.peer_done = False
+
+    def tcp_open(self, pkt):
+        rb = self.rb
+        pkt.read(rb)
+        if pkt.signals.half_closed:
+            self.peer_done = True
+        n = rb.count
+        if n:
+            if self.closing:
+                rb.skip(n)
+            else:
+                self._serve()
+                if self.closing:
+                    rb.skip(rb.count)  # nothing after a closing response is read
+            if rb.count != n:
+                pkt.read(rb)  # report the space freed
+        if (self.closing or self.peer_done) and not self.sb.fin:
+            self.sb.close()  # FIN after the responses queued
+        pkt.write(self.sb)
+
+    def _send(self, r):
+        sb = self.sb
+        sb.write(r.head)
+        if r.body is not None:
+            sb.write(r.body)
+        elif r.pattern:
+            sb.write_pattern(r.pattern)
+        if not r.keep_alive:
+            self.closing = True
+
+    def _serve(self):
+        rb = self.rb
+        sb = self.sb
+        while not self.closing and sb.queued() < PIPELINE:
+            if self.skip:
+                self.skip -= rb.skip(self.skip)
+                if self.skip:
+                    return
+            n = rb.count
+            if n == 0:
+                return
+            data = rb.peek(n if n <= http.MAX_HEAD + 2 else http.MAX_HEAD + 2)
+            end = http.head_end(data)
+            if end < 0:
+                if n > http.MAX_HEAD:
+                    self._send(http.error_response(http.HttpError(
+                        431, "the request header section is over %d bytes" % http.MAX_HEAD)))
+                elif self.peer_done and data.strip():
+                    self._send(http.error_response(http.HttpError(
+                        400, "the connection ended inside a request")))
+                return
+            rb.skip(end)
+            try:
+                req = http.parse_head(data[:end])
+            except http.HttpError as e:
+                self._send(http.error_response(e))
+                return
+            r = http.respond(req, self.svc.page)
+            if r.keep_alive and req.content_length:
+                self.skip = req.content_length  # a GET with a body: drop the body
+            self._send(r)
+
+    def tcp_closed(self, pkt):
+        self.svc.done(self.rb)
+        self.rb = None
+
+
+def _udp_echo(view, payload_off, payload_len, src_ip_off, src_port, now):
+    return payload_len  # the payload already sits where the reply's goes
+
+
+def serve_udp_echo(net, port=7):
+    net.udp.bind(port, _udp_echo)
+
+
+def serve_echo(net, port=7, backlog=16):
+    return Service(net, port, EchoConn, backlog, nodelay=True)
+
+
+def serve_discard(net, port=9, backlog=16):
+    return Service(net, port, DiscardConn, backlog)
+
+
+def serve_chargen(net, port=19, backlog=16):
+    return Service(net, port, ChargenConn, backlog)
+
+
+def serve_http(net, port=80, page=None, backlog=16):
+    # no Nagle: a response is written whole, so it would only delay its last
+    # partial segment until the peer's (delayed) ACK
+    svc = Service(net, port, HttpConn, backlog, nodelay=True)
+    svc.page = page if page is not None else (lambda: http.page(net))
+    return svc
+
+
+def serve_all(net):
+    """UDP echo 7; TCP echo 7, discard 9, chargen 19, HTTP 80 (DESIGN §5)."""
+    serve_udp_echo(net, 7)
+    return [serve_echo(net), serve_discard(net), serve_chargen(net), serve_http(net)]
