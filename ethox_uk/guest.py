@@ -144,7 +144,8 @@ def start(app="app", bus=None, log=print):
     """Bring up the network and the app; returns the Stack (see the header).
     app: the module name (or a module-like object); bus: the hardware accessor
     (default: the runtime's _ethox); log: where console lines go."""
-    if bus is None:
+    on_runtime = bus is None  # not a test's simulated machine
+    if on_runtime:
         import _ethox as bus
     from ethox_uk.stack.config import Config
 
@@ -167,6 +168,10 @@ def start(app="app", bus=None, log=print):
 
     stack = Stack(nic, config)
     socket.use(stack, clock=bus.ticks_ms, idle=nic.wait)
+    if on_runtime:
+        # The runtime has no socket module of its own: `import socket` in the app or
+        # at the REPL gets ours, so MicroPython network code runs unchanged.
+        sys.modules["socket"] = socket
     stack.now = bus.ticks_ms()
     main = None
     try:

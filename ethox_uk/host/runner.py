@@ -9,7 +9,7 @@ on the NIC for min(next timer, 50 ms).
 
 asyncio apps: main(net) calls `ethox_uk.stack.aio.start(net, coro)` and returns; the aio
 pump (a stack poller) steps asyncio's scheduler without blocking in every poll round, and
-the wait above is also capped by `net.aio.next_timeout()` (a task due sooner). A main()
+the wait above is also capped by the pump's next due task (a Stack timer source). A main()
 that returns a coroutine is refused (status 1) with that advice: the image's runtime
 ignores main's value, so such an app would serve in host mode only.
 
@@ -177,11 +177,6 @@ class Runner:
                 break
             now = now_ms()
             t = stack.next_timeout(now)
-            aio = getattr(stack, "aio", None)  # asyncio tasks due (ethox_uk/stack/aio.py)
-            if aio is not None:
-                a = aio.next_timeout(now)
-                if a >= 0 and (t < 0 or a < t):
-                    t = a
             wait = MAX_WAIT_MS if t < 0 else min(t, MAX_WAIT_MS)
             if pending is not None and pending():
                 wait = min(wait, BACKLOG_WAIT_MS)

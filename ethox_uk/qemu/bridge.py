@@ -81,14 +81,18 @@ def bridged(net, cmdline="", announce=True):
 
 @contextmanager
 def default_net(net, interactive):
-    """`run IMAGE` with no --net on a terminal: root -> --net bridge, else a private dgram
-    pair in a fresh /tmp folder (removed on exit). One line says which. Otherwise: as given."""
+    """No --net: the image still needs its virtio-net device (without one it stops with
+    status 3), so it gets one. On a terminal as root: --net bridge, so the guest is
+    reachable at once; otherwise a private dgram pair in a fresh /tmp folder (removed on
+    exit), named in one line when on a terminal. With --net: as given."""
     if net is None:
         net = NetOpts()
-    if net.spec is not None or not interactive:
+    if net.spec is not None:
         yield net
         return
-    if os.geteuid() == 0 and shutil.which("ip"):
+    if net.pcap:  # recording a link nobody else is on says nothing: ask which link
+        raise QemuError("--pcap records the frames of --net: give --net as well", status=2)
+    if interactive and os.geteuid() == 0 and shutil.which("ip"):
         _note("no --net given: using --net bridge (root: a private namespace with the guest "
               "and a tester at 10.0.2.2; see below)")
         yield NetOpts(NetSpec("bridge"), ip=net.ip, gw=net.gw, mac=net.mac, pcap=net.pcap)
@@ -96,9 +100,10 @@ def default_net(net, interactive):
     d = tempfile.mkdtemp(prefix="exr", dir="/tmp")
     local, remote = os.path.join(d, "guest.sock"), os.path.join(d, "peer.sock")
     try:
-        _note("no --net given: using --net dgram:%s,%s (a peer binds %s and sends to %s, "
-              "e.g. `ethox-uk conformance --attach dgram:%s,%s`)"
-              % (local, remote, remote, local, local, remote))
+        if interactive:
+            _note("no --net given: using --net dgram:%s,%s (a peer binds %s and sends to %s, "
+                  "e.g. `ethox-uk conformance --attach dgram:%s,%s`)"
+                  % (local, remote, remote, local, local, remote))
         yield NetOpts(NetSpec("dgram", local, remote), ip=net.ip, gw=net.gw, mac=net.mac,
                       pcap=net.pcap)
     finally:

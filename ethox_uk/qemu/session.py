@@ -61,8 +61,8 @@ def load_image(path):
 # -- run --------------------------------------------------------------------------------
 
 def run(image, net, vm_opts, serial="stdio", timeout=None):
-    """`--net bridge` gets its namespace for the guest's life; without --net on a terminal
-    (stdin a tty, console stdio) a useful network is picked and named (bridge.default_net)."""
+    """`--net bridge` gets its namespace for the guest's life; without --net the guest still
+    gets a link (bridge.default_net), named on a terminal (stdin a tty, console stdio)."""
     info = load_image(image)
     interactive = serial == "stdio" and os.isatty(0)
     with default_net(net, interactive) as net, \
@@ -166,7 +166,7 @@ def _wait_boot(con, vm, timeout):
 
 def exec_code(image, code, net, vm_opts, timeout=DEFAULT_BOOT_TIMEOUT):
     info = load_image(image)
-    with bridged(net, info.get("cmdline", "")) as net:
+    with default_net(net, False) as net, bridged(net, info.get("cmdline", "")) as net:
         return _exec_code(info, code, net, vm_opts, timeout)
 
 
@@ -252,7 +252,7 @@ def exec_attach(spec, code, timeout=10.0):
 
 def repl(image, net, vm_opts):
     info = load_image(image)
-    with bridged(net, info.get("cmdline", "")) as net:
+    with default_net(net, os.isatty(0)) as net, bridged(net, info.get("cmdline", "")) as net:
         return _repl(info, net, vm_opts)
 
 

@@ -29,7 +29,7 @@
 # the pump steps the asyncio scheduler WITHOUT BLOCKING: it wakes the tasks
 # whose sockets became ready and runs everything that is ready now, for at
 # most MAX_ROUNDS rounds, then flushes the NIC. Waiting is the runner's job:
-# it waits on the NIC for min(stack timers, net.aio.next_timeout(), 50 ms).
+# it waits on the NIC for min(stack timers incl. this pump's due tasks, 50 ms).
 #   MicroPython: tasks wait in asyncio's own IOQueue (select.poll over our
 #     sockets, which answer ioctl(MP_STREAM_POLL)); the pump runs the
 #     scheduler's loop body itself with a zero poll timeout. If the REPL runs
@@ -107,6 +107,7 @@ class Pump:
                 return
         self.stacks.append(net)
         net.add_poller(self.poll)
+        net.add_timer_source(self)  # its due tasks bound how long the loop may sleep
         net.aio = self
 
     def spawn(self, coro):

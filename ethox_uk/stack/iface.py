@@ -59,6 +59,7 @@ class Stack:
         self.udp = UdpLayer(self)
         self.tcp = None
         self._pollers = []
+        self._timer_sources = []
         self._on_frame_cb = self._on_frame  # bound once: no allocation per poll
 
     def add_poller(self, fn):
@@ -99,10 +100,17 @@ class Stack:
             p(now)
         return n
 
+    def add_timer_source(self, obj):
+        """Let obj.next_timeout(now) bound how long the owner of the loop may
+        sleep (an asyncio pump whose tasks are due at a time, say)."""
+        self._timer_sources.append(obj)
+
     def next_timeout(self, now):
-        """Milliseconds until the earliest timer of any layer, or -1 for none."""
+        """Milliseconds until the earliest timer of any layer or timer source,
+        or -1 for none: how long the loop's owner (host runner, the image's
+        poll hook) may sleep when no frame arrives."""
         best = -1
-        for layer in (self.arp, self.ip, self.udp, self.tcp):
+        for layer in (self.arp, self.ip, self.udp, self.tcp) + tuple(self._timer_sources):
             if layer is None:
                 continue
             t = layer.next_timeout(now)

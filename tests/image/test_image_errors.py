@@ -10,6 +10,7 @@ VM: only the QMP watcher turns that into 125).
 import os
 import shutil
 import subprocess
+import time
 import sys
 import tempfile
 from pathlib import Path
@@ -50,6 +51,11 @@ _start:
         lidt idt0
         int3
 #endif
+#ifdef HANG
+2:      cli
+        hlt
+        jmp 2b
+#endif
         mov $0xf4, %dx
         mov $VALUE, %al
         out %al, %dx
@@ -85,7 +91,7 @@ def kernels(tmp_path_factory):
     (d / "k.S").write_text(KERNEL_S)
     out = {}
     for name, flags in (("exit5", ["-DVALUE=0x15"]), ("triple", ["-DVALUE=0x15", "-DTRIPLE"]),
-                        ("sse", ["-DVALUE=0x15", "-DSSE"])):
+                        ("sse", ["-DVALUE=0x15", "-DSSE"]), ("hang", ["-DVALUE=0x15", "-DHANG"])):
         subprocess.run(["gcc", "-c", *flags, "-o", str(d / (name + ".o")), str(d / "k.S")],
                        check=True, timeout=60)
         subprocess.run(["ld", "-m", "elf_x86_64", "-Ttext=0x100000", "-e", "_start", "-o",
@@ -104,6 +110,14 @@ def test_guest_exit_value(kernels, accel):
     r = run_eu("exec", kernels["exit5"], "pass", "--accel", accel)  # ends before any REPL
     assert r.returncode == 5, r.stderr.decode()
     assert b"ended before its REPL" in r.stderr
+
+
+def test_no_ready_line_within_timeout_is_124(kernels):
+    t0 = time.monotonic()
+    r = run_eu("run", kernels["hang"], "--timeout", "2", "--accel", "tcg")
+    assert r.returncode == 124, r.stderr.decode()
+    assert b"no ready line within 2 s" in r.stderr
+    assert time.monotonic() - t0 < 30
 
 
 def test_triple_fault_is_125(kernels):

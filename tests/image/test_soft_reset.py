@@ -10,13 +10,12 @@ bounded; no timing is asserted.
 
 import os
 import re
-import socket
 import threading
 import time
 
 import pytest
 
-from test_virtio_image import (GUEST_IP, GUEST_MAC, KVM, READY, Vm, ether, image,  # noqa: F401
+from test_virtio_image import (GUEST_IP, KVM, READY, Vm, ether, image,  # noqa: F401
                                qemu_argv, sockdir)
 from ethox_uk.host.peer import PEER_IP, DgramPeer
 
