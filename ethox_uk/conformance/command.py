@@ -47,7 +47,7 @@ def select_checks(kexpr=None):
 
 def make_target(image=None, host=None, attach=None, net=None, accel=None, machine=None,
                 mem=None, faults=()):
-    from .target import AttachTarget, HostTarget, ImageTarget
+    from .target import AttachTarget, HostTarget, image_target
 
     spec = net.spec if net is not None else None
     kw = dict(ip=net.ip if net else None, gw=net.gw if net else None,
@@ -55,7 +55,7 @@ def make_target(image=None, host=None, attach=None, net=None, accel=None, machin
     if host is not None:
         return HostTarget(host, spec, faults=faults, **kw)
     if image is not None:
-        return ImageTarget(image, spec, accel=accel, machine=machine, mem=mem, **kw)
+        return image_target(image, spec, accel=accel, machine=machine, mem=mem, **kw)
     return AttachTarget(attach, **kw)
 
 

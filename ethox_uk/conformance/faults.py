@@ -48,9 +48,33 @@ FAULTS = {
                                   "udp.no_unreachable_for_link_broadcast"]),
     "ttl_zero": ("send every datagram with TTL 0",
                  ["ipv4.reply_ttl_sane", "ipv4.ttl_one_accepted", "ipv4.reply_header_valid"]),
-    # TCP (the TCP groups arrive with the TCP issue; names reserved here):
-    # ignore_tcp_checksum, no_challenge_ack, fixed_isn, no_rto_backoff, answer_rst,
-    # no_mss_option, accept_out_of_window, no_fast_retransmit
+    # TCP (ethox_uk/stack/layer/tcp honours these; checks in checks/tcp_*.py)
+    "ignore_tcp_checksum": ("accept TCP segments with a bad checksum",
+                            ["tcp_handshake.syn_bad_checksum_dropped",
+                             "tcp_data.bad_checksum_dropped"]),
+    "no_challenge_ack": ("never send RFC 5961 challenge ACKs (the in-window RST, the SYN "
+                         "in a synchronized state and the bad ACK are dropped silently)",
+                         ["tcp_rst.rst_in_window_challenge_ack",
+                          "tcp_rst.syn_in_established_challenge_ack"]),
+    "fixed_isn": ("use the same initial sequence number for every connection",
+                  ["tcp_handshake.isn_unpredictable"]),
+    "no_rto_backoff": ("keep the RTO unchanged on a retransmission timeout (no doubling)",
+                       ["tcp_timers.rto_doubles"]),
+    "answer_rst": ("answer a RST for no connection with a RST/ACK, and an unacceptable RST "
+                   "on a connection with an ACK",
+                   ["tcp_rst.rst_never_answered", "tcp_rst.rst_out_of_window_ignored"]),
+    "no_mss_option": ("send no MSS option in a SYN or SYN-ACK, and send 1460-byte segments "
+                      "whatever the peer's SYN said (or did not say)",
+                      ["tcp_options.mss_in_synack", "tcp_options.mss_default_536",
+                       "tcp_options.mss_option_honoured", "tcp_options.nop_eol_parsed"]),
+    "accept_out_of_window": ("skip the segment acceptability test: every segment is "
+                             "processed as if in the window and none draws the ACK of an "
+                             "unacceptable segment",
+                             ["tcp_data.out_of_window_acked",
+                              "tcp_rst.rst_out_of_window_ignored"]),
+    "no_fast_retransmit": ("retransmit only on the RTO: duplicate ACKs never trigger fast "
+                           "retransmit (nor early retransmit)",
+                           ["tcp_congestion.fast_retransmit"]),
 }
 
 

@@ -17,7 +17,10 @@ import importlib
 import re
 
 # Group modules under checks/, in the order they run (lower layers first).
-GROUPS = ("arp", "ipv4", "icmp", "udp")
+LOWER_GROUPS = ("arp", "ipv4", "icmp", "udp")
+TCP_GROUPS = ("tcp_handshake", "tcp_options", "tcp_data", "tcp_close", "tcp_rst",
+              "tcp_timers", "tcp_congestion")
+GROUPS = LOWER_GROUPS + TCP_GROUPS  # the checks/ modules, in the order they run
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 DEFAULT_TIMEOUT = 5.0  # seconds, each check's time bound unless it gives its own

@@ -9,7 +9,10 @@
     t.stop(); t.cleanup()       # bounded; removes the socket directory it made
 
 HostTarget runs `ethox-uk host RECIPE --net SPEC`, ImageTarget `ethox-uk run IMAGE --net SPEC
---serial stdio`, AttachTarget starts nothing and takes the SPEC the target was started with.
+--serial stdio`, BridgeImageTarget boots the image on the `--net bridge` path (a private
+namespace: the guest's tap0 and a peer tap on bridge br0, the peer tap relayed to the SPEC
+by netsetup.Relay), AttachTarget starts nothing and takes the SPEC the target was started
+with. image_target() picks ImageTarget or BridgeImageTarget from a --net value.
 Every failure to get going is a TargetError whose message says what to do.
 """
 
@@ -276,6 +279,112 @@ class ImageTarget(ProcessTarget):
 
     def describe(self):
         return "image %s%s" % (self.image, (" " + " ".join(self.vmopts)) if self.vmopts else "")
+
+
+class BridgeImageTarget(ImageTarget):
+    """The image over the guest's real tap/bridge path (DESIGN §5 `--net bridge`):
+
+        namespace exuk-<pid>-<n>   (printed on stderr; deleted by stop()/cleanup())
+          br0 --+-- tap0   <- QEMU (`ip netns exec NS ethox-uk run IMAGE --net tap:tap0`)
+                +-- ctap0  <- Relay thread <-> dgram SPEC <-> the suite's peer
+
+    The tester veth of BridgeNet is taken off the link (address flushed, down) so the
+    namespace's kernel neither answers for the peer's address nor adds frames of its own.
+    The suite's peer is the only station besides the guest, exactly as over dgram."""
+
+    kind = "image-bridge"
+    peer_tap = "ctap0"
+    relay_limit = 1800.0  # the relay thread ends by itself after this many seconds
+
+    def __init__(self, image, spec=None, **kw):
+        super().__init__(image, spec, **kw)
+        self.bridge = None
+        self.relay = None
+        self.what = "ethox-uk run %s --net bridge" % self.image
+
+    def command(self):
+        return (self.bridge.prefix() + [sys.executable, "-m", "ethox_uk.cli", "run", self.image]
+                + self._tapargs() + self.vmopts + ["--serial", "stdio"])
+
+    def _tapargs(self):
+        args = ["--net", "tap:%s" % self.bridge.tap]
+        return args + ProcessTarget.netargs(self)[2:]
+
+    def _setup_bridge(self):
+        if os.geteuid() != 0:
+            raise TargetError("--net bridge makes a network namespace, which needs root: run "
+                              "as root, or use --net dgram:LOCAL,REMOTE (rootless)")
+        from ..netsetup import BridgeNet, NetSetupError
+        from ..netsetup.netns import wait_link_up
+        from ..netsetup.relay import Relay, open_tap
+
+        try:
+            self.bridge = br = BridgeNet()
+            ns = br.ns
+            ns.ip("addr", "flush", "dev", br.veth)
+            ns.ip("link", "set", br.veth, "down")
+            ns.sysctl("net.unix.max_dgram_qlen", 256)
+            with ns.entered():
+                fd = open_tap(self.peer_tap)
+            try:
+                # the relay is the peer's counterpart: it binds the SPEC's LOCAL (where the
+                # stack would be) and sends to its REMOTE (the peer)
+                self.relay = Relay((self.spec.remote, self.spec.local), fd)
+            except BaseException:
+                os.close(fd)
+                raise
+            ns.ip("link", "set", self.peer_tap, "master", br.bridge)
+            ns.ip("link", "set", self.peer_tap, "up")
+            self.relay.start(self.relay_limit)
+            wait_link_up(ns, self.peer_tap, 5.0)
+        except NetSetupError as e:
+            self._teardown()
+            raise TargetError("--net bridge: %s" % e) from None
+        except BaseException:
+            self._teardown()
+            raise
+        print("ethox-uk conformance: --net bridge: network namespace %s (bridge %s: guest %s, "
+              "peer %s relayed to %s); removed when the run ends"
+              % (br.name, br.bridge, br.tap, self.peer_tap, self.spec.local),
+              file=sys.stderr, flush=True)
+
+    def start(self, timeout=None):
+        self._setup_bridge()
+        super().start(timeout)
+
+    def _teardown(self):
+        relay, self.relay = self.relay, None
+        br, self.bridge = self.bridge, None
+        try:
+            if relay is not None:
+                relay.stop()
+        finally:
+            if br is not None:
+                br.close()
+
+    def stop(self):
+        try:
+            return super().stop()
+        finally:
+            self._teardown()
+
+    def cleanup(self):
+        self._teardown()
+        super().cleanup()
+
+    def describe(self):
+        return "image %s --net bridge%s" % (
+            self.image, (" " + " ".join(self.vmopts)) if self.vmopts else "")
+
+
+def image_target(image, net_spec=None, **kw):
+    """ImageTarget for a dgram (or no) --net, BridgeImageTarget for --net bridge."""
+    kind = getattr(net_spec, "kind", None)
+    if kind is None and isinstance(net_spec, str) and net_spec.strip() == "bridge":
+        kind = "bridge"
+    if kind == "bridge":
+        return BridgeImageTarget(image, None, **kw)
+    return ImageTarget(image, net_spec, **kw)
 
 
 class AttachTarget(Target):

@@ -1,0 +1,132 @@
+"""The TCP groups (tcp_handshake, tcp_options, tcp_data, tcp_close, tcp_rst, tcp_timers,
+tcp_congestion) against `ethox-uk host images/echo` over dgram sockets: every check passes
+(the optional-feature ones say "not applicable"), three runs give the same verdicts within
+the time budget, and every check can fail: under each misbehaviour in TCP_MUTATIONS (a relay
+between the suite and the correct target) the checks it names fail."""
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from ethox_uk.conformance import faults
+from ethox_uk.conformance.registry import load_groups
+from ethox_uk.conformance.runner import Session
+from ethox_uk.conformance.target import AttachTarget, HostTarget, Spec
+from ethox_uk.conformance.registry import TCP_GROUPS
+
+from mutations import TCP_MUTATIONS
+from relay import Relay, passthrough
+
+ROOT = Path(__file__).resolve().parents[2]
+ECHO = ROOT / "images" / "echo"
+BUDGET = 60.0  # seconds for the whole TCP part against the host target
+# checks the echo target cannot show: optional features it does not negotiate, and the
+# active open it has no trigger for; everything else must pass
+NOT_APPLICABLE = {"tcp_options.timestamps_echoed", "tcp_options.sack_blocks_reported",
+                  "tcp_handshake.simultaneous_open"}
+# checks no mutation can show failing against this target, with the reason
+UNTARGETED = {"tcp_handshake.simultaneous_open": "not applicable: images/echo never opens "
+              "a connection itself"}
+
+
+def tcp_checks():
+    return load_groups(TCP_GROUPS)
+
+
+def test_tcp_checks_registered():
+    checks = tcp_checks()
+    assert len(checks) >= 40
+    assert [c.group for c in checks] == sorted((c.group for c in checks),
+                                               key=TCP_GROUPS.index)
+    for c in checks:
+        assert c.description and c.rfc.startswith("RFC "), c.name
+        assert c.timeout <= 10, c.name
+        # `-k "arp or ipv4 or icmp or udp"` selects the lower layers only
+        assert not any(w in c.name for w in ("arp", "ipv4", "icmp", "udp")), c.name
+    counts = {g: sum(1 for c in checks if c.group == g) for g in TCP_GROUPS}
+    assert all(n >= 4 for n in counts.values()), counts
+
+
+def test_every_tcp_check_can_fail():
+    names = {c.name for c in tcp_checks()}
+    targeted = {n for _, ns in TCP_MUTATIONS.values() for n in ns}
+    assert targeted - names == set(), "mutations name unknown checks"
+    assert names - targeted - set(UNTARGETED) == set(), "checks no mutation shows failing"
+    for fault, (what, targets) in faults.FAULTS.items():
+        if any(t.startswith("tcp_") for t in targets):
+            assert set(targets) <= names, (fault, set(targets) - names)
+
+
+def test_host_echo_passes_every_tcp_check_three_times():
+    checks = tcp_checks()
+    first = None
+    for run in range(3):
+        t0 = time.monotonic()
+        with Session(HostTarget(ECHO)) as s:
+            results = s.run(checks)
+        took = time.monotonic() - t0
+        verdicts = {r.check.name: r.status for r in results}
+        bad = {r.check.name: r.message for r in results
+               if r.status != ("n/a" if r.check.name in NOT_APPLICABLE else "pass")}
+        assert bad == {}, "run %d" % (run + 1)
+        assert took < BUDGET, "run %d took %.1f s" % (run + 1, took)
+        if first is None:
+            first = verdicts
+        assert verdicts == first
+
+
+@pytest.fixture(scope="module")
+def relayed():
+    d = tempfile.mkdtemp(prefix="extr", dir="/tmp")
+    inner = Spec(d + "/stack.sock", d + "/relay-in.sock")
+    outer = Spec(d + "/relay-out.sock", d + "/peer.sock")
+    relay = Relay(outer, inner)
+    relay.start()
+    host = HostTarget(ECHO, spec=inner)
+    try:
+        host.prepare()
+        host.start(20)
+        yield relay, outer
+    finally:
+        try:
+            host.stop()
+            host.cleanup()
+            relay.stop()
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _run(outer, names):
+    checks = [c for c in tcp_checks() if c.name in names]
+    assert len(checks) == len(names), set(names) - {c.name for c in checks}
+    with Session(AttachTarget(outer)) as s:
+        return {r.check.name: r for r in s.run(checks)}
+
+
+def test_relay_alone_changes_nothing(relayed):
+    relay, outer = relayed
+    relay.mutation = passthrough
+    results = _run(outer, [c.name for c in tcp_checks()])
+    bad = {n: (r.status, r.message) for n, r in results.items()
+           if r.status != ("n/a" if n in NOT_APPLICABLE else "pass")}
+    assert bad == {}
+    assert relay.errors == []
+
+
+@pytest.mark.parametrize("name", sorted(TCP_MUTATIONS))
+def test_tcp_mutation_makes_its_checks_fail(relayed, name):
+    relay, outer = relayed
+    factory, targets = TCP_MUTATIONS[name]
+    relay.mutation = factory()
+    try:
+        results = _run(outer, targets)
+    finally:
+        relay.mutation = passthrough
+    assert relay.errors == []
+    passed = {n: (r.status, r.message) for n, r in results.items() if r.status != "fail"}
+    assert passed == {}, "checks that did not fail under %s" % name
+    for r in results.values():
+        assert r.message and r.transcript, r.check.name
