@@ -231,6 +231,14 @@ static void syscall0(struct trapframe *f) {
         case SYS_UART_RX:
             f->rax = uart_rx0((uint8_t *)f->rdi, f->rsi);
             return;
+        case SYS_OUTB_LIST: {
+            const uint16_t *l = (const uint16_t *)f->rdi;
+            for (uint64_t i = 0; i < f->rsi; i++) {
+                outb0(l[2 * i], (uint8_t)l[2 * i + 1]);
+            }
+            f->rax = 0;
+            return;
+        }
         case SYS_INVLPG:
             __asm__ volatile ("invlpg (%0)" : : "r" (f->rdi) : "memory");
             f->rax = 0;

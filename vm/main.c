@@ -40,6 +40,49 @@ uintptr_t ethox_heap_start, ethox_heap_end;
 int ethox_exit_on_error;
 static int running_startup;
 
+/* Boot trace: TSC at checkpoints, printed once (before the REPL) when the
+ * command line holds the word ethox.trace=1.  Costs a few rdtsc otherwise. */
+enum { TR_UMAIN, TR_HEAP, TR_MPINIT, TR_BOOTPY, TR_FIRST_TX, TR_BOOTPY_END, TR_N };
+uint64_t ethox_trace[TR_N];
+uint32_t trace_traps[TR_N];
+#define TRACE(i) (ethox_trace[i] = rdtsc(), trace_traps[i] = io_traps)
+static const char *const trace_names[TR_N] = {
+    "umain", "heap ready", "mp_init done", "boot.py start", "first console write",
+    "boot.py done",
+};
+
+static int cmdline_has(const char *word) {
+    size_t n = strlen(word);
+    for (const char *p = ethox_cmdline; *p;) {
+        while (*p == ' ') {
+            p++;
+        }
+        const char *e = p;
+        while (*e && *e != ' ') {
+            e++;
+        }
+        if ((size_t)(e - p) == n && memcmp(p, word, n) == 0) {
+            return 1;
+        }
+        p = e;
+    }
+    return 0;
+}
+
+static void trace_print(void) {
+    uint64_t hz = ethox_tsc_hz();
+    if (!hz) {
+        return;
+    }
+    for (int i = 1; i < TR_N; i++) {
+        if (ethox_trace[i]) {
+            uint64_t us = (ethox_trace[i] - ethox_trace[TR_UMAIN]) * 1000000 / hz;
+            mp_printf(&mp_plat_print, "ethox-uk: trace %s +%u us (port traps %u)\n",
+                trace_names[i], (unsigned)us, (unsigned)trace_traps[i]);
+        }
+    }
+}
+
 static void bootinfo_copy(uintptr_t si) {
     if (!si || *(volatile uint32_t *)si != PVH_MAGIC) {
         return;
@@ -238,6 +281,7 @@ static void run_startup(const char *name) {
 }
 
 void umain(uintptr_t start_info) {
+    ethox_trace[TR_UMAIN] = rdtsc();
     bootinfo_copy(start_info);
     /* now unmap page 0: NULL dereferences fault */
     extern volatile uint64_t pt0[];
@@ -249,13 +293,26 @@ void umain(uintptr_t start_info) {
     mp_stack_set_top(ustack_top);
     mp_stack_set_limit(USTACK_SIZE - 16 * 1024);
     gc_init((void *)ethox_heap_start, (void *)ethox_heap_end);
+    TRACE(TR_HEAP);
+    int trace = cmdline_has("ethox.trace=1");
 
     for (;;) {
         mp_init();
         MP_STATE_PORT(ethox_poll_hook) = MP_OBJ_NULL;
         ethox_exit_on_error = 0;
 
+        if (trace) {
+            TRACE(TR_MPINIT);
+            uart_trace_tx = &ethox_trace[TR_FIRST_TX];
+            uart_trace_traps = &trace_traps[TR_FIRST_TX];
+            TRACE(TR_BOOTPY);
+        }
         run_startup("boot.py");
+        if (trace) {
+            TRACE(TR_BOOTPY_END);
+            trace_print();
+            trace = 0;
+        }
         if (pyexec_mode_kind == PYEXEC_MODE_FRIENDLY_REPL) {
             run_startup("main.py");
         }

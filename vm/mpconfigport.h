@@ -73,6 +73,24 @@
 #define MICROPY_PY_OS_DUPTERM               (0)
 #define MICROPY_PY_BLUETOOTH                (0)
 
+// Size (DESIGN §4, issue 5: stripped image <= 512 KiB).  Off: modules and
+// features that neither the stack, virtio/, the apps nor asyncio use.
+#define MICROPY_PY_DEFLATE                  (0)
+#define MICROPY_PY_RE                       (0)
+#define MICROPY_PY_JSON                     (0)
+#define MICROPY_PY_BINASCII                 (0)
+#define MICROPY_PY_HEAPQ                    (0)
+#define MICROPY_PY_PLATFORM                 (0)
+#define MICROPY_PY_BUILTINS_COMPLEX         (0)
+#define MICROPY_PY_BUILTINS_HELP            (0)
+#define MICROPY_PY_BUILTINS_HELP_MODULES    (0)
+#define MICROPY_PY_BUILTINS_INPUT           (0)
+#define MICROPY_PY_BUILTINS_EXECFILE        (0)
+#define MICROPY_PY_MATH_SPECIAL_FUNCTIONS   (0)
+#define MICROPY_PY_MATH_FACTORIAL           (0)
+#define MICROPY_PY_MICROPYTHON_RINGIO       (0)
+#define MICROPY_FLOAT_USE_NATIVE_FLT16      (0)
+
 // Idle and events.  MicroPython's select.poll, time.sleep and the REPL's input
 // wait all come through here: run the Python-level poll hook
 // (_ethox.poll_hook), then halt the CPU until an interrupt or the deadline.

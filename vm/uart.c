@@ -46,7 +46,15 @@ void uart_irq_init(void) {
     outb(UART_IER, 0x01);           /* interrupt on received data */
 }
 
+uint64_t *uart_trace_tx;            /* boot trace: TSC of the next write */
+uint32_t *uart_trace_traps;
+
 void uart_write(const char *s, size_t n) {
+    if (uart_trace_tx) {
+        *uart_trace_tx = rdtsc();
+        *uart_trace_traps = io_traps;
+        uart_trace_tx = NULL;
+    }
     if (batched) {
         syscall2(SYS_UART_TX, (uint64_t)s, n);
         return;

@@ -62,6 +62,7 @@
 #define SYS_INVLPG      5       /* rdi = address */
 #define SYS_UART_TX     6       /* rdi = buffer, rsi = length: COM1 output, 16 at a time */
 #define SYS_UART_RX     7       /* rdi = buffer, rsi = room: COM1 input; returns the count */
+#define SYS_OUTB_LIST   8       /* rdi = uint16_t pairs {port, value}, rsi = count: outb each */
 
 /* PIC vectors */
 #define IRQ_VECTOR_BASE 32
