@@ -10,7 +10,7 @@ the selected checks are then reported as failed in --junit/--json, so CI shows t
 --pcap FILE records every frame the suite sends and receives. Without --net, --host/--image
 use a fresh directory under /tmp for the two sockets (removed afterwards).
 Environment: ETHOX_UK_CONFORMANCE_TIMESCALE multiplies every wait and time bound (default 1;
-2 for --image).
+2 for --image under TCG, 1 under KVM).
 """
 
 import os
@@ -38,11 +38,15 @@ def _timescale(default):
         raise click.BadParameter("%s=%r: expected a positive number" % (TIMESCALE_ENV, v))
 
 
-def select_checks(kexpr=None):
+def select_checks(kexpr=None, smoke=False):
+    """The checks to run: all (or registry.SMOKE with smoke=True), then -k EXPR."""
     from .kexpr import select
-    from .registry import all_checks
+    from .registry import SMOKE, all_checks
 
-    return select(all_checks(), kexpr)
+    checks = all_checks()
+    if smoke:
+        checks = [c for c in checks if c.name in SMOKE]
+    return select(checks, kexpr)
 
 
 def make_target(image=None, host=None, attach=None, net=None, accel=None, machine=None,
@@ -61,7 +65,7 @@ def make_target(image=None, host=None, attach=None, net=None, accel=None, machin
 
 def run(image=None, host=None, attach=None, net=None, accel=None, machine=None, mem=None,
         junit=None, json_path=None, kexpr=None, list_only=False, faults=(), out=None,
-        timescale=None):
+        timescale=None, smoke=False):
     """Run the command; returns the exit status. `attach` is a SPEC string or NetSpec."""
     from .report import console, print_list, print_results, write_json, write_junit
     from .runner import Result, Session, summary_line
@@ -69,7 +73,7 @@ def run(image=None, host=None, attach=None, net=None, accel=None, machine=None, 
 
     con = console(out)
     try:
-        checks = select_checks(kexpr)
+        checks = select_checks(kexpr, smoke)
     except ValueError as e:
         con.print("ethox-uk conformance: error: %s" % e, markup=False)
         return 2
@@ -80,13 +84,13 @@ def run(image=None, host=None, attach=None, net=None, accel=None, machine=None, 
         con.print("ethox-uk conformance: error: -k %r selects no check (see --list)" % kexpr,
                   markup=False)
         return 2
-    if timescale is None:
-        timescale = _timescale(2.0 if image else 1.0)
     try:
         target = make_target(image, host, attach, net, accel, machine, mem, faults)
     except TargetError as e:
         con.print("ethox-uk conformance: error: %s" % e, markup=False)
         return 2
+    if timescale is None:  # images: 1 under KVM, 2 under TCG (ImageTarget.timescale)
+        timescale = _timescale(getattr(target, "timescale", 1.0))
     pcap = net.pcap if net is not None else None
     t0 = time.monotonic()
     desc = target.describe()
@@ -163,8 +167,12 @@ def _cb_out(ctx, param, value):
 @click.option("-k", "kexpr", metavar="EXPR",
               help="Only checks whose name matches EXPR: substrings combined with and/or/"
                    "not and parentheses, e.g. -k 'icmp and not echo'.")
+@click.option("--smoke", is_flag=True,
+              help="Only the smoke subset (about 20 checks from every group; with -k: "
+                   "those of them that match).")
 @click.option("--list", "list_only", is_flag=True, help="List the checks and exit.")
-def conformance(image, host_recipe, attach, net, vm, junit, json_path, kexpr, list_only):
+def conformance(image, host_recipe, attach, net, vm, junit, json_path, kexpr, smoke,
+                list_only):
     """Check a running stack clause by clause (ARP, IPv4, ICMP, UDP, TCP) with scapy.
 
     Exit status 0 only when no check failed (1 otherwise; 2 when the target could not be
@@ -180,4 +188,4 @@ def conformance(image, host_recipe, attach, net, vm, junit, json_path, kexpr, li
         raise click.UsageError("--attach SPEC already names the sockets: drop --net")
     sys.exit(run(image=image, host=host_recipe, attach=attach, net=net, accel=vm.accel,
                  machine=vm.machine, mem=vm.mem, junit=junit, json_path=json_path,
-                 kexpr=kexpr, list_only=list_only))
+                 kexpr=kexpr, list_only=list_only, smoke=smoke))

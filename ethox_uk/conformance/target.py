@@ -267,6 +267,7 @@ class ImageTarget(ProcessTarget):
                  machine=None, mem=None, env=None):
         super().__init__(spec, ip, gw, mac, env)
         self.image = str(image)
+        self.accel = accel
         self.vmopts = []
         for opt, val in (("--accel", accel), ("--machine", machine), ("--mem", mem)):
             if val:
@@ -276,6 +277,17 @@ class ImageTarget(ProcessTarget):
     def command(self):
         return ([sys.executable, "-m", "ethox_uk.cli", "run", self.image] + self.netargs()
                 + self.vmopts + ["--serial", "stdio"])
+
+    @property
+    def timescale(self):
+        """The suite's default time scale for this target: 1 under KVM (timer bounds as for
+        a host stack), 2 under TCG (emulation stretches every reply and timer)."""
+        accel = self.accel
+        if accel in (None, "auto"):
+            from ..qemu import kvm
+
+            accel = "kvm" if kvm.usable() else "tcg"
+        return 1.0 if accel == "kvm" else 2.0
 
     def describe(self):
         return "image %s%s" % (self.image, (" " + " ".join(self.vmopts)) if self.vmopts else "")
