@@ -11,12 +11,25 @@
 # a segment that would need more ranges is not stored (the peer resends it).
 # The application takes contiguous data with read()/readinto()/peek()/skip().
 #
-# Both allocate their ring once; copies are slice assignments between
-# memoryviews (no intermediate objects beyond the slices).
+# Both allocate their ring once. Copies go through _copy(dst, doff, src, soff,
+# n): under MicroPython a viper loop (wire/copy_viper.py) that allocates nothing and
+# never memmoves the ring's tail (a slice assignment there costs 96 B per copy
+# and, under the guest's memmove, a pass over the rest of the ring); elsewhere a
+# slice assignment between memoryviews (one memcpy).
 from ...compat import const
 
 _MASK = const(0xFFFFFFFF)
 _HALF = const(0x80000000)
+
+try:
+    from ...wire.copy_viper import copy as _copy
+
+    _VIPER = True
+except (ImportError, SyntaxError, ValueError, NotImplementedError):
+    _VIPER = False
+
+    def _copy(dst, doff, src, soff, n):
+        dst[doff:doff + n] = src[soff:soff + n]
 
 
 class RingSendBuf:
@@ -44,17 +57,17 @@ class RingSendBuf:
             n = room
         if n <= 0:
             return 0
-        src = memoryview(data)
+        src = data if _VIPER else memoryview(data)
         cap = self.cap
         p = self.head + self.count
         if p >= cap:
             p -= cap
         first = cap - p
         if first >= n:
-            self.mv[p:p + n] = src[start:start + n]
+            _copy(self.mv, p, src, start, n)
         else:
-            self.mv[p:cap] = src[start:start + first]
-            self.mv[0:n - first] = src[start + first:start + n]
+            _copy(self.mv, p, src, start, first)
+            _copy(self.mv, 0, src, start + first, n - first)
         self.count += n
         return n
 
@@ -75,12 +88,14 @@ class RingSendBuf:
         while p >= cap:
             p -= cap
         first = cap - p
-        mv = self.mv
         if first >= n:
-            dst[off:off + n] = mv[p:p + n]
+            if _VIPER:
+                _copy(dst, off, self.mv, p, n)
+            else:
+                dst[off:off + n] = self.mv[p:p + n]
         else:
-            dst[off:off + first] = mv[p:cap]
-            dst[off + first:off + n] = mv[0:n - first]
+            _copy(dst, off, self.mv, p, first)
+            _copy(dst, off + first, self.mv, 0, n - first)
 
     def ack(self, seq):
         if self.begin < 0:
@@ -138,12 +153,14 @@ class RingRecvBuf:
         while p >= cap:
             p -= cap
         first = cap - p
-        mv = self.mv
         if first >= n:
-            mv[p:p + n] = view[off:off + n]
+            if _VIPER:
+                _copy(self.mv, p, view, off, n)
+            else:
+                self.mv[p:p + n] = view[off:off + n]
         else:
-            mv[p:cap] = view[off:off + first]
-            mv[0:n - first] = view[off + first:off + n]
+            _copy(self.mv, p, view, off, first)
+            _copy(self.mv, 0, view, off + first, n - first)
         if d == 0:
             self.count += n
             self.nxt = (self.nxt + n) & _MASK
@@ -207,7 +224,7 @@ class RingRecvBuf:
         if n > self.count:
             n = self.count
         if n:
-            self._copy_out(memoryview(buf), 0, n)
+            self._copy_out(buf if _VIPER else memoryview(buf), 0, n)
             self.skip(n)
         return n
 
@@ -246,7 +263,7 @@ class RingRecvBuf:
         p = self.head
         first = cap - p
         if first >= n:
-            dst[off:off + n] = self.mv[p:p + n]
+            _copy(dst, off, self.mv, p, n)
         else:
-            dst[off:off + first] = self.mv[p:cap]
-            dst[off + first:off + n] = self.mv[0:n - first]
+            _copy(dst, off, self.mv, p, first)
+            _copy(dst, off + first, self.mv, 0, n - first)

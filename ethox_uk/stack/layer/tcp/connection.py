@@ -58,6 +58,7 @@ class Seg:
 class Connection:
     def __init__(self, layer, lport, rip, rip_int, rport, iss, now):
         self.key = None
+        self.shadowed = False  # another connection holds its endpoint table entry
         self.lport = lport
         self.rip = rip  # remote address, 4 bytes
         self.rip_int = rip_int
@@ -124,6 +125,9 @@ class Connection:
         self.due = False  # in the layer's list of connections wanting user.send
         self.rbuf = None  # the RecvBuf last met (start() is called on a new one)
         self.sbuf = None
+        # the addresses' part of the pseudo-header sum, for the address it used
+        self.psum_src = None
+        self.psum = 0
 
     def state_name(self):
         return STATE_NAMES[self.state]

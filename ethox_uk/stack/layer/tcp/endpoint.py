@@ -82,6 +82,7 @@ class Endpoint:
         self.gens = [0] * slots
         self.free = list(range(slots - 1, -1, -1))
         self.table = {}  # tuple_hash -> connection (first one; collisions fall back to a scan)
+        self.shadowed = 0  # connections whose tuple_hash entry another one holds
         self.count = 0
         self.syn_max = syn_max
         self.half_open = []  # passive SYN-RECEIVED connections, oldest first
@@ -102,6 +103,10 @@ class Endpoint:
         h = tuple_hash(conn.rip_int, conn.rport, conn.lport)
         if h not in self.table:
             self.table[h] = conn
+            conn.shadowed = False
+        else:
+            conn.shadowed = True
+            self.shadowed += 1
         self.count += 1
         return True
 
@@ -117,14 +122,21 @@ class Endpoint:
         self.free.append(i)
         self.count -= 1
         h = tuple_hash(conn.rip_int, conn.rport, conn.lport)
-        if self.table.get(h) is conn:
+        if conn.shadowed:
+            conn.shadowed = False
+            self.shadowed -= 1
+        elif self.table.get(h) is conn:
             del self.table[h]
-            # a colliding connection may now take the dict entry
-            for other in self.conns:
-                if other is not None and other.lport == conn.lport and \
-                        tuple_hash(other.rip_int, other.rport, other.lport) == h:
-                    self.table[h] = other
-                    break
+            # a colliding connection may now take the dict entry (only a
+            # shadowed one can collide: without any, no scan of the table)
+            if self.shadowed:
+                for other in self.conns:
+                    if other is not None and other.lport == conn.lport and \
+                            tuple_hash(other.rip_int, other.rport, other.lport) == h:
+                        self.table[h] = other
+                        other.shadowed = False
+                        self.shadowed -= 1
+                        break
         if conn in self.half_open:
             self.half_open.remove(conn)
 

@@ -145,7 +145,8 @@ class In:
         that is due. Returns the number of segments sent."""
         if self.kind != OPEN or self.conn is None:
             return 0
-        return self.layer.conn_write(self, send_buf)
+        layer = self.layer
+        return layer.output(self.conn, send_buf, layer.now)  # = layer.conn_write
 
     def abort(self):
         """OPEN: reset the connection (RST to the peer); this In becomes CLOSING."""

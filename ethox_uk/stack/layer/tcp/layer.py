@@ -14,6 +14,7 @@
 # so TIME-WAIT lasts 60 s).
 from ...compat import const
 from ...wire import tcp as W
+from ...wire.checksum import csum
 from . import io
 from .connection import (Connection, Seg, REOPEN, CLOSED, SYN_SENT, SYN_RECEIVED,
                          ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, LAST_ACK, TIME_WAIT, STATE_NAMES,
@@ -166,11 +167,20 @@ class TcpLayer:
         c = self.c
         off = ip_off + ip_hlen
         n = length - off  # length: the offset just past the datagram (ip.py)
-        r = W.check(view, off, n, W.pseudo_sum_at(view, ip_off, n))
-        if r is not None:
-            c[r] += 1
+        # W.check and W.pseudo_sum_at inlined (the same checks, in order)
+        if n < 20:
+            c[W.TRUNCATED] += 1
             return 0
         hlen = (view[off + 12] >> 4) << 2
+        if hlen < 20 or hlen > n:
+            c[W.BAD_OFFSET] += 1
+            return 0
+        i = ip_off + 12  # pseudo-header: addresses, protocol, TCP length (csum folds)
+        if csum(view, off, off + n, ((view[i] << 8) | view[i + 1]) + ((view[i + 2] << 8) | view[i + 3])
+                + ((view[i + 4] << 8) | view[i + 5]) + ((view[i + 6] << 8) | view[i + 7])
+                + PROTO_TCP + n) != 0xFFFF:
+            c[W.BAD_CHECKSUM] += 1
+            return 0
         if hlen > 20:
             r = W.parse_options(view, off + 20, off + hlen, self.opts)
             if r is not None:
@@ -604,7 +614,15 @@ class TcpLayer:
         if n:
             sb.fill(view, o + hlen, n, seq)
         total = hlen + n
-        W.fill_checksum(view, o, total, W.pseudo_sum(self.stack.ip_addr, conn.rip, total))
+        # W.fill_checksum with the addresses' part of the pseudo-header kept
+        # per connection (put_header zeroed the field)
+        my = self.stack.ip_addr
+        if conn.psum_src is not my:
+            conn.psum_src = my
+            conn.psum = W.pseudo_sum(my, conn.rip, 0)
+        s = ~csum(view, o, o + total, conn.psum + total) & 0xFFFF
+        view[o + 16] = s >> 8
+        view[o + 17] = s & 0xFF
         ip.send_finish(view, conn.rip, PROTO_TCP, total, now)
         self.c["tcp_tx"] += 1
         if flags & _ACK:
