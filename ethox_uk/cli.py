@@ -93,8 +93,9 @@ def demo(recipe, host_mode, accel, machine, timeout):
               help="Skip the MicroPython unix-port runs (CPython only).")
 @vmopts
 def bench(host_recipe, image, runs, json_path, count, no_micropython, vm):
-    """Round trips/s of ICMP and UDP echo (in-memory pair and dgram sockets) under CPython and
-    MicroPython, and allocations per received packet under MicroPython.
+    """Host mode: ICMP and UDP echo round trips/s and TCP bulk throughput each way and
+    connections/s (in-memory pair and dgram sockets) under CPython and MicroPython, with
+    allocations per packet/segment under MicroPython.
 
     With --image IMAGE: boot times beside a minimal kernel's, ARP, ping RTT, TCP throughput
     with the Linux kernel as peer, register accesses per frame, idle CPU, image size, a

@@ -16,6 +16,10 @@ void *memcpy(void *dst, const void *src, size_t n) {
 }
 
 void *memmove(void *dst, const void *src, size_t n) {
+    if (dst == src) {
+        /* MicroPython's slice assignment into a big buffer moves its tail onto itself */
+        return dst;
+    }
     if ((uintptr_t)dst - (uintptr_t)src >= n) {
         return memcpy(dst, src, n);
     }
