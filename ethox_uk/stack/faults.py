@@ -20,6 +20,16 @@
 #                             ip:   refuse an unknown protocol per fragment (before
 #                                   reassembly) and route 0.0.0.0 via the gateway
 #   ttl_zero                  ip:   send every datagram with TTL 0
+#   ignore_tcp_checksum       tcp:  accept TCP segments with a bad checksum
+#   no_challenge_ack          tcp:  never send RFC 5961 challenge ACKs
+#   fixed_isn                 tcp:  the same initial sequence number every time
+#   no_rto_backoff            tcp:  keep the RTO on a retransmission timeout
+#   answer_rst                tcp:  answer a RST for no connection with RST/ACK,
+#                                   an unacceptable RST on a connection with an ACK
+#   no_mss_option             tcp:  no MSS option in SYN / SYN-ACK; the peer's
+#                                   MSS ignored (1460-byte segments)
+#   accept_out_of_window      tcp:  no segment acceptability test
+#   no_fast_retransmit        tcp:  no fast (nor early) retransmit
 
 NAMES = (
     "ignore_ip_checksum",
@@ -31,6 +41,14 @@ NAMES = (
     "frag_accept_overlap",
     "icmp_errors_unrestricted",
     "ttl_zero",
+    "ignore_tcp_checksum",
+    "no_challenge_ack",
+    "fixed_isn",
+    "no_rto_backoff",
+    "answer_rst",
+    "no_mss_option",
+    "accept_out_of_window",
+    "no_fast_retransmit",
 )
 
 

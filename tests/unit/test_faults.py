@@ -2,6 +2,9 @@
 # for each switch: the stack misbehaves exactly as named with it on, and does
 # not with it off (the same frames through a stack without the switch).
 from ethox_uk.stack import faults
+from ethox_uk.stack.layer.tcp import TcpLayer
+import tcp_support as T
+from tcp_support import R, SYN, ACK, RST
 from support import (ip_stack, stack_rx, prime_arp, frame_in, ipv4_pkt, echo_req, icmp_msg,
                      udp_dgram, ip_of, counters_are, csum16, raises, arp_body, eth_frame,
                      OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, SUBNET_BCAST, BCAST_MAC)
@@ -46,16 +49,16 @@ def test_parse_names():
 
 
 def test_parse_unknown_names_it_and_lists_known():
-    e = raises(ValueError, faults.parse, "ttl_zero,fixed_isn")
+    e = raises(ValueError, faults.parse, "ttl_zero,fixed_mac")
     msg = str(e)
-    assert "fixed_isn" in msg
+    assert "fixed_mac" in msg
     for n in faults.NAMES:
         assert n in msg, n
     raises(ValueError, faults.parse, "TTL_ZERO")  # names are exact
 
 
 def test_names():
-    assert type(faults.NAMES) is tuple and len(set(faults.NAMES)) == len(faults.NAMES) == 9
+    assert type(faults.NAMES) is tuple and len(set(faults.NAMES)) == len(faults.NAMES) == 17
 
 
 def test_default_stack_has_every_switch_off():
@@ -66,6 +69,11 @@ def test_default_stack_has_every_switch_off():
                 or s.icmp.ignore_checksum or s.icmp.errors_unrestricted
                 or s.udp.ignore_checksum or s.udp.no_checksum)
     assert s.ip.ttl == 64
+    lo = _tcp()
+    t = lo.s.tcp
+    assert not (t.ignore_checksum or t.no_challenge_ack or t.ep.fixed_isn or t.no_rto_backoff
+                or t.answer_rst or t.no_mss_option or t.accept_out_of_window)
+    assert t.dupthresh == 3 and t.early_rexmit
 
 
 # -- one test per switch -------------------------------------------------------
@@ -252,3 +260,133 @@ def test_ttl_zero():
             ip = ip_of(f)
             assert ip[8] == ttl and csum16(ip[:20]) == 0
         counters_are(s, icmp_echo_replies=1, udp_tx=1, ipv4_fragments_sent=2)
+
+
+# -- TCP switches (one Lone stack against hand-made segments each) ------------------
+def _tcp(name=None):
+    lo = T.Lone()
+    if name is not None:
+        lo.s.faults = faults.parse(name)
+        lo.s.tcp = TcpLayer(lo.s, lo.app)
+        lo.app.layer = lo.s.tcp
+    return lo
+
+
+def _tcp_pair(name):
+    return _tcp(), _tcp(name)
+
+
+def test_ignore_tcp_checksum():
+    for lo in _tcp_pair("ignore_tcp_checksum"):
+        lo.s.tcp.listen(80)
+        r = R(40000, 80, 1000, 0, SYN, mss=1460)
+        seg = bytearray(r.buffer_len())
+        r.emit(seg, T.B_IP, T.A_IP)
+        seg[16] ^= 0x5A
+        lo.inject_segment(seg)
+        out = lo.out()
+        if lo.s.tcp.ignore_checksum:
+            assert len(out) == 1 and out[0].flags == SYN | ACK
+            assert lo.s.counters["tcp_bad_checksum"] == 0
+        else:
+            assert out == [] and lo.s.counters["tcp_bad_checksum"] == 1
+
+
+def test_no_challenge_ack():
+    for lo in _tcp_pair("no_challenge_ack"):
+        key, iss = lo.handshake()
+        lo.send(R(40000, 80, 1500, 0, RST))  # in the window, not at RCV.NXT
+        lo.send(R(40000, 80, 1001, 0, SYN, mss=1460))  # SYN when synchronized
+        out = lo.out()
+        assert lo.s.tcp.state_name(key) == "ESTABLISHED"
+        if lo.s.tcp.no_challenge_ack:
+            assert out == [] and lo.s.counters["tcp_challenge_acks_sent"] == 0
+        else:
+            assert len(out) == 2 and out[0].flags == ACK and out[0].ack == 1001
+            assert lo.s.counters["tcp_challenge_acks_sent"] == 2
+
+
+def test_fixed_isn():
+    for lo in _tcp_pair("fixed_isn"):
+        lo.app.connect(0, T.B_IP, 8080)
+        lo.app.connect(7, T.B_IP, 8081)
+        a, b = lo.out()
+        assert a.flags == SYN and b.flags == SYN
+        if lo.s.tcp.ep.fixed_isn:
+            assert a.seq == b.seq
+        else:
+            assert a.seq != b.seq
+
+
+def test_no_rto_backoff():
+    for lo in _tcp_pair("no_rto_backoff"):
+        key = lo.app.connect(0, T.B_IP, 8080)
+        syn = lo.out()[0]
+        c = lo.s.tcp.connection(key)
+        assert c.rto == 1000
+        lo.tick(1000)
+        again = lo.out()
+        assert len(again) == 1 and again[0].seq == syn.seq
+        assert lo.s.counters["tcp_timeouts"] == 1
+        assert c.rto == (1000 if lo.s.tcp.no_rto_backoff else 2000)
+
+
+def test_answer_rst():
+    for lo in _tcp_pair("answer_rst"):
+        lo.send(R(40000, 81, 5000, 0, RST))  # no connection
+        stray = lo.out()
+        key, iss = lo.handshake()
+        lo.send(R(40000, 80, 1001 + 200000, 0, RST))  # outside the window
+        inconn = lo.out()
+        assert lo.s.tcp.state_name(key) == "ESTABLISHED"
+        if lo.s.tcp.answer_rst:
+            assert len(stray) == 1 and stray[0].flags == RST | ACK and stray[0].ack == 5000
+            assert len(inconn) == 1 and inconn[0].flags == ACK and inconn[0].ack == 1001
+        else:
+            assert stray == [] and inconn == []
+            assert lo.s.counters["tcp_rst_ignored"] == 1
+
+
+def test_no_mss_option():
+    for lo in _tcp_pair("no_mss_option"):
+        lo.s.tcp.listen(80)
+        lo.send(R(40000, 80, 1000, 0, SYN, mss=600))
+        synack = lo.out()[0]
+        lo.app.connect(1, T.B_IP, 8080)
+        syn = lo.out()[0]
+        assert synack.flags == SYN | ACK and syn.flags == SYN
+        c = lo.s.tcp.connection(lo.s.tcp.keys()[0])
+        if lo.s.tcp.no_mss_option:
+            assert synack.mss is None and syn.mss is None and c.mss == 1460
+        else:
+            assert synack.mss == 1460 and syn.mss == 1460 and c.mss == 600
+
+
+def test_accept_out_of_window():
+    for lo in _tcp_pair("accept_out_of_window"):
+        key, iss = lo.handshake()
+        lo.send(R(40000, 80, 1001 + 70000, iss + 1, ACK, payload=b"far"))
+        out = lo.out()
+        assert lo.app.get(key).received == b""  # never delivered either way
+        if lo.s.tcp.accept_out_of_window:
+            assert out == [] and lo.s.counters["tcp_out_of_window"] == 0
+        else:
+            assert len(out) == 1 and out[0].ack == 1001
+            assert lo.s.counters["tcp_out_of_window"] == 1
+
+
+def test_no_fast_retransmit():
+    for lo in _tcp_pair("no_fast_retransmit"):
+        key, iss = lo.handshake()
+        lo.app.push(key, bytes(3 * 1460), 1)
+        sent = lo.out()
+        assert len(sent) == 3
+        for t in (10, 11, 12, 13):
+            lo.send(R(40000, 80, 1001, iss + 1, ACK), now=t)  # duplicate ACKs
+        lo.tick(14)
+        out = lo.out()
+        n = lo.s.counters["tcp_fast_retrans_sent"]
+        if lo.s.tcp.early_rexmit:
+            assert n == 1 and out and out[0].seq == iss + 1 and len(out[0].payload) == 1460
+        else:
+            assert n == 0 and out == [] and lo.s.counters["tcp_retrans_sent"] == 0

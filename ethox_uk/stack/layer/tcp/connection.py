@@ -210,9 +210,14 @@ class Connection:
                 self.ack_now = True
         else:
             ok = (0 <= d < wnd) or (0 <= d + seglen - 1 < wnd)
+        if not ok and L.accept_out_of_window:
+            ok = True  # fault switch: no acceptability test
         if not ok:
             if flags & _RST:
                 c["tcp_rst_ignored"] += 1
+                if L.answer_rst:  # fault switch: answer it with an ACK
+                    L.send_ack(self, now)
+                    return io.SENDING
                 return DROP
             if d < 0:
                 c["tcp_duplicate"] += 1
@@ -388,6 +393,10 @@ class Connection:
         self.last_rx = now
         self.irs = sg.seq
         self.rcv_nxt = (sg.seq + 1) & MASK
+        # the window our SYN offered, now that it has a left edge (before the
+        # IRS, _xmit could only place it relative to RCV.NXT = 0)
+        w = self.rcv_space if self.rcv_space < 65535 else 65535
+        self.rcv_adv = (self.rcv_nxt + w) & MASK
         L.take_syn_options(self)
         self.snd_wnd = sg.wnd  # never scaled in a SYN (RFC 7323 §2.2)
         if self.snd_wnd > self.max_snd_wnd:
@@ -462,7 +471,7 @@ class Connection:
             return
         thresh = L.dupthresh
         fl = (self.snd_max - self.snd_una) & MASK
-        if fl < 4 * mss and not self.unsent:
+        if fl < 4 * mss and not self.unsent and L.early_rexmit:
             # RFC 5827 early retransmit: too few segments out for three duplicates
             oseg = (fl + mss - 1) // mss
             thresh = oseg - 1 if oseg > 2 else 1
@@ -522,8 +531,9 @@ class Connection:
                 L.close_by_timer(self, True, False)
             return
         c["tcp_timeouts"] += 1
-        rto = self.rto << 1
-        self.rto = rto if rto < MAX_RTO else MAX_RTO
+        if not L.no_rto_backoff:
+            rto = self.rto << 1
+            self.rto = rto if rto < MAX_RTO else MAX_RTO
         self.rtt_at = -1
         if st == SYN_SENT or st == SYN_RECEIVED:
             self.syn_rexmit = True

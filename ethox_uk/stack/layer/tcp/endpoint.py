@@ -10,7 +10,8 @@
 from ...compat import const
 
 _MASK = const(0xFFFFFFFF)
-_GEN = const(1024)  # SlotKey = generation * _GEN + index (so at most 1024 slots)
+_GEN = const(1024)
+FIXED_ISN = const(0x12345678)  # the fixed_isn fault switch's ISN  # SlotKey = generation * _GEN + index (so at most 1024 slots)
 
 
 class Listener:
@@ -91,6 +92,7 @@ class Endpoint:
         self._kw = [(k[4 * i] << 24) | (k[4 * i + 1] << 16) | (k[4 * i + 2] << 8) | k[4 * i + 3]
                     for i in range(4)]
         self._port_next = 49152 + (self._kw[3] % 16384)
+        self.fixed_isn = False  # test-only fault switch: the same ISN every time
 
     # -- slots ------------------------------------------------------------------
     def add(self, conn):
@@ -131,7 +133,8 @@ class Endpoint:
             # shadowed one can collide: without any, no scan of the table)
             if self.shadowed:
                 for other in self.conns:
-                    if other is not None and other.lport == conn.lport and \
+                    # collisions mix the fields: any local port may collide
+                    if other is not None and other.shadowed and \
                             tuple_hash(other.rip_int, other.rport, other.lport) == h:
                         self.table[h] = other
                         other.shadowed = False
@@ -177,6 +180,8 @@ class Endpoint:
         """ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a
         4 µs clock (now is in ms). Our address is fixed per stack, so it is
         part of the key's scope rather than hashed."""
+        if self.fixed_isn:
+            return FIXED_ISN
         if _sha256 is not None:
             h = _sha256(self.secret)
             b = bytearray(8)

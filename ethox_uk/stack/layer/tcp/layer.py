@@ -60,6 +60,19 @@ class TcpLayer:
         self._chal_left = challenge_limit
         self._chal_t = -1000000
         self.dupthresh = 3
+        self.early_rexmit = True  # RFC 5827 early retransmit
+        # test-only fault switches (stack/faults.py), read once
+        faults = getattr(stack, "faults", ())
+        self.ignore_checksum = "ignore_tcp_checksum" in faults
+        self.no_challenge_ack = "no_challenge_ack" in faults
+        self.ep.fixed_isn = "fixed_isn" in faults
+        self.no_rto_backoff = "no_rto_backoff" in faults
+        self.answer_rst = "answer_rst" in faults
+        self.no_mss_option = "no_mss_option" in faults
+        self.accept_out_of_window = "accept_out_of_window" in faults
+        if "no_fast_retransmit" in faults:
+            self.dupthresh = 0x3FFFFFFF
+            self.early_rexmit = False
         self.burst = burst
         self.now = 0
         self.next_at = -1  # earliest timer of any connection (may be early, never late)
@@ -178,7 +191,7 @@ class TcpLayer:
         i = ip_off + 12  # pseudo-header: addresses, protocol, TCP length (csum folds)
         if csum(view, off, off + n, ((view[i] << 8) | view[i + 1]) + ((view[i + 2] << 8) | view[i + 3])
                 + ((view[i + 4] << 8) | view[i + 5]) + ((view[i + 6] << 8) | view[i + 7])
-                + PROTO_TCP + n) != 0xFFFF:
+                + PROTO_TCP + n) != 0xFFFF and not self.ignore_checksum:
             c[W.BAD_CHECKSUM] += 1
             return 0
         if hlen > 20:
@@ -269,6 +282,12 @@ class TcpLayer:
             return 0
         if flags & _RST:
             c["tcp_stray_rst"] += 1
+            if self.answer_rst:  # fault switch: RFC 9293 says never answer a RST
+                seglen = sg.dlen
+                if flags & _FIN:
+                    seglen += 1
+                self.send_rst(rip, sport, dport, sg.ack if flags & _ACK else 0,
+                              (sg.seq + seglen) & MASK, _RST | _ACK, now)
         else:
             if lst is None:
                 c["tcp_no_listener"] += 1
@@ -339,6 +358,8 @@ class TcpLayer:
         o = self.opts
         has = self.has_opts
         mss = o.mss if has and o.mss >= 0 else 536
+        if self.no_mss_option:
+            mss = RCV_MSS  # fault switch: whatever the peer's SYN said
         if mss > RCV_MSS:
             mss = RCV_MSS
         elif mss < MIN_MSS:
@@ -425,6 +446,9 @@ class TcpLayer:
                 return  # the peer's first sequence number is not known yet
             conn.rbuf = rb
             rb.start(conn.rcv_nxt)
+            # receiver SWS avoidance measures against this buffer (RCV.BUFF),
+            # not the layer's default: a buffer under 2 MSS must still reopen
+            conn.rcv_space = conn.rcv_space_max = rb.window()
         n = pkt.data_len
         if n:
             pkt.data_len = 0
@@ -604,7 +628,8 @@ class TcpLayer:
         if flags & _SYN:
             # window scale: always offered in a SYN, in a SYN-ACK only in reply to one
             ws = self.wscale if (conn.state == SYN_SENT or conn.peer_ws) else -1
-            hlen += W.put_syn_options(view, o + 20, RCV_MSS, ws, False)
+            hlen += W.put_syn_options(view, o + 20, -1 if self.no_mss_option else RCV_MSS, ws,
+                                      False)
             win = conn.rcv_space if conn.rcv_space < 65535 else 65535
             conn.rcv_adv = (conn.rcv_nxt + win) & MASK
         else:
@@ -640,6 +665,8 @@ class TcpLayer:
 
     def challenge_ack(self, conn, now):
         """RFC 5961 §3-5 challenge ACK, at most challenge_limit per second."""
+        if self.no_challenge_ack:
+            return
         if now - self._chal_t >= 1000:
             self._chal_t = now
             self._chal_left = self.challenge_limit
