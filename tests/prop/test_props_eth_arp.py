@@ -6,7 +6,7 @@ import sys
 
 from hypothesis import given, settings, strategies as st
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit"))
+sys.path.insert(0, os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit")))
 import support  # noqa: E402
 from support import BCAST_MAC, arp_body, eth_frame  # noqa: E402
 

@@ -8,7 +8,7 @@ import sys
 
 from hypothesis import given, settings, strategies as st
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit"))
+sys.path.insert(0, os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit")))
 import support  # noqa: E402
 from support import (OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, csum16, echo_req, frag_pkts,  # noqa: E402
                      frame_in, ip_of, ipv4_pkt, udp_dgram)
