@@ -19,7 +19,6 @@ import select
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -34,32 +33,8 @@ READY = re.compile(rb"^ethox-uk: ready ip=10\.0\.2\.15 mac=52:54:00:12:34:56\r?$
 NS_LINE = re.compile(rb"network namespace (exuk-\d+-\d+)")
 BOOT_TIMEOUT = 30.0
 
-PING = textwrap.dedent("""
-    import os, socket, sys
-    def csum(b):
-        if len(b) % 2:
-            b += b"\\0"
-        s = sum(int.from_bytes(b[i:i + 2], "big") for i in range(0, len(b), 2))
-        while s >> 16:
-            s = (s & 0xffff) + (s >> 16)
-        return ~s & 0xffff
-    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-    s.settimeout(3)
-    ident = os.getpid() & 0xffff
-    data = bytes(i & 255 for i in range(56))
-    for seq in range(20):
-        hdr = bytes([8, 0, 0, 0]) + ident.to_bytes(2, "big") + seq.to_bytes(2, "big")
-        c = csum(hdr + data)
-        s.sendto(hdr[:2] + c.to_bytes(2, "big") + hdr[4:] + data, (sys.argv[1], 0))
-        while True:
-            pkt = s.recv(65535)
-            icmp = pkt[(pkt[0] & 15) * 4:]
-            if icmp[0] == 0 and icmp[4:6] == ident.to_bytes(2, "big"):
-                break
-        assert icmp[6:8] == seq.to_bytes(2, "big") and icmp[8:] == data and csum(icmp) == 0
-        assert pkt[12:16] == socket.inet_aton(sys.argv[1])
-    print("ping", seq + 1)
-""")
+# the shared raw-socket ping client (ethox_uk/netsetup/ping.py), run inside the namespace
+PING = "import sys; from ethox_uk.netsetup.ping import ping; print('ping', ping(sys.argv[1]))"
 
 
 def pattern(n):
