@@ -38,11 +38,12 @@ S_FAILED = 128
 F_VERSION_1 = 1 << 32
 
 
-def negotiate(t, wanted, required):
+def negotiate(t, wanted, required, depends=()):
     """Reset the device behind transport t and agree on features (§3.1.1):
-    ACKNOWLEDGE, DRIVER, features = offered & wanted, FEATURES_OK (read back).
-    Returns the accepted features; VirtioError (status 4) when a required one
-    is not offered or the device refuses the set."""
+    ACKNOWLEDGE, DRIVER, features = offered & wanted less those whose
+    prerequisite is missing (depends: (feature, needs) pairs), FEATURES_OK
+    (read back). Returns the accepted features; VirtioError (status 4) when a
+    required one is not offered or the device refuses the set."""
     t.reset()
     t.add_status(S_ACKNOWLEDGE)
     t.add_status(S_DRIVER)
@@ -55,6 +56,9 @@ def negotiate(t, wanted, required):
                              ": it is a legacy device; use a modern one (virtio 1.x)"
                              if missing & F_VERSION_1 else ""))
     accepted = offered & wanted
+    for feature, needs in depends:
+        if accepted & feature and not accepted & needs:
+            accepted &= ~feature
     t.set_driver_features(accepted)
     t.add_status(S_FEATURES_OK)
     if not t.status() & S_FEATURES_OK:

@@ -21,20 +21,38 @@
 # avail_event written when it wants a kick), an interrupt line (ISR bits) that
 # rises on edges the bus records. Test hooks: deliver(frame), process_tx(),
 # `sent` (frames the driver transmitted), counters.
+#
+# Offloads as QEMU's device over tap offers them (TAP_FEATURES): mergeable
+# receive buffers (a frame over several buffers, num_buffers in the first
+# header), received frames up to 64 KiB once GUEST_TSO4 is negotiated,
+# header flags per delivered frame, and on transmit the host's side of CSUM
+# and HOST_TSO4 -- the checksum completed and a marked TCP segment cut into
+# gso_size pieces the way Linux's GSO does it -- so `sent` holds what the
+# wire would carry and `sent_hdrs` the headers that came with each frame.
+# DEFAULT_FEATURES is what QEMU offers over a backend without a vnet header
+# (dgram, stream, user): no checksum or segmentation offloads.
+from ethox_uk.stack.wire.checksum import csum
+
 from .queue import need_event
 
 PAGE = 4096
 HDR = 12
 
-F_MAC = 1 << 5
-F_STATUS = 1 << 16
-F_MRG_RXBUF = 1 << 15
 F_CSUM = 1 << 0
 F_GUEST_CSUM = 1 << 1
+F_MAC = 1 << 5
+F_GUEST_TSO4 = 1 << 7
+F_HOST_TSO4 = 1 << 11
+F_MRG_RXBUF = 1 << 15
+F_STATUS = 1 << 16
 F_EVENT_IDX = 1 << 29
 F_VERSION_1 = 1 << 32
-DEFAULT_FEATURES = F_VERSION_1 | F_MAC | F_STATUS | F_EVENT_IDX | F_MRG_RXBUF | F_CSUM | \
-    F_GUEST_CSUM
+DEFAULT_FEATURES = F_VERSION_1 | F_MAC | F_STATUS | F_EVENT_IDX | F_MRG_RXBUF
+TAP_FEATURES = DEFAULT_FEATURES | F_CSUM | F_GUEST_CSUM | F_HOST_TSO4 | F_GUEST_TSO4
+NEEDS_CSUM = 1
+DATA_VALID = 2
+GSO_TCPV4 = 1
+MAX_PLAIN = 1514  # the largest frame without GUEST_TSO4
 
 S_DRIVER_OK = 4
 S_FEATURES_OK = 8
@@ -317,7 +335,8 @@ class SimNet:
         self.config = bytearray(bytes(mac) + bytes([1 if link else 0, 0, 1, 0, 0xDC, 0x05]))
         self.queues = [SimQueue(queue_max), SimQueue(queue_max)]
         self.auto_tx = True  # process the transmit queue when notified (as QEMU does)
-        self.sent = []  # frames the driver transmitted
+        self.sent = []  # frames the driver transmitted (as the wire carries them)
+        self.sent_hdrs = []  # (flags, gso_type, hdr_len, gso_size, csum_start, csum_offset)
         self.notifies = [0, 0]
         self.interrupts = 0
         self.rx_stalls = 0
@@ -437,30 +456,55 @@ class SimNet:
         return self.status & S_DRIVER_OK and q.ready and q.num
 
     # -- the device's actions (test hooks) -------------------------------------------------
-    def deliver(self, frame):
-        """Receive one frame from the wire; False when there is no buffer (or not live)."""
+    def has(self, f):
+        return bool(self.drv_features & f)
+
+    def deliver(self, frame, flags=None):
+        """Receive one frame from the wire (header flags: rx_hdr_flags unless
+        given); False when there is no room (or not live). Frames above 1514
+        bytes only once GUEST_TSO4 is negotiated (the host sends none else);
+        with MRG_RXBUF a frame takes as many buffers as it needs."""
         q = self.queues[0]
         if not self.live(q):
             return False
-        if q.last_avail == self._avail_idx(q):
-            self._want_kick(q)
-            self.rx_stalls += 1
+        if len(frame) > MAX_PLAIN and not self.has(F_GUEST_TSO4):
+            self.errors.append("a %d-byte frame without GUEST_TSO4" % len(frame))
             return False
-        head = self._rd16(q.driver + 4 + 2 * (q.last_avail % q.num))
-        q.last_avail = (q.last_avail + 1) & 0xFFFF
-        data = bytes([self.rx_hdr_flags, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]) + bytes(frame)
+        fl = self.rx_hdr_flags if flags is None else flags
+        gso = GSO_TCPV4 if len(frame) > MAX_PLAIN else 0
+        hdr = bytearray([fl, gso, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0])
+        data = bytes(hdr) + bytes(frame)
+        mrg = self.has(F_MRG_RXBUF)
+        # the buffers it will take (QEMU checks there is room before popping)
+        heads = []
+        room = 0
+        i = q.last_avail
+        while room < len(data):
+            if i == self._avail_idx(q) or (heads and not mrg):
+                self._want_kick(q)
+                self.rx_stalls += 1
+                return False
+            head = self._rd16(q.driver + 4 + 2 * (i % q.num))
+            chain = self._chain(q, head)
+            heads.append((head, chain))
+            room += sum([c[1] for c in chain])
+            i = (i + 1) & 0xFFFF
+        if mrg and len(heads) > 1:
+            data = data[:10] + bytes([len(heads) & 0xFF, len(heads) >> 8]) + data[12:]
+        old = q.used_idx
         pos = 0
-        for addr, ln, fl in self._chain(q, head):
-            if not fl & 2:
-                self.errors.append("RX descriptor %d not device-writable" % head)
-                break
-            n = min(ln, len(data) - pos)
-            if n > 0:
-                self.bus.mem_write_bytes(addr, data[pos:pos + n])
-                pos += n
-        if pos < len(data):
-            self.errors.append("RX frame of %d bytes truncated to %d" % (len(data), pos))
-        old = self._push_used(q, head, pos)
+        for head, chain in heads:
+            start = pos
+            for addr, ln, fl in chain:
+                if not fl & 2:
+                    self.errors.append("RX descriptor %d not device-writable" % head)
+                    break
+                n = min(ln, len(data) - pos)
+                if n > 0:
+                    self.bus.mem_write_bytes(addr, data[pos:pos + n])
+                    pos += n
+            q.last_avail = (q.last_avail + 1) & 0xFFFF
+            self._push_used(q, head, pos - start)
         self._maybe_interrupt(q, old, q.used_idx)
         return True
 
@@ -481,19 +525,95 @@ class SimNet:
                 data += self.bus.mem_read_bytes(addr, ln)
             if len(data) < HDR:
                 self.errors.append("TX buffer shorter than the header")
-            elif data[0] or data[1]:
-                self.bad_tx_headers += 1
-            self.sent.append(data[HDR:])
+            else:
+                self._host_side(data[:HDR], bytearray(data[HDR:]))
             self._push_used(q, head, 0)
             n += 1
         self._want_kick(q)
         self._maybe_interrupt(q, old, q.used_idx)
         return n
 
+    def _host_side(self, h, frame):
+        """What the host does with one transmitted frame: check the header
+        against the features, complete the checksum, cut a TSO segment."""
+        flags = h[0]
+        gso = h[1]
+        gso_size = h[4] | (h[5] << 8)
+        cs = h[6] | (h[7] << 8)
+        co = h[8] | (h[9] << 8)
+        self.sent_hdrs.append((flags, gso, h[2] | (h[3] << 8), gso_size, cs, co))
+        ok = flags in (0, NEEDS_CSUM) and gso in (0, GSO_TCPV4)
+        if flags == NEEDS_CSUM and (not self.has(F_CSUM) or cs + co + 2 > len(frame)):
+            ok = False
+        if gso and (not self.has(F_HOST_TSO4) or flags != NEEDS_CSUM or gso_size == 0
+                    or len(frame) < 54 or frame[23] != 6):
+            ok = False
+        if not ok:
+            self.bad_tx_headers += 1
+            self.sent.append(bytes(frame))
+            return
+        t = 14 + ((frame[14] & 15) << 2)
+        if gso and len(frame) - t - ((frame[t + 12] >> 4) << 2) > gso_size:
+            for seg in _tso_segments(frame, gso_size):
+                self.sent.append(seg)
+            return
+        if flags == NEEDS_CSUM:
+            s = ~csum(frame, cs, len(frame), 0) & 0xFFFF
+            frame[cs + co] = s >> 8
+            frame[cs + co + 1] = s & 0xFF
+        self.sent.append(bytes(frame))
+
     def take_sent(self):
         out = self.sent
         self.sent = []
         return out
+
+
+def _tso_segments(frame, mss):
+    """Linux's TCPv4 GSO for one frame: each piece gets the headers with the
+    IPv4 total length, an ID one up per piece, sequence numbers moved on, FIN
+    and PSH only on the last piece, and both checksums."""
+    ihl = (frame[14] & 15) << 2
+    t = 14 + ihl
+    thl = (frame[t + 12] >> 4) << 2
+    d = t + thl
+    data = frame[d:]
+    ident = (frame[18] << 8) | frame[19]
+    seq = (frame[t + 4] << 24) | (frame[t + 5] << 16) | (frame[t + 6] << 8) | frame[t + 7]
+    flags = frame[t + 13]
+    out = []
+    pos = 0
+    while pos < len(data):
+        n = min(mss, len(data) - pos)
+        seg = bytearray(frame[:d]) + data[pos:pos + n]
+        last = pos + n >= len(data)
+        total = ihl + thl + n
+        seg[16] = total >> 8
+        seg[17] = total & 255
+        i = (ident + len(out)) & 0xFFFF
+        seg[18] = i >> 8
+        seg[19] = i & 255
+        seg[24] = 0
+        seg[25] = 0
+        s = ~csum(seg, 14, 14 + ihl, 0) & 0xFFFF
+        seg[24] = s >> 8
+        seg[25] = s & 255
+        q = (seq + pos) & 0xFFFFFFFF
+        seg[t + 4] = q >> 24
+        seg[t + 5] = (q >> 16) & 255
+        seg[t + 6] = (q >> 8) & 255
+        seg[t + 7] = q & 255
+        seg[t + 13] = flags if last else flags & ~0x09  # FIN, PSH on the last piece only
+        seg[t + 16] = 0
+        seg[t + 17] = 0
+        ps = ((seg[26] << 8) | seg[27]) + ((seg[28] << 8) | seg[29]) + ((seg[30] << 8) | seg[31]) \
+            + ((seg[32] << 8) | seg[33]) + 6 + thl + n
+        s = ~csum(seg, t, len(seg), ps) & 0xFFFF
+        seg[t + 16] = s >> 8
+        seg[t + 17] = s & 255
+        out.append(bytes(seg))
+        pos += n
+    return out
 
 
 class SimMmio:

@@ -25,6 +25,9 @@ __attribute__((noreturn)) void ethox_exit(int n);
 extern int ethox_exit_on_error;
 
 void ethox_halt(int timeout_ms);
+/* libc.c: memcpy picks rep movsb or 8-byte moves by timing both at boot */
+void memcpy_calibrate(void);
+int memcpy_uses_words(void);
 void ethox_irq_enable(int irq, int on);
 uint32_t ethox_irq_take(void);
 

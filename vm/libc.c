@@ -9,10 +9,68 @@
 #include <string.h>
 #include <math.h>
 
+/* Under TCG `rep movsb` runs one translated iteration per byte (~3 ns/byte,
+ * measured 103 us per 32 KiB) while a loop of 8-byte moves is ~10x faster;
+ * on KVM (native ring 3, ERMS) `rep movsb` is the fastest (0.7 us per 32 KiB).
+ * memcpy_calibrate() times both once at boot and sets copy_words. */
+typedef uint64_t __attribute__((may_alias, aligned(1))) u64_unaligned;
+static int copy_words;
+
+static inline void copy_movsb(void *d, const void *s, size_t n) {
+    __asm__ volatile ("rep movsb" : "+D" (d), "+S" (s), "+c" (n) : : "memory");
+}
+
+static void copy_u64(void *dst, const void *src, size_t n) {
+    u64_unaligned *d = dst;
+    const u64_unaligned *s = src;
+    size_t w = n >> 3;
+    while (w >= 4) {
+        uint64_t a = s[0], b = s[1], c = s[2], e = s[3];
+        d[0] = a; d[1] = b; d[2] = c; d[3] = e;
+        d += 4; s += 4; w -= 4;
+    }
+    while (w--) {
+        *d++ = *s++;
+    }
+    copy_movsb(d, s, n & 7);
+}
+
 void *memcpy(void *dst, const void *src, size_t n) {
-    void *d = dst;
-    __asm__ volatile ("rep movsb" : "+D" (d), "+S" (src), "+c" (n) : : "memory");
+    if (copy_words && n >= 64) {
+        copy_u64(dst, src, n);
+    } else {
+        copy_movsb(dst, src, n);
+    }
     return dst;
+}
+
+static inline uint64_t tsc(void) {
+    uint32_t lo, hi;
+    __asm__ volatile ("rdtsc" : "=a" (lo), "=d" (hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+void memcpy_calibrate(void) {
+    static uint8_t a[4096], b[4096];
+    uint64_t best_b = ~0ull, best_w = ~0ull;
+    for (int i = 0; i < 3; i++) {
+        uint64_t t0 = tsc();
+        copy_movsb(b, a, sizeof(a));
+        uint64_t t1 = tsc();
+        copy_u64(a, b, sizeof(a));
+        uint64_t t2 = tsc();
+        if (t1 - t0 < best_b) {
+            best_b = t1 - t0;
+        }
+        if (t2 - t1 < best_w) {
+            best_w = t2 - t1;
+        }
+    }
+    copy_words = best_w < best_b;
+}
+
+int memcpy_uses_words(void) {
+    return copy_words;
 }
 
 void *memmove(void *dst, const void *src, size_t n) {

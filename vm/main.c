@@ -282,6 +282,7 @@ static void run_startup(const char *name) {
 
 void umain(uintptr_t start_info) {
     ethox_trace[TR_UMAIN] = rdtsc();
+    memcpy_calibrate();
     bootinfo_copy(start_info);
     /* now unmap page 0: NULL dereferences fault */
     extern volatile uint64_t pt0[];

@@ -10,13 +10,18 @@
  *   mfence() lfence() sfence()
  *   ticks_us() ticks_ms()  monotonic time since boot (TSC), never wraps
  *   tsc_hz()               the calibrated TSC frequency
- *   checksum(buf, start=0, end=len(buf), initial=0)
+ *   checksum(buf, start=0, end=len(buf), initial=0)   (positional only)
  *       The 16-bit one's-complement sum (RFC 1071) of buf[start:end] taken as
  *       big-endian 16-bit words (an odd last byte is padded with zero),
  *       plus `initial`, folded to 16 bits and NOT inverted: the Internet
  *       checksum field is `~checksum(...) & 0xffff`; a packet verifies when
  *       checksum(...) == 0xffff.  `initial` may be any non-negative int < 2**48
  *       (e.g. a pseudo-header sum).
+ *   copy(dst, doff, src, soff, n)
+ *                          dst[doff:doff+n] = src[soff:soff+n] (memmove,
+ *                          ranges checked, no allocation)
+ *   copy_words()           True when memcpy moves 8-byte words (it timed
+ *                          them faster than rep movsb at boot: TCG)
  *   cmdline()              the kernel command line (str)
  *   memmap()               [(addr, size, type), ...] from PVH start_info
  *   heap()                 (start, end) of the GC heap
@@ -218,21 +223,13 @@ static uint32_t fold16(uint64_t s) {
     return (uint32_t)s;
 }
 
-static mp_obj_t e_checksum(size_t n_args, const mp_obj_t *args, mp_map_t *kw_args) {
-    enum { ARG_buf, ARG_start, ARG_end, ARG_initial };
-    static const mp_arg_t allowed[] = {
-        { MP_QSTR_buf, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
-        { MP_QSTR_start, MP_ARG_INT, {.u_int = 0} },
-        { MP_QSTR_end, MP_ARG_OBJ, {.u_obj = mp_const_none} },
-        { MP_QSTR_initial, MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(0)} },
-    };
-    mp_arg_val_t a[MP_ARRAY_SIZE(allowed)];
-    mp_arg_parse_all(n_args, args, kw_args, MP_ARRAY_SIZE(allowed), allowed, a);
+/* Positional only: called per packet, so no keyword parsing. */
+static mp_obj_t e_checksum(size_t n_args, const mp_obj_t *args) {
     mp_buffer_info_t bi;
-    mp_get_buffer_raise(a[ARG_buf].u_obj, &bi, MP_BUFFER_READ);
+    mp_get_buffer_raise(args[0], &bi, MP_BUFFER_READ);
     mp_int_t len = (mp_int_t)bi.len;
-    mp_int_t start = a[ARG_start].u_int;
-    mp_int_t end = a[ARG_end].u_obj == mp_const_none ? len : mp_obj_get_int(a[ARG_end].u_obj);
+    mp_int_t start = n_args > 1 ? mp_obj_get_int(args[1]) : 0;
+    mp_int_t end = (n_args > 2 && args[2] != mp_const_none) ? mp_obj_get_int(args[2]) : len;
     if (start < 0) {
         start += len;
     }
@@ -242,12 +239,36 @@ static mp_obj_t e_checksum(size_t n_args, const mp_obj_t *args, mp_map_t *kw_arg
     if (start < 0 || end > len || start > end) {
         mp_raise_ValueError(MP_ERROR_TEXT("bad start/end"));
     }
-    uint64_t initial = val_arg(a[ARG_initial].u_obj);
+    uint64_t initial = n_args > 3 ? val_arg(args[3]) : 0;
     uint32_t le = fold16(csum_le((const uint8_t *)bi.buf + start, (size_t)(end - start)));
     uint32_t be = ((le & 0xff) << 8) | (le >> 8);
     return MP_OBJ_NEW_SMALL_INT(fold16((uint64_t)be + (initial & 0xffffffffffffULL)));
 }
-static MP_DEFINE_CONST_FUN_OBJ_KW(e_checksum_obj, 1, e_checksum);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(e_checksum_obj, 1, 4, e_checksum);
+
+/* copy(dst, doff, src, soff, n): dst[doff:doff+n] = src[soff:soff+n] with the
+ * runtime's memmove, ranges checked; no allocation (a slice assignment makes
+ * slice objects and, in 1.25, moves a big buffer's tail onto itself). */
+static mp_obj_t e_copy(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    mp_buffer_info_t d, s;
+    mp_get_buffer_raise(args[0], &d, MP_BUFFER_WRITE);
+    mp_get_buffer_raise(args[2], &s, MP_BUFFER_READ);
+    mp_int_t doff = mp_obj_get_int(args[1]);
+    mp_int_t soff = mp_obj_get_int(args[3]);
+    mp_int_t n = mp_obj_get_int(args[4]);
+    if (n < 0 || doff < 0 || soff < 0 || (size_t)(doff + n) > d.len || (size_t)(soff + n) > s.len) {
+        mp_raise_ValueError(MP_ERROR_TEXT("copy out of range"));
+    }
+    memmove((uint8_t *)d.buf + doff, (const uint8_t *)s.buf + soff, (size_t)n);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(e_copy_obj, 5, 5, e_copy);
+
+static mp_obj_t e_copy_words(void) {
+    return mp_obj_new_bool(memcpy_uses_words());
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(e_copy_words_obj, e_copy_words);
 
 static mp_obj_t e_cmdline(void) {
     return mp_obj_new_str(ethox_cmdline, strlen(ethox_cmdline));
@@ -385,6 +406,8 @@ static const mp_rom_map_elem_t ethox_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_write32), MP_ROM_PTR(&e_write32_obj) },
     { MP_ROM_QSTR(MP_QSTR_write64), MP_ROM_PTR(&e_write64_obj) },
     { MP_ROM_QSTR(MP_QSTR_addressof), MP_ROM_PTR(&e_addressof_obj) },
+    { MP_ROM_QSTR(MP_QSTR_copy), MP_ROM_PTR(&e_copy_obj) },
+    { MP_ROM_QSTR(MP_QSTR_copy_words), MP_ROM_PTR(&e_copy_words_obj) },
     { MP_ROM_QSTR(MP_QSTR_mfence), MP_ROM_PTR(&e_mfence_obj) },
     { MP_ROM_QSTR(MP_QSTR_lfence), MP_ROM_PTR(&e_lfence_obj) },
     { MP_ROM_QSTR(MP_QSTR_sfence), MP_ROM_PTR(&e_sfence_obj) },

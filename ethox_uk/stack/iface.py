@@ -24,7 +24,9 @@
 #   icmp.receive(view, ip_off, ip_hlen, length, now) -> reply_len  (and the error senders)
 #   udp.receive(view, ip_off, ip_hlen, length, now) -> reply_len
 #   udp.poll(now)
-#   tcp.receive / tcp.poll                          (the TCP issue)
+#   tcp.receive / tcp.poll / tcp.end_batch(now)    (end_batch: after each batch of
+#                                                   received frames; tcp.batch is set
+#                                                   while it lasts)
 # Every layer also has next_timeout(now) -> ms until its next timer, or -1.
 #
 # `faults` (test-only negative controls, see faults.py): a set of switch names
@@ -83,8 +85,13 @@ class Stack:
     def poll(self, now):
         """One round: receive up to RX_BUDGET frames, run timers and services."""
         self.now = now
+        tcp = self.tcp
+        if tcp is not None:
+            tcp.batch = True  # one ACK per connection for the whole batch
         n = self.nic.receive(self._on_frame_cb, RX_BUDGET)
         try:
+            if tcp is not None:
+                tcp.end_batch(now)
             self.arp.poll(now)
             self.ip.poll(now)
             self.udp.poll(now)

@@ -23,6 +23,7 @@
 # main(net) (images/echo does). Data is read and sent from the TCP layer's
 # callbacks, so nothing here needs a poller.
 from .compat import const
+from .wire.copy import copy as _copy
 from . import http
 from .socket import tcp_mux, _RecvRing, _reset_recv
 
@@ -39,25 +40,30 @@ CHARGEN_PERIOD = const(7030)  # 95 lines of 72 characters + CR LF
 _CG = None
 
 
+_CG_WIN = const(65600)  # >= one TSO segment: a stretch of the stream is one copy
+
+
 def chargen_window():
-    """CHARGEN_PERIOD + 2048 bytes of the RFC 864 pattern (made once): line k is
-    the 95 printable ASCII characters rotated by k, 72 of them, then CR LF."""
+    """CHARGEN_PERIOD + _CG_WIN bytes of the RFC 864 pattern (made on first
+    use): line k is the 95 printable ASCII characters rotated by k, 72 of
+    them, then CR LF."""
     global _CG
     if _CG is None:
-        b = bytearray(CHARGEN_PERIOD + 2048)
+        b = bytearray(CHARGEN_PERIOD + _CG_WIN)
         p = 0
-        k = 0
-        while p < len(b):
+        for k in range(CHARGEN_PERIOD // (CHARGEN_LINE + 2)):
             for i in range(CHARGEN_LINE):
-                if p < len(b):
-                    b[p] = 32 + (k + i) % 95
+                b[p] = 32 + (k + i) % 95
                 p += 1
-            for c in (13, 10):
-                if p < len(b):
-                    b[p] = c
-                p += 1
-            k += 1
-        _CG = memoryview(b)
+            b[p] = 13
+            b[p + 1] = 10
+            p += 2
+        w = memoryview(b)
+        while p < len(b):  # the stream repeats: doubling copies of one period
+            n = p if 2 * p <= len(b) else len(b) - p
+            _copy(w, p, w, 0, n)
+            p += n
+        _CG = w
     return _CG
 
 
@@ -65,8 +71,8 @@ def fill_chargen(dst, off, n, pos):
     w = _CG if _CG is not None else chargen_window()
     p = pos % CHARGEN_PERIOD
     while n > 0:
-        k = n if n <= 2048 else 2048
-        dst[off:off + k] = w[p:p + k]
+        k = n if n <= _CG_WIN else _CG_WIN
+        _copy(dst, off, w, p, k)
         off += k
         n -= k
         p = (p + k) % CHARGEN_PERIOD
@@ -147,10 +153,10 @@ class EchoSend:
         first = cap - p
         mv = rb.mv
         if first >= n:
-            dst[off:off + n] = mv[p:p + n]
+            _copy(dst, off, mv, p, n)
         else:
-            dst[off:off + first] = mv[p:cap]
-            dst[off + first:off + n] = mv[0:n - first]
+            _copy(dst, off, mv, p, first)
+            _copy(dst, off + first, mv, 0, n - first)
 
     def ack(self, seq):
         if self.begin < 0:
@@ -256,7 +262,7 @@ class ChunkSend:
             if o is None:
                 http.fill_pattern(dst, off, k, d)
             else:
-                dst[off:off + k] = o[d:d + k]
+                _copy(dst, off, o, d, k)
             off += k
             n -= k
             d = 0

@@ -70,6 +70,7 @@ RX_SLOT_SIZE = const(1500)  # a datagram takes ceil(len / RX_SLOT_SIZE) slots
 
 TCP_RCVBUF = const(65536)  # per-connection rings of TCP sockets (the window we offer)
 TCP_SNDBUF = const(65536)
+TCP_WSCALE = const(7)  # the window scale the stack's TCP layer offers
 TCP_ORPHAN_MS = const(60000)  # a closed socket's connection gets this long to finish
 TCP_POOL = const(8)  # spare ring pairs kept for new connections
 
@@ -502,7 +503,9 @@ def tcp_mux(stack):
     layer = stack.tcp
     if layer is None:
         mux = TcpMux(stack)
-        layer = TcpLayer(stack, mux, rcv_window=TCP_RCVBUF)
+        # window scale 7 (as Linux offers): receivers that can take more than
+        # 64 KiB in flight (discard, sockets with big buffers) may say so
+        layer = TcpLayer(stack, mux, rcv_window=TCP_RCVBUF, wscale=TCP_WSCALE)
         mux.layer = layer
         stack.tcp = layer
         return mux

@@ -204,6 +204,9 @@ def test_errors_about_tcp_reach_the_tcp_layer():
         def poll(self, now):
             pass
 
+        def end_batch(self, now):
+            pass
+
         def next_timeout(self, now):
             return -1
 

@@ -194,7 +194,11 @@ def test_chargen_pattern_and_stop_on_fin():
 
 def test_chargen_window_wraps_the_period():
     w = services.chargen_window()
-    assert len(w) == services.CHARGEN_PERIOD + 2048
+    assert len(w) >= services.CHARGEN_PERIOD + 65536  # a TSO segment is one copy
+    # every line is RFC 864's: 72 rotated printable characters, CR LF
+    for k in (0, 1, 94, 95, 96, 940):
+        line = bytes(w[74 * k:74 * k + 74])
+        assert line[:72] == bytes([32 + (k + i) % 95 for i in range(72)]) and line[72:] == b"\r\n"
     a = services.chargen_bytes(services.CHARGEN_PERIOD - 10, 30)
     b = services.chargen_bytes(2 * services.CHARGEN_PERIOD - 10, 30)
     assert a == b and a[10:] == services.chargen_bytes(0, 20)
@@ -417,9 +421,11 @@ def test_respond_and_counts():
 
 def test_pattern_fill_wraps():
     w = http.pattern_window()
-    assert w[0] == 0 and w[255] == 255 and w[256] == 0 and len(w) == 256 + 2048
-    b = http.pattern_bytes(250, 5000)
-    for i in range(0, 5000, 97):
+    assert w[0] == 0 and w[255] == 255 and w[256] == 0 and len(w) >= 256 + 65536
+    for i in range(0, len(w), 97):
+        assert w[i] == i & 255
+    b = http.pattern_bytes(250, 140000)  # longer than the window: two copies
+    for i in range(0, 140000, 97):
         assert b[i] == (250 + i) & 255
     dst = bytearray(10)
     http.fill_pattern(dst, 3, 4, 254)

@@ -4,7 +4,8 @@ from support import raises
 
 from virtio import S_ACKNOWLEDGE, S_DRIVER, S_DRIVER_OK, S_FAILED, S_FEATURES_OK, VirtioError
 from virtio import mmio, sim
-from virtio.net import F_EVENT_IDX, F_MAC, F_STATUS, VirtioNet
+from virtio.net import (F_CSUM, F_EVENT_IDX, F_GUEST_CSUM, F_GUEST_TSO4, F_HOST_TSO4, F_MAC,
+                        F_MRG_RXBUF, F_STATUS, VirtioNet)
 
 BASE7 = 0xFEB00E00
 
@@ -51,15 +52,47 @@ def test_find_refuses_the_legacy_interface_with_a_hint():
     assert e.status == 4
 
 
-def test_negotiation_takes_only_what_pays():
-    bus, dev = sim.mmio_machine()
+def test_negotiation_without_a_vnet_header_takes_no_offloads():
+    bus, dev = sim.mmio_machine()  # what QEMU offers over dgram/stream/user
     nic = VirtioNet(mmio.find(bus, bus.cmdline_text), bus)
-    # offered: VERSION_1 MAC STATUS EVENT_IDX MRG_RXBUF CSUM GUEST_CSUM
-    assert nic.features == sim.F_VERSION_1 | F_MAC | F_STATUS | F_EVENT_IDX
+    assert nic.features == sim.F_VERSION_1 | F_MAC | F_STATUS | F_EVENT_IDX | F_MRG_RXBUF
     assert dev.drv_features == nic.features
     assert dev.status == S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK
     assert nic.event_idx
+    assert not nic.tx_csum and nic.tso_max == 0
     assert dev.errors == []
+
+
+def test_negotiation_over_tap_takes_checksum_and_segmentation_offloads():
+    bus, dev = sim.mmio_machine(features=sim.TAP_FEATURES)
+    nic = VirtioNet(mmio.find(bus, bus.cmdline_text), bus)
+    assert nic.features == sim.TAP_FEATURES
+    assert nic.tx_csum and nic.tso_max == 65535
+    assert nic.offloads() == ["csum", "guest_csum", "host_tso4", "guest_tso4", "mrg_rxbuf",
+                              "event_idx"]
+    # the offloads can be declined, and GRO alone
+    bus, dev = sim.mmio_machine(features=sim.TAP_FEATURES)
+    nic = VirtioNet(mmio.find(bus, bus.cmdline_text), bus, offloads=False)
+    assert not nic.features & (F_CSUM | F_GUEST_CSUM | F_HOST_TSO4 | F_GUEST_TSO4)
+    bus, dev = sim.mmio_machine(features=sim.TAP_FEATURES)
+    nic = VirtioNet(mmio.find(bus, bus.cmdline_text), bus, gro=False)
+    assert nic.features & F_HOST_TSO4 and not nic.features & F_GUEST_TSO4
+
+
+def test_offloads_whose_prerequisite_is_missing_are_not_taken():
+    # checksum offload only: no segmentation without it either way
+    bus, dev = sim.mmio_machine(features=sim.DEFAULT_FEATURES | F_CSUM | F_GUEST_CSUM)
+    nic = VirtioNet(mmio.find(bus, bus.cmdline_text), bus)
+    assert nic.tx_csum and nic.tso_max == 0
+    # TSO offered without its checksum offloads (against the spec): refused
+    bus, dev = sim.mmio_machine(features=sim.DEFAULT_FEATURES | F_HOST_TSO4 | F_GUEST_TSO4)
+    nic = VirtioNet(mmio.find(bus, bus.cmdline_text), bus)
+    assert not nic.features & (F_HOST_TSO4 | F_GUEST_TSO4) and nic.tso_max == 0
+    # GRO without mergeable buffers would need 64 KiB receive buffers: refused
+    bus, dev = sim.mmio_machine(features=sim.TAP_FEATURES & ~F_MRG_RXBUF)
+    nic = VirtioNet(mmio.find(bus, bus.cmdline_text), bus)
+    assert not nic.features & F_GUEST_TSO4 and nic.features & F_HOST_TSO4
+    assert dev.status & S_DRIVER_OK and dev.errors == []
 
 
 def test_a_fresh_device_is_not_reset_again_but_a_used_one_is():

@@ -30,6 +30,7 @@
 # stack.arp.output. A buffer that is not sent goes back through
 # nic.release() when the NIC has it, else it is kept for the next send_begin.
 from ..compat import const
+from ..nic.base import BUF_SIZE
 from ..wire import ipv4 as _ip
 from .frag import Reassembler, SLOTS, SLOT_DATA
 
@@ -255,8 +256,12 @@ class IpLayer:
         return self.reply_finish(view, ip_off, now)
 
     # -- send ------------------------------------------------------------------
-    def send_begin(self):
-        """A transmit buffer (payload at PAYLOAD_OFF) or None (counted tx_no_buffer)."""
+    def send_begin(self, size=0):
+        """A transmit buffer (payload at PAYLOAD_OFF) or None (counted
+        tx_no_buffer). size > BUF_SIZE asks the NIC for a big one (TSO); None
+        then only means "none free": the caller falls back to a small one."""
+        if size > BUF_SIZE:
+            return self.stack.nic.tx_buffer(size)
         if self._spares:
             return self._spares.pop()
         tx = self.stack.nic.tx_buffer()
@@ -279,11 +284,25 @@ class IpLayer:
         else:
             self._spares.append(view)
 
-    def send_finish(self, view, dst_ip, proto, payload_len, now):
-        """Write the IPv4 header for the payload at PAYLOAD_OFF and send to dst_ip."""
+    def send_finish(self, view, dst_ip, proto, payload_len, now, segments=0):
+        """Write the IPv4 header for the payload at PAYLOAD_OFF and send to dst_ip.
+        segments > 0: a TCP segment the NIC cuts into that many (TSO): never
+        fragmented here, and that many IDs are used up."""
         c = self.c
         if self.stack.ip_addr is not self._addr_src:
             self.refresh()
+        if segments:
+            hop = self.route(dst_ip)
+            if hop is None:
+                c["ipv4_no_route"] += 1
+                self.send_abort(view)
+                return False
+            ident = self._next_ident()
+            self._ident = (ident + segments - 1) & 0xFFFF
+            _ip.write_header(view, IP_OFF, 20 + payload_len, ident, 0, self.ttl, proto,
+                             self.addr, dst_ip)
+            self.stack.arp.output(view, IP_OFF + 20 + payload_len, hop, now)
+            return True
         if payload_len > self.max_payload:
             c["ipv4_frag_too_big"] += 1
             self.send_abort(view)

@@ -8,10 +8,11 @@
 #       returns 0 (consumed or dropped) or n > 0: the NIC then transmits
 #       view[:n] -- the answer the stack wrote in place. `view` is valid only
 #       during the call. Returns the number of frames handled.
-#   tx_buffer() -> memoryview | None
-#       A free transmit buffer (>= BUF_SIZE bytes), or None when every buffer
-#       is in flight (the caller counts a drop or retries later). It stays
-#       reserved until passed to send().
+#   tx_buffer(size=BUF_SIZE) -> memoryview | None
+#       A free transmit buffer of at least `size` bytes (more than BUF_SIZE
+#       only from a NIC with tso_max > 0), or None when every such buffer is
+#       in flight (the caller counts a drop, retries later or asks for a
+#       small one). It stays reserved until passed to send() or release().
 #   send(view, length)
 #       Transmit view[:length]; view came from tx_buffer().
 #   release(view)
@@ -24,19 +25,46 @@
 #   hw_mac -> bytes | None
 #       The device's own MAC address if it has one (virtio config space).
 #   close()
+#
+# Offloads (all off in this base class; virtio-net over tap, the tap NIC with
+# a vnet header and the pair's offload mode have them):
+#   rx_csum -> int
+#       While the handler runs: 0 (check the TCP/UDP checksum), or the frame
+#       came with RX_CSUM_VALID (the device checked it) or RX_CSUM_PARTIAL (a
+#       sender on this host left it for hardware that never ran: not a sum to
+#       check). Frames may then also be longer than MAX_FRAME: TCP segments
+#       up to 64 KiB, merged by the host (GRO) or never cut (TSO).
+#   tx_csum -> bool
+#       The NIC completes TCP checksums of frames marked with tx_offload().
+#   tso_max -> int
+#       The largest IPv4 datagram a marked TCP frame may be (0: MTU only);
+#       the NIC cuts it into gso_size-byte segments.
+#   tx_offload(view, csum_start, csum_offset, gso_size, hdr_len)
+#       Mark the frame in view (a tx_buffer): the checksum field at
+#       csum_start + csum_offset holds the pseudo-header sum and the NIC
+#       completes it; gso_size > 0 asks for segmentation (hdr_len: the bytes
+#       of Ethernet, IPv4 and TCP headers that every segment repeats).
 from ..compat import const
 
 BUF_SIZE = const(2048)  # every frame buffer; >= 1514 + virtio-net header + slack
 MAX_FRAME = const(1514)  # Ethernet II without FCS, 1500-byte MTU
+RX_CSUM_PARTIAL = const(1)  # virtio-net's NEEDS_CSUM
+RX_CSUM_VALID = const(2)  # virtio-net's DATA_VALID
 
 
 class Nic:
     hw_mac = None
+    rx_csum = 0
+    tx_csum = False
+    tso_max = 0
+
+    def tx_offload(self, view, csum_start, csum_offset, gso_size, hdr_len):
+        raise NotImplementedError
 
     def receive(self, handler, budget):
         raise NotImplementedError
 
-    def tx_buffer(self):
+    def tx_buffer(self, size=BUF_SIZE):
         raise NotImplementedError
 
     def send(self, view, length):
@@ -64,8 +92,8 @@ class CopyingNic(Nic):
         self._tx_bufs = [memoryview(bytearray(BUF_SIZE)) for _ in range(tx_slots)]
         self._tx_free = list(range(tx_slots))
 
-    def tx_buffer(self):
-        if not self._tx_free:
+    def tx_buffer(self, size=BUF_SIZE):
+        if size > BUF_SIZE or not self._tx_free:
             return None
         return self._tx_bufs[self._tx_free.pop()]
 

@@ -9,21 +9,23 @@
 # `overflow` (like a real NIC ring). Tests craft input with `inject(frame)`
 # and read what a stack sent with `frames()` on the other end.
 #
-# Per frame: one copy (under MicroPython through wire/copy_viper.py, which
+# Per frame: one copy (under MicroPython through wire/copy.py, which
 # allocates nothing; a slice assignment there costs 96 B per frame) and an
 # O(1) return of the transmit buffer.
-from ..compat import const
-from .base import BUF_SIZE, CopyingNic
+#
+# make_pair(offloads=True) is a link like a veth pair (or Linux loopback):
+# frames up to 64 KiB, TCP checksums left partial (tx_csum) and TCP segments
+# of several MSS passed on whole (tso_max) -- the receiver sees them with
+# rx_csum = RX_CSUM_PARTIAL, as a guest sees the host's GSO frames. Corruption
+# cannot be combined with it: a checksum the link vouches for would hide it.
+from ..compat import const, MICROPYTHON
+from ..wire.copy import copy as _copy
+from .base import BUF_SIZE, CopyingNic, RX_CSUM_PARTIAL
 
-try:
-    from ..wire.copy_viper import copy as _copy
+BIG_BUF = const(65536 + 64)  # offload mode: a 64 KiB TCP segment with its headers
+BIG_TX = const(8)  # offload mode: big transmit buffers per end
 
-    _VIPER = True
-except (ImportError, SyntaxError, ValueError, NotImplementedError):
-    _VIPER = False
-
-    def _copy(dst, doff, src, soff, n):
-        dst[doff:doff + n] = src[soff:soff + n]
+_VIPER = MICROPYTHON  # copy() allocates nothing there
 
 _SCALE = const(1000000)  # fault rates are fractions, compared as integers
 
@@ -66,29 +68,40 @@ class Faults:
 
 
 class PairEnd(CopyingNic):
-    def __init__(self, faults, rx_slots=256, tx_slots=16):
+    def __init__(self, faults, rx_slots=256, tx_slots=16, offloads=False):
         self.faults = faults
         self.peer = None
-        self._rx_bufs = [memoryview(bytearray(BUF_SIZE)) for _ in range(rx_slots)]
+        size = BIG_BUF if offloads else BUF_SIZE
+        self._rx_bufs = [memoryview(bytearray(size)) for _ in range(rx_slots)]
         self._rx_free = list(range(rx_slots))
-        # FIFO of (slot, length) as a ring of two preallocated lists
+        # FIFO of (slot, length, checksum state) as a ring of preallocated lists
         self._q_slot = [0] * rx_slots
         self._q_len = [0] * rx_slots
+        self._q_csum = bytearray(rx_slots)
         self._q_head = 0
         self._q_count = 0
         CopyingNic.__init__(self, tx_slots)
+        nbig = BIG_TX if offloads else 0
+        for _ in range(nbig):
+            self._tx_bufs.append(memoryview(bytearray(BIG_BUF)))
+        self._big_free = list(range(tx_slots, tx_slots + nbig))
+        self._small = tx_slots
         self._tx_index = {}  # id(transmit buffer) -> its index in _tx_bufs
-        for i in range(tx_slots):
+        for i in range(tx_slots + nbig):
             self._tx_index[id(self._tx_bufs[i])] = i
-        self._held = bytearray(BUF_SIZE)  # one frame held back for reordering
+        self._marked = bytearray(tx_slots + nbig)  # tx_offload() was called
+        self.tx_csum = offloads
+        self.tso_max = 65535 if offloads else 0
+        self._held = bytearray(size)  # one frame held back for reordering
         self._held_len = 0
+        self._held_csum = 0
         self.overflow = 0
         self.sent = 0
         self.received = 0
 
     # -- delivery into this end -------------------------------------------
-    def _deliver(self, src, length):
-        if not self._rx_free:
+    def _deliver(self, src, length, csum=0):
+        if not self._rx_free or length > len(self._rx_bufs[0]):
             self.overflow += 1
             return
         slot = self._rx_free.pop()
@@ -100,6 +113,7 @@ class PairEnd(CopyingNic):
         i = (self._q_head + self._q_count) % n
         self._q_slot[i] = slot
         self._q_len[i] = length
+        self._q_csum[i] = csum
         self._q_count += 1
 
     def inject(self, frame):
@@ -114,41 +128,67 @@ class PairEnd(CopyingNic):
         done = 0
         n = len(self._q_slot)
         while done < budget and self._q_count:
-            slot = self._q_slot[self._q_head]
-            length = self._q_len[self._q_head]
-            self._q_head = (self._q_head + 1) % n
+            h = self._q_head
+            slot = self._q_slot[h]
+            length = self._q_len[h]
+            self.rx_csum = self._q_csum[h]
+            self._q_head = (h + 1) % n
             self._q_count -= 1
             view = self._rx_bufs[slot]
             self.received += 1
-            reply = handler(view, length)
+            try:
+                reply = handler(view, length)
+            finally:
+                self.rx_csum = 0
             if reply > 0:
                 self.send(view, reply)
             self._rx_free.append(slot)
             done += 1
         return done
 
+    def tx_buffer(self, size=BUF_SIZE):
+        if size <= BUF_SIZE:
+            return CopyingNic.tx_buffer(self, size)
+        if not self._big_free:
+            return None
+        return self._tx_bufs[self._big_free.pop()]
+
+    def tx_offload(self, view, csum_start, csum_offset, gso_size, hdr_len):
+        if not self.tx_csum:
+            raise ValueError("tx_offload on a pair made without offloads")
+        self._marked[self._tx_index[id(view)]] = 1
+
     def send(self, view, length):
         # CopyingNic.send with _transmit's fault-free case inlined
+        i = self._tx_index.get(id(view), -1)
+        csum = 0
+        if i >= 0 and self._marked[i]:
+            self._marked[i] = 0
+            csum = RX_CSUM_PARTIAL
         if self.faults.any:
-            self._transmit(view, length)
+            self._transmit(view, length, csum)
         else:
             self.sent += 1
-            self.peer._deliver(view, length)
+            self.peer._deliver(view, length, csum)
         self.release(view)
 
     def release(self, view):
         # as CopyingNic.release, without the search: in-place replies send a
         # receive buffer, and only transmit buffers go back
         i = self._tx_index.get(id(view), -1)
-        if i >= 0 and i not in self._tx_free:
-            self._tx_free.append(i)
+        if i < 0:
+            return
+        self._marked[i] = 0
+        free = self._tx_free if i < self._small else self._big_free
+        if i not in free:
+            free.append(i)
 
-    def _transmit(self, view, length):
+    def _transmit(self, view, length, csum=0):
         self.sent += 1
         peer = self.peer
         f = self.faults
         if not f.any:
-            peer._deliver(view, length)
+            peer._deliver(view, length, csum)
             return
         if f.hit(f.loss):
             return
@@ -157,18 +197,19 @@ class PairEnd(CopyingNic):
         if self._held_len == 0 and f.hit(f.reorder):
             _copy(self._held, 0, view, 0, length)
             self._held_len = length
+            self._held_csum = csum
             return
-        peer._deliver(view, length)
+        peer._deliver(view, length, csum)
         if f.hit(f.duplicate):
-            peer._deliver(view, length)
+            peer._deliver(view, length, csum)
         if self._held_len:
-            peer._deliver(self._held, self._held_len)
+            peer._deliver(self._held, self._held_len, self._held_csum)
             self._held_len = 0
 
     def flush(self):
         # A held-back frame is overtaken by at most one round: release it.
         if self._held_len:
-            self.peer._deliver(self._held, self._held_len)
+            self.peer._deliver(self._held, self._held_len, self._held_csum)
             self._held_len = 0
 
     # -- test helpers (allocate; not for hot paths) --------------------------
@@ -185,10 +226,15 @@ class PairEnd(CopyingNic):
         return out
 
 
-def make_pair(seed=1, loss=0, reorder=0, duplicate=0, corrupt=0, rx_slots=256):
+def make_pair(seed=1, loss=0, reorder=0, duplicate=0, corrupt=0, rx_slots=256,
+              offloads=False):
+    if offloads and corrupt:
+        raise ValueError("corrupt=%r with offloads=True: the receiver trusts checksums the "
+                         "link leaves partial, so corruption would go unseen; use one or "
+                         "the other" % (corrupt,))
     f = Faults(seed, loss, reorder, duplicate, corrupt)
-    a = PairEnd(f, rx_slots)
-    b = PairEnd(f, rx_slots)
+    a = PairEnd(f, rx_slots, offloads=offloads)
+    b = PairEnd(f, rx_slots, offloads=offloads)
     a.peer = b
     b.peer = a
     return a, b

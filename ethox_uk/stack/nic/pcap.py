@@ -11,7 +11,7 @@
 import time
 
 from ..compat import const
-from .base import Nic
+from .base import BUF_SIZE, Nic
 
 LINKTYPE_ETHERNET = const(1)
 SNAPLEN = const(65535)
@@ -93,8 +93,24 @@ class PcapNic(Nic):
         self._handler = handler
         return self.inner.receive(self._on_rx_cb, budget)
 
-    def tx_buffer(self):
-        return self.inner.tx_buffer()
+    def tx_buffer(self, size=BUF_SIZE):
+        return self.inner.tx_buffer(size)
+
+    # the inner NIC's offloads, looked through (host mode only: properties are fine)
+    @property
+    def rx_csum(self):
+        return self.inner.rx_csum
+
+    @property
+    def tx_csum(self):
+        return self.inner.tx_csum
+
+    @property
+    def tso_max(self):
+        return self.inner.tso_max
+
+    def tx_offload(self, view, csum_start, csum_offset, gso_size, hdr_len):
+        self.inner.tx_offload(view, csum_start, csum_offset, gso_size, hdr_len)
 
     def send(self, view, length):
         self.writer.write(view, length)

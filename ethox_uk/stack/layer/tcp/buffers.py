@@ -11,25 +11,18 @@
 # a segment that would need more ranges is not stored (the peer resends it).
 # The application takes contiguous data with read()/readinto()/peek()/skip().
 #
-# Both allocate their ring once. Copies go through _copy(dst, doff, src, soff,
-# n): under MicroPython a viper loop (wire/copy_viper.py) that allocates nothing and
-# never memmoves the ring's tail (a slice assignment there costs 96 B per copy
-# and, under the guest's memmove, a pass over the rest of the ring); elsewhere a
-# slice assignment between memoryviews (one memcpy).
-from ...compat import const
+# Both allocate their ring once. Copies go through wire/copy.py's copy(dst,
+# doff, src, soff, n): in the image the runtime's memmove, on the MicroPython
+# unix port a viper loop -- both allocate nothing and never memmove the ring's
+# tail (a slice assignment there costs 96 B per copy and, under the guest's
+# memmove, a pass over the rest of the ring); under CPython a slice assignment
+# between memoryviews (one memcpy), written inline below.
+from ...compat import const, MICROPYTHON
+from ...wire.copy import copy as _copy
 
 _MASK = const(0xFFFFFFFF)
 _HALF = const(0x80000000)
-
-try:
-    from ...wire.copy_viper import copy as _copy
-
-    _VIPER = True
-except (ImportError, SyntaxError, ValueError, NotImplementedError):
-    _VIPER = False
-
-    def _copy(dst, doff, src, soff, n):
-        dst[doff:doff + n] = src[soff:soff + n]
+_VIPER = MICROPYTHON  # copy() allocates nothing there: use it for every copy
 
 
 class RingSendBuf:

@@ -107,6 +107,8 @@ class Connection:
         # acknowledgments
         self.ack_pending = 0  # in-order segments received and not yet acknowledged
         self.ack_now = False
+        self.ack_queued = False  # in the layer's list of ACKs due at the batch's end
+        self.tso = False  # segments of several MSS went out (the NIC cuts them)
         # timers (absolute ms, -1 = off)
         self.rto_at = -1
         self.delack_at = -1
@@ -453,7 +455,11 @@ class Connection:
             self.dupacks = 0
             if flight_before + mss >= self.cwnd:  # grow only when cwnd was the limit
                 if self.cwnd < self.ssthresh:
-                    self.cwnd += acked if acked < mss else mss
+                    # RFC 5681 §3.1: at most one MSS per ACK. An ACK of a TSO
+                    # segment stands for the ACKs its pieces would have drawn
+                    # (the receiver saw one segment): it grows by what it covers.
+                    lim = acked if self.tso else mss
+                    self.cwnd += acked if acked < lim else lim
                 else:
                     inc = mss * mss // self.cwnd
                     self.cwnd += inc if inc else 1

@@ -38,18 +38,19 @@ _ACK = const(0x10)
 class TcpLayer:
     def __init__(self, stack, user=None, slots=128, syn_max=32, rcv_window=65536,
                  rto_initial=1000, rto_min=1000, delack=40, msl=30000, max_retries=12,
-                 syn_retries=6, challenge_limit=10, burst=32, isn_seed=None):
+                 syn_retries=6, challenge_limit=10, burst=32, isn_seed=None, wscale=0):
         self.stack = stack
+        self.nic = stack.nic
         self.c = stack.counters.c
         self.user = user
         seed = isn_seed if isn_seed is not None else getattr(stack, "rng_seed", None)
         self.ep = Endpoint(slots, syn_max, seed)
         self.listeners = {}
         self.rcv_window = rcv_window
-        ws = 0
+        ws = wscale if 0 <= wscale <= W.MAX_WSCALE else W.MAX_WSCALE
         while (rcv_window >> ws) > 65535 and ws < W.MAX_WSCALE:
             ws += 1
-        self.wscale = ws  # the shift we offer (RFC 7323)
+        self.wscale = ws  # the shift we offer (RFC 7323): at least `wscale`, enough for rcv_window
         self.rto_initial = rto_initial
         self.rto_min = rto_min
         self.delack = delack
@@ -78,6 +79,11 @@ class TcpLayer:
         self.next_at = -1  # earliest timer of any connection (may be early, never late)
         self.due = []  # connections waiting for user.send
         self._due_spare = []
+        # While the stack hands over a batch of received frames (Stack.poll sets
+        # `batch`), pure ACKs wait for its end: one ACK covers every segment of
+        # the batch (at most one per two full segments, RFC 5681 §4.2).
+        self.batch = False
+        self.acks = []
         self.seg = Seg()
         self.opts = W.Options()
         self.has_opts = False
@@ -189,7 +195,8 @@ class TcpLayer:
             c[W.BAD_OFFSET] += 1
             return 0
         i = ip_off + 12  # pseudo-header: addresses, protocol, TCP length (csum folds)
-        if csum(view, off, off + n, ((view[i] << 8) | view[i + 1]) + ((view[i + 2] << 8) | view[i + 3])
+        if (self.nic.rx_csum == 0 or view is self.stack.ip.reasm_view) and csum(
+                view, off, off + n, ((view[i] << 8) | view[i + 1]) + ((view[i + 2] << 8) | view[i + 3])
                 + ((view[i + 4] << 8) | view[i + 5]) + ((view[i + 6] << 8) | view[i + 7])
                 + PROTO_TCP + n) != 0xFFFF and not self.ignore_checksum:
             c[W.BAD_CHECKSUM] += 1
@@ -254,7 +261,7 @@ class TcpLayer:
                 pkt.data_len = 0
             if conn.state != CLOSED:
                 if conn.ack_now:
-                    self.send_ack(conn, now)
+                    self.ack_soon(conn, now)
                 elif conn.ack_pending and conn.delack_at < 0:
                     conn.delack_at = now + self.delack
                     self.arm(conn.delack_at)
@@ -458,7 +465,9 @@ class TcpLayer:
             if nxt != before:
                 conn.rcv_nxt = nxt
                 if pkt.seq == before and ((nxt - before) & MASK) == n:
-                    conn.ack_pending += 1
+                    # RFC 5681 §4.2: an ACK at least every second segment (a
+                    # merged GRO segment counts as two or more)
+                    conn.ack_pending += 1 if n <= RCV_MSS else 2
                     if conn.ack_pending >= 2:
                         conn.ack_now = True
                 else:
@@ -508,12 +517,19 @@ class TcpLayer:
             if fin_seq >= 0 and (una + n) & MASK == fin_seq:
                 fl |= _FIN
             if (n or fl & _FIN) and una != conn.snd_max:
-                if self._xmit(conn, una, fl, n, sb, now):
+                if self._xmit(conn, una, fl, n, sb, now, None):
                     sent += 1
                     c["tcp_retrans_sent"] += 1
                     if conn.rto_at < 0:
                         conn.rto_at = now + conn.rto
                         self.arm(conn.rto_at)
+        # the most one segment may carry: one MSS, or with TSO a run of them
+        seg_max = mss
+        tso = self.nic.tso_max
+        if tso:
+            k = (tso - 60) // mss
+            if k > 1:
+                seg_max = k * mss
         nxt = conn.snd_nxt
         force = conn.persist_at == -2
         unsent = 0
@@ -531,14 +547,20 @@ class TcpLayer:
             if usable >= HALF:
                 usable = 0
             n = unsent if unsent < usable else usable
+            view = None
             if n > mss:
-                n = mss
+                if n > seg_max:
+                    n = seg_max
+                if n > mss:
+                    view = self.stack.ip.send_begin(PAYLOAD_OFF + 60 + n)
+                    if view is None:
+                        n = mss  # no big buffer free: a plain segment
             fin_now = fin_wanted and n == unsent
             if n == 0 and not fin_now:
                 break
             smax = conn.snd_max
             retrans = nxt != smax and (smax - nxt) & MASK < HALF
-            if not (n == mss or retrans or n == 0
+            if not (n >= mss or retrans or n == 0
                     or (n == unsent and (conn.nodelay or nxt == una))
                     or n >= (conn.max_snd_wnd >> 1) or force):
                 break  # Nagle (RFC 896) / sender SWS avoidance (RFC 9293 §3.8.6.2.1)
@@ -548,7 +570,7 @@ class TcpLayer:
                 fl |= _PSH
             if fin_now:
                 fl |= _FIN
-            if not self._xmit(conn, nxt, fl, n, sb, now):
+            if not self._xmit(conn, nxt, fl, n, sb, now, view):
                 self.want_send(conn)
                 break
             sent += 1
@@ -576,7 +598,7 @@ class TcpLayer:
         if conn.persist_at == -2:
             conn.persist_at = -1
         if sent == 0 and (conn.ack_now or self._window_update_due(conn)):
-            self.send_ack(conn, now)
+            self.ack_soon(conn, now)
         if unsent and conn.snd_una == conn.snd_max and conn.persist_at < 0 and conn.rto_at < 0:
             # window-limited with nothing in flight: the persist timer probes a
             # zero window, or forces a small segment (SWS override timeout)
@@ -585,18 +607,32 @@ class TcpLayer:
             self.arm(conn.persist_at)
         return sent
 
-    def _window_update_due(self, conn):
-        adv = (conn.rcv_adv - conn.rcv_nxt) & MASK
-        if adv >= HALF:
-            adv = 0
-        t = conn.rcv_space_max >> 1
-        if t > 2 * RCV_MSS:
-            t = 2 * RCV_MSS
-        return conn.rcv_space - adv >= t
+    def ack_soon(self, conn, now):
+        """A pure ACK is due: sent now, or at the end of the receive batch."""
+        if self.batch:
+            if not conn.ack_queued:
+                conn.ack_queued = True
+                self.acks.append(conn)
+        else:
+            self.send_ack(conn, now)
 
-    def _wnd_field(self, conn):
-        """The window to put in a segment (receiver SWS avoidance: the right
-        edge moves on by at least min(buffer/2, MSS), and never back)."""
+    def end_batch(self, now):
+        """The receive batch is over: send the ACKs it left due (unless data
+        carried them meanwhile)."""
+        self.batch = False
+        acks = self.acks
+        if acks:
+            self.now = now
+            for conn in acks:
+                conn.ack_queued = False
+                if conn.state != CLOSED and (conn.ack_now or self._window_update_due(conn)):
+                    self.send_ack(conn, now)
+            acks.clear()
+
+    def _adv_edge(self, conn):
+        """(field, edge): the window field the next segment carries and the
+        right edge it advertises (receiver SWS avoidance: the edge moves on by
+        at least min(buffer/2, MSS), never back; scaled fields round down)."""
         nxt = conn.rcv_nxt
         adv = (conn.rcv_adv - nxt) & MASK
         if adv >= HALF:
@@ -612,17 +648,34 @@ class TcpLayer:
         f = adv >> shift
         if f > 65535:
             f = 65535
-        edge = (nxt + (f << shift)) & MASK
+        return f, (nxt + (f << shift)) & MASK
+
+    def _window_update_due(self, conn):
+        """Would an ACK move the advertised right edge on by enough to be worth
+        one: min(2 MSS, buffer/2), measured on the edge the field can carry."""
+        f, edge = self._adv_edge(conn)
+        grow = (edge - conn.rcv_adv) & MASK
+        if grow >= HALF:
+            return False
+        t = conn.rcv_space_max >> 1
+        if t > 2 * RCV_MSS:
+            t = 2 * RCV_MSS
+        return grow >= t and grow > 0
+
+    def _wnd_field(self, conn):
+        """The window to put in a segment (see _adv_edge); records the edge."""
+        f, edge = self._adv_edge(conn)
         if (edge - conn.rcv_adv) & MASK < HALF:
             conn.rcv_adv = edge
         return f
 
-    def _xmit(self, conn, seq, flags, n, sb, now):
+    def _xmit(self, conn, seq, flags, n, sb, now, view):
         ip = self.stack.ip
-        view = ip.send_begin()
         if view is None:
-            self.c["tcp_no_buffer"] += 1
-            return False
+            view = ip.send_begin()
+            if view is None:
+                self.c["tcp_no_buffer"] += 1
+                return False
         o = PAYLOAD_OFF
         hlen = 20
         if flags & _SYN:
@@ -639,16 +692,29 @@ class TcpLayer:
         if n:
             sb.fill(view, o + hlen, n, seq)
         total = hlen + n
-        # W.fill_checksum with the addresses' part of the pseudo-header kept
-        # per connection (put_header zeroed the field)
         my = self.stack.ip_addr
         if conn.psum_src is not my:
             conn.psum_src = my
             conn.psum = W.pseudo_sum(my, conn.rip, 0)
-        s = ~csum(view, o, o + total, conn.psum + total) & 0xFFFF
-        view[o + 16] = s >> 8
-        view[o + 17] = s & 0xFF
-        ip.send_finish(view, conn.rip, PROTO_TCP, total, now)
+        segs = 0
+        if n > conn.mss:
+            # TSO: the NIC completes the checksum (the field holds the
+            # pseudo-header sum) and cuts the segment into MSS pieces
+            s = conn.psum + total
+            s = (s & 0xFFFF) + (s >> 16)
+            s = (s & 0xFFFF) + (s >> 16)
+            view[o + 16] = s >> 8
+            view[o + 17] = s & 0xFF
+            self.nic.tx_offload(view, o, 16, conn.mss, o + hlen)
+            segs = (n + conn.mss - 1) // conn.mss
+            conn.tso = True
+        else:
+            # W.fill_checksum with the addresses' part of the pseudo-header kept
+            # per connection (put_header zeroed the field)
+            s = ~csum(view, o, o + total, conn.psum + total) & 0xFFFF
+            view[o + 16] = s >> 8
+            view[o + 17] = s & 0xFF
+        ip.send_finish(view, conn.rip, PROTO_TCP, total, now, segs)
         self.c["tcp_tx"] += 1
         if flags & _ACK:
             conn.ack_pending = 0
@@ -661,7 +727,7 @@ class TcpLayer:
         # retransmission SND.NXT lies behind what the peer already holds, and a
         # pure ACK below its RCV.NXT would fail its acceptability test, its
         # acknowledgment lost -- both ends could stall retransmitting.
-        return self._xmit(conn, conn.snd_max, _ACK, 0, None, now)
+        return self._xmit(conn, conn.snd_max, _ACK, 0, None, now, None)
 
     def challenge_ack(self, conn, now):
         """RFC 5961 §3-5 challenge ACK, at most challenge_limit per second."""
@@ -683,7 +749,7 @@ class TcpLayer:
         if conn.retries == 0 and conn.rtt_at < 0 and not conn.syn_rexmit:
             conn.rtt_at = now
             conn.rtt_seq = (conn.iss + 1) & MASK
-        self._xmit(conn, conn.iss, fl, 0, None, now)
+        self._xmit(conn, conn.iss, fl, 0, None, now, None)
         conn.snd_nxt = conn.snd_max = (conn.iss + 1) & MASK
         conn.rto_at = now + conn.rto
         self.arm(conn.rto_at)
@@ -818,7 +884,7 @@ class TcpLayer:
             # zero-window probe: an old sequence number makes the peer answer
             # with its current window (RFC 9293 §3.8.6.1)
             self.c["tcp_probes_sent"] += 1
-            self._xmit(conn, (conn.snd_una - 1) & MASK, _ACK, 0, None, now)
+            self._xmit(conn, (conn.snd_una - 1) & MASK, _ACK, 0, None, now, None)
             if conn.persist_shift < 12:
                 conn.persist_shift += 1
             t = conn.rto << conn.persist_shift
@@ -842,5 +908,5 @@ class TcpLayer:
             return
         conn.ka_sent += 1
         self.c["tcp_keepalives_sent"] += 1
-        self._xmit(conn, (conn.snd_una - 1) & MASK, _ACK, 0, None, now)
+        self._xmit(conn, (conn.snd_una - 1) & MASK, _ACK, 0, None, now, None)
         conn.ka_at = now + conn.ka_intvl
