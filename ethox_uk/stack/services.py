@@ -31,7 +31,7 @@ _MASK = const(0xFFFFFFFF)
 _HALF = const(0x80000000)
 ECHO_RING = const(65536)
 HTTP_RING = const(16384)  # holds a request's header section (http.MAX_HEAD) and more
-SINK_WINDOW = const(65535)
+SINK_WINDOW = const(1048576)  # discard keeps nothing: offer what a fast link needs in flight
 PIPELINE = const(8)  # responses queued per HTTP connection before reading on
 _POOL = const(4)
 

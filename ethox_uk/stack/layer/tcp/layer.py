@@ -84,6 +84,7 @@ class TcpLayer:
         # the batch (at most one per two full segments, RFC 5681 §4.2).
         self.batch = False
         self.acks = []
+        self._edge = 0  # _adv_field's second result
         self.seg = Seg()
         self.opts = W.Options()
         self.has_opts = False
@@ -629,10 +630,11 @@ class TcpLayer:
                     self.send_ack(conn, now)
             acks.clear()
 
-    def _adv_edge(self, conn):
-        """(field, edge): the window field the next segment carries and the
-        right edge it advertises (receiver SWS avoidance: the edge moves on by
-        at least min(buffer/2, MSS), never back; scaled fields round down)."""
+    def _adv_field(self, conn):
+        """The window field the next segment carries (receiver SWS avoidance:
+        the right edge moves on by at least min(buffer/2, MSS), never back;
+        scaled fields round down). The edge it advertises goes to _edge (no
+        tuple: the hot path allocates nothing)."""
         nxt = conn.rcv_nxt
         adv = (conn.rcv_adv - nxt) & MASK
         if adv >= HALF:
@@ -648,25 +650,26 @@ class TcpLayer:
         f = adv >> shift
         if f > 65535:
             f = 65535
-        return f, (nxt + (f << shift)) & MASK
+        self._edge = (nxt + (f << shift)) & MASK
+        return f
 
     def _window_update_due(self, conn):
         """Would an ACK move the advertised right edge on by enough to be worth
         one: min(2 MSS, buffer/2), measured on the edge the field can carry."""
-        f, edge = self._adv_edge(conn)
-        grow = (edge - conn.rcv_adv) & MASK
-        if grow >= HALF:
+        self._adv_field(conn)
+        grow = (self._edge - conn.rcv_adv) & MASK
+        if grow >= HALF or grow == 0:
             return False
         t = conn.rcv_space_max >> 1
         if t > 2 * RCV_MSS:
             t = 2 * RCV_MSS
-        return grow >= t and grow > 0
+        return grow >= t
 
     def _wnd_field(self, conn):
-        """The window to put in a segment (see _adv_edge); records the edge."""
-        f, edge = self._adv_edge(conn)
-        if (edge - conn.rcv_adv) & MASK < HALF:
-            conn.rcv_adv = edge
+        """The window to put in a segment (see _adv_field); records the edge."""
+        f = self._adv_field(conn)
+        if (self._edge - conn.rcv_adv) & MASK < HALF:
+            conn.rcv_adv = self._edge
         return f
 
     def _xmit(self, conn, seq, flags, n, sb, now, view):
