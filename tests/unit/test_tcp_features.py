@@ -50,7 +50,9 @@ def test_window_scaling_both_ways():
     assert c.snd_wnd == 8000
     lo.app.push(key, bytes(20000), 200)
     sent = sum([len(r.payload) for r in lo.out()])
-    assert sent == 4380  # the initial congestion window is the limit now
+    # the scaled send window (8000) is the limit now, not the initial window
+    # (RFC 6928: 14600): five full segments; sender SWS avoidance holds the rest
+    assert sent == 7300
 
 
 def test_no_window_scaling_unless_both_offer():
@@ -189,8 +191,18 @@ def test_rtt_estimate_and_karn():
     assert c.srtt8 == srtt
 
 
+def test_initial_window_is_rfc6928_or_rfc5681():
+    for iw10, segs in ((True, 10), (False, 3)):
+        lo = T.Lone(iw10=iw10)
+        key, iss = lo.handshake()
+        lo.app.push(key, bytes(1460 * 12), 0)
+        out = _data(lo.out())
+        # min(10 MSS, max(2 MSS, 14600)) / min(4 MSS, max(2 MSS, 4380)) with MSS 1460
+        assert len(out) == segs and sum([len(r.payload) for r in out]) == 1460 * segs
+
+
 def test_fast_retransmit_and_newreno_partial_ack():
-    lo = T.Lone()
+    lo = T.Lone(iw10=False)
     key, iss = lo.handshake()
     lo.app.push(key, bytes(1460 * 3), 0)
     out = _data(lo.out())

@@ -38,7 +38,8 @@ _ACK = const(0x10)
 class TcpLayer:
     def __init__(self, stack, user=None, slots=128, syn_max=32, rcv_window=65536,
                  rto_initial=1000, rto_min=1000, delack=40, msl=30000, max_retries=12,
-                 syn_retries=6, challenge_limit=10, burst=32, isn_seed=None, wscale=0):
+                 syn_retries=6, challenge_limit=10, burst=32, isn_seed=None, wscale=0,
+                 iw10=True):
         self.stack = stack
         self.nic = stack.nic
         self.c = stack.counters.c
@@ -60,6 +61,8 @@ class TcpLayer:
         self.challenge_limit = challenge_limit
         self._chal_left = challenge_limit
         self._chal_t = -1000000
+        self._iw_bytes = 14600 if iw10 else 4380
+        self._iw_segs = 10 if iw10 else 4
         self.dupthresh = 3
         self.early_rexmit = True  # RFC 5827 early retransmit
         # test-only fault switches (stack/faults.py), read once
@@ -788,8 +791,12 @@ class TcpLayer:
             if conn.srtt8 < 0:
                 conn.rto = 3000  # RFC 6298 §5.7
         else:
-            iw = 2 * mss if 2 * mss > 4380 else 4380
-            conn.cwnd = iw if iw < 4 * mss else 4 * mss
+            # RFC 6928 (as Linux): min(10 MSS, max(2 MSS, 14600)); with
+            # iw10=False RFC 5681's min(4 MSS, max(2 MSS, 4380))
+            iw = self._iw_bytes
+            iw = 2 * mss if 2 * mss > iw else iw
+            k = self._iw_segs * mss
+            conn.cwnd = iw if iw < k else k
         conn.rto_at = -1
         conn.retries = 0
         conn.recover = conn.snd_una
