@@ -25,7 +25,8 @@
 from .compat import const
 from .wire.copy import copy as _copy
 from . import http
-from .socket import tcp_mux, _RecvRing, _reset_recv
+from .layer.tcp.buffers import OutOfOrder
+from .socket import tcp_mux, _RecvRing
 
 _MASK = const(0xFFFFFFFF)
 _HALF = const(0x80000000)
@@ -102,16 +103,19 @@ class NoData:
 
 
 class Sink:
-    """A RecvBuf that takes in-order bytes and forgets them (out-of-order
-    ones are dropped: the peer resends)."""
+    """A RecvBuf that takes bytes and forgets them. Out-of-order bytes within
+    the window are remembered as ranges (no data kept), so the ACK moves past
+    them once the hole is filled and SACK can report them."""
 
     def __init__(self, window=SINK_WINDOW):
         self.nxt = -1
-        self.total = 0
+        self.total = 0  # bytes taken in order (the stream offset of nxt)
         self.win = window
+        self.ooo = OutOfOrder()
 
     def start(self, seq):
         self.nxt = seq
+        self.ooo.clear()
 
     def receive(self, view, off, n, seq):
         if self.nxt < 0:
@@ -119,17 +123,28 @@ class Sink:
         d = (seq - self.nxt) & _MASK
         if d & _HALF:
             n += d - 0x100000000  # starts before nxt: only the new part counts
-        elif d:
+            d = 0
+        if n <= 0 or d >= self.win:
             return
-        if n > 0:
-            self.nxt = (self.nxt + n) & _MASK
-            self.total += n
+        if d:
+            self.ooo.add(self.total + d, self.total + d + n)
+            return
+        end = self.total + n
+        if self.ooo.r:
+            end = self.ooo.take(end)
+        self.nxt = (self.nxt + end - self.total) & _MASK
+        self.total = end
 
     def ack(self):
         return self.nxt
 
     def window(self):
         return self.win
+
+    def sack_blocks(self, out):
+        if not self.ooo.r:
+            return 0
+        return self.ooo.sack(out, self.total, self.nxt)
 
 
 class EchoSend:
@@ -314,7 +329,7 @@ class Service:
         for i in range(len(sp)):
             if sp[i].cap == size:
                 rb = sp.pop(i)
-                _reset_recv(rb)
+                rb.reset()
                 return rb
         return _RecvRing(size)
 

@@ -520,21 +520,6 @@ def tcp_mux(stack):
     return mux
 
 
-def _reset_send(sb):
-    sb.head = 0
-    sb.count = 0
-    sb.begin = -1
-    sb.fin = False
-
-
-def _reset_recv(rb):
-    rb.head = 0
-    rb.count = 0
-    rb.base = 0
-    rb.nxt = -1
-    rb.ranges = []
-
-
 class _RecvRing(RingRecvBuf):
     """RingRecvBuf with a fast find() (bytearray.find instead of a byte loop)."""
 
@@ -665,8 +650,8 @@ class TcpMux:
         if sb is None or rb is None:
             return
         if sb.cap == TCP_SNDBUF and rb.cap == TCP_RCVBUF and len(self._spare) < TCP_POOL:
-            _reset_send(sb)
-            _reset_recv(rb)
+            sb.reset()
+            rb.reset()
             self._spare.append((sb, rb))
 
     def push(self, c):

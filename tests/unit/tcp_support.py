@@ -293,15 +293,20 @@ class Lone:
         self.now = now
         self.s.poll(now)
 
-    def handshake(self, port=80, sport=40000, iss=1000, wscale=None, mss=1460, wnd=65535):
-        """Listen on port and complete a passive open from B; returns (key, our iss)."""
+    def handshake(self, port=80, sport=40000, iss=1000, wscale=None, mss=1460, wnd=65535,
+                  sack_perm=False, ts=None):
+        """Listen on port and complete a passive open from B; returns (key, our iss).
+        ts: B's TSval for the SYN (and the ACK), None for no timestamps."""
         if port not in self.s.tcp.listeners:
             self.s.tcp.listen(port)
-        self.send(wtcp.TcpRepr(sport, port, iss, 0, wtcp.SYN, wnd, mss=mss, wscale=wscale))
+        self.send(wtcp.TcpRepr(sport, port, iss, 0, wtcp.SYN, wnd, mss=mss, wscale=wscale,
+                               sack_perm=sack_perm, timestamp=None if ts is None else (ts, 0)))
         out = self.out()
         synack = out[-1]
         assert synack.flags == wtcp.SYN | wtcp.ACK, out
-        self.send(wtcp.TcpRepr(sport, port, iss + 1, (synack.seq + 1) & 0xFFFFFFFF, wtcp.ACK, wnd))
+        self.synack = synack
+        self.send(wtcp.TcpRepr(sport, port, iss + 1, (synack.seq + 1) & 0xFFFFFFFF, wtcp.ACK, wnd,
+                               timestamp=None if ts is None else (ts, synack.timestamp[0])))
         key = self.s.tcp.accept(port)
         assert key is not None
         return key, synack.seq

@@ -51,10 +51,15 @@ def test_listen_syn_gets_synack_with_our_options_only():
     sa = out[0]
     assert sa.flags == SYN | ACK and sa.ack == 9001
     assert sa.mss == 1460 and sa.wscale is not None
-    assert not sa.sack_perm and sa.timestamp is None  # never echo what we lack
-    key = lo.app.log[-1][1]
-    assert lo.app.log[-1][0] == io.SENDING and _st(lo, key) == "SYN-RECEIVED"
-    assert lo.s.tcp.connection(key).mss == 1200
+    # SACK and timestamps (RFC 2018, 7323) answered: TSecr echoes the SYN's TSval
+    assert sa.sack_perm and sa.timestamp is not None and sa.timestamp[1] == 1
+    # a layer without them never echoes what it lacks
+    lo = T.Lone(timestamps=False, sack_permitted=False)
+    lo.s.tcp.listen(80)
+    lo.send(R(40000, 80, 9000, 0, SYN, mss=1200, wscale=3, sack_perm=True,
+              timestamp=(1, 0)))
+    sa = lo.out()[0]
+    assert not sa.sack_perm and sa.timestamp is None
 
 
 def test_syn_without_options_means_mss_536_and_no_window_scale():

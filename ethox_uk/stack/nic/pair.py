@@ -18,6 +18,7 @@
 # of several MSS passed on whole (tso_max) -- the receiver sees them with
 # rx_csum = RX_CSUM_PARTIAL, as a guest sees the host's GSO frames. Corruption
 # cannot be combined with it: a checksum the link vouches for would hide it.
+# `end.filter = fn(view, length)` lets a test drop chosen frames (False: dropped).
 from ..compat import const, MICROPYTHON
 from ..wire.copy import copy as _copy
 from .base import BUF_SIZE, CopyingNic, RX_CSUM_PARTIAL
@@ -96,6 +97,8 @@ class PairEnd(CopyingNic):
         self._held_len = 0
         self._held_csum = 0
         self.overflow = 0
+        self.filter = None  # tests: fn(view, length) -> False drops that frame on send
+        self.filtered = 0
         self.sent = 0
         self.received = 0
 
@@ -160,6 +163,10 @@ class PairEnd(CopyingNic):
 
     def send(self, view, length):
         # CopyingNic.send with _transmit's fault-free case inlined
+        if self.filter is not None and not self.filter(view, length):
+            self.filtered += 1  # a test dropped this very frame
+            self.release(view)
+            return
         i = self._tx_index.get(id(view), -1)
         csum = 0
         if i >= 0 and self._marked[i]:

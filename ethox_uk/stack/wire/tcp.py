@@ -238,6 +238,38 @@ def fill_checksum(b, off, n, psum):
     b[off + 17] = s & 0xFF
 
 
+def put_ts(b, i, ts_val, ts_ecr):
+    """NOP NOP TIMESTAMP(ts_val, ts_ecr) at b[i] (RFC 7323 Appendix A's layout);
+    returns 12."""
+    b[i] = OPT_NOP
+    b[i + 1] = OPT_NOP
+    b[i + 2] = OPT_TIMESTAMP
+    b[i + 3] = 10
+    b[i + 4] = (ts_val >> 24) & 0xFF
+    b[i + 5] = (ts_val >> 16) & 0xFF
+    b[i + 6] = (ts_val >> 8) & 0xFF
+    b[i + 7] = ts_val & 0xFF
+    b[i + 8] = (ts_ecr >> 24) & 0xFF
+    b[i + 9] = (ts_ecr >> 16) & 0xFF
+    b[i + 10] = (ts_ecr >> 8) & 0xFF
+    b[i + 11] = ts_ecr & 0xFF
+    return 12
+
+
+def put_sack(b, i, blocks, n):
+    """NOP NOP SACK with n blocks from blocks (left, right, left, right ...);
+    returns 4 + 8n."""
+    b[i] = OPT_NOP
+    b[i + 1] = OPT_NOP
+    b[i + 2] = OPT_SACK
+    b[i + 3] = 2 + 8 * n
+    j = 0
+    while j < 2 * n:
+        put32(b, i + 4 + 4 * j, blocks[j])
+        j += 1
+    return 4 + 8 * n
+
+
 # -- view ---------------------------------------------------------------------
 class TcpSegment:
     """A view over buf[0:length] holding one TCP segment (header first)."""

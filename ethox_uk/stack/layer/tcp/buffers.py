@@ -34,6 +34,13 @@ class RingSendBuf:
         self.begin = -1  # sequence number of the byte at head; -1 before TCP's first ack()
         self.fin = False  # the application ended the stream
 
+    def reset(self):
+        """Empty, as new (a pool reuses rings between connections)."""
+        self.head = 0
+        self.count = 0
+        self.begin = -1
+        self.fin = False
+
     # -- application side ------------------------------------------------------
     def free(self):
         return 0 if self.fin else self.cap - self.count
@@ -105,6 +112,82 @@ class RingSendBuf:
         self.begin = seq
 
 
+class OutOfOrder:
+    """Bytes received beyond the next one expected: at most `limit` sorted,
+    disjoint [start, end) ranges of stream offsets (offsets grow without
+    bound, so no wrap arithmetic), and which range moved last (SACK reports it
+    first, RFC 2018 §4). Each range is a 2-list; a new one allocates (a
+    reordering event, not the in-order hot path)."""
+
+    def __init__(self, limit=8):
+        self.r = []
+        self.limit = limit
+        self.recent = None
+
+    def clear(self):
+        self.r = []
+        self.recent = None
+
+    def add(self, s, e):
+        """Note [s, e); False when it would need more than `limit` ranges."""
+        r = self.r
+        i = 0
+        while i < len(r) and r[i][1] < s:
+            i += 1
+        # r[i] is the first range that ends at or after s
+        if i < len(r) and r[i][0] <= e:
+            rg = r[i]
+            if s < rg[0]:
+                rg[0] = s
+            if e > rg[1]:
+                rg[1] = e
+            while i + 1 < len(r) and r[i + 1][0] <= rg[1]:
+                nx = r.pop(i + 1)
+                if nx[1] > rg[1]:
+                    rg[1] = nx[1]
+            self.recent = rg
+            return True
+        if len(r) >= self.limit:
+            return False
+        rg = [s, e]
+        r.insert(i, rg)
+        self.recent = rg
+        return True
+
+    def take(self, end):
+        """The in-order end moved to `end`: absorb the ranges it reached; the
+        new end."""
+        r = self.r
+        while r and r[0][0] <= end:
+            rg = r.pop(0)
+            if rg is self.recent:
+                self.recent = None
+            if rg[1] > end:
+                end = rg[1]
+        return end
+
+    def sack(self, out, end, nxt):
+        """Write the ranges as (left, right) sequence numbers into out (a list
+        of 2k ints), the one that moved last first; `end` is the stream offset
+        of sequence number `nxt`. Returns the number of blocks written."""
+        r = self.r
+        k = len(out) >> 1
+        n = 0
+        rg = self.recent
+        if rg is not None and k:
+            out[0] = (nxt + rg[0] - end) & _MASK
+            out[1] = (nxt + rg[1] - end) & _MASK
+            n = 1
+        i = len(r) - 1
+        while i >= 0 and n < k:
+            if r[i] is not rg:
+                out[2 * n] = (nxt + r[i][0] - end) & _MASK
+                out[2 * n + 1] = (nxt + r[i][1] - end) & _MASK
+                n += 1
+            i -= 1
+        return n
+
+
 class RingRecvBuf:
     def __init__(self, capacity=65536, max_ranges=8):
         self.cap = capacity
@@ -113,13 +196,20 @@ class RingRecvBuf:
         self.count = 0  # contiguous unread bytes
         self.base = 0  # stream offset of the byte at head (grows without bound)
         self.nxt = -1  # sequence number of the next byte expected; -1 before start()
-        self.ranges = []  # sorted, disjoint [start, end) stream offsets beyond base+count
-        self.max_ranges = max_ranges
+        self.ooo = OutOfOrder(max_ranges)  # stream offsets held beyond base+count
+
+    def reset(self):
+        """Empty, as new (a pool reuses rings between connections)."""
+        self.head = 0
+        self.count = 0
+        self.base = 0
+        self.nxt = -1
+        self.ooo.clear()
 
     # -- TCP side (io.RecvBuf) --------------------------------------------------
     def start(self, seq):
         self.nxt = seq
-        self.ranges = []
+        self.ooo.clear()
 
     def receive(self, view, off, n, seq):
         if self.nxt < 0 or n <= 0:
@@ -139,7 +229,7 @@ class RingRecvBuf:
             n = room - d
         if d:
             start = self.base + self.count + d
-            if not self._add_range(start, start + n):
+            if not self.ooo.add(start, start + n):
                 return
         cap = self.cap
         p = self.head + self.count + d
@@ -157,47 +247,24 @@ class RingRecvBuf:
         if d == 0:
             self.count += n
             self.nxt = (self.nxt + n) & _MASK
-            if self.ranges:
-                self._merge()
-
-    def _add_range(self, s, e):
-        r = self.ranges
-        i = 0
-        while i < len(r) and r[i][1] < s:
-            i += 1
-        # r[i] is the first range that ends at or after s
-        if i < len(r) and r[i][0] <= e:
-            rg = r[i]
-            if s < rg[0]:
-                rg[0] = s
-            if e > rg[1]:
-                rg[1] = e
-            while i + 1 < len(r) and r[i + 1][0] <= rg[1]:
-                nx = r.pop(i + 1)
-                if nx[1] > rg[1]:
-                    rg[1] = nx[1]
-            return True
-        if len(r) >= self.max_ranges:
-            return False
-        r.insert(i, [s, e])
-        return True
-
-    def _merge(self):
-        r = self.ranges
-        end = self.base + self.count
-        while r and r[0][0] <= end:
-            rg = r.pop(0)
-            if rg[1] > end:
-                grow = rg[1] - end
-                self.count += grow
-                self.nxt = (self.nxt + grow) & _MASK
-                end = rg[1]
+            if self.ooo.r:
+                end = self.base + self.count
+                grow = self.ooo.take(end) - end
+                if grow:
+                    self.count += grow
+                    self.nxt = (self.nxt + grow) & _MASK
 
     def ack(self):
         return self.nxt
 
     def window(self):
         return self.cap - self.count
+
+    def sack_blocks(self, out):
+        """io.RecvBuf's optional SACK source: the out-of-order data held."""
+        if not self.ooo.r:
+            return 0
+        return self.ooo.sack(out, self.base + self.count, self.nxt)
 
     # -- application side -------------------------------------------------------
     def readable(self):

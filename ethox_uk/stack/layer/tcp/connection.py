@@ -9,6 +9,7 @@
 # `(a - b) & MASK` is the distance from b forward to a.
 from ...compat import const
 from . import io
+from . import sack
 
 MASK = const(0xFFFFFFFF)
 HALF = const(0x80000000)
@@ -40,6 +41,7 @@ DROP = const(-1)
 REOPEN = const(-2)
 
 MAX_RTO = const(60000)
+TS_VALID_MS = const(2073600000)  # RFC 7323 §5.5: TS.Recent is stale after 24 days
 
 
 class Seg:
@@ -130,6 +132,20 @@ class Connection:
         # the addresses' part of the pseudo-header sum, for the address it used
         self.psum_src = None
         self.psum = 0
+        # RFC 7323 timestamps (ts_ok once both SYNs carried one)
+        self.ts_ok = False
+        self.ts_recent = 0
+        self.ts_recent_at = now  # when TS.Recent was taken (PAWS trusts it 24 days)
+        self.ts_off = iss  # our TSval = now + ts_off: a per-connection offset (§7.1)
+        self.last_ack_sent = 0  # RCV.NXT of the last segment we sent (§4.3)
+        # RFC 2018 SACK (sack_ok once both SYNs carried SACK-permitted)
+        self.sack_ok = False
+        self.sack_out = None  # the blocks our ACKs report: [left, right, ...]
+        self.sack_n = 0
+        self.sacked = []  # the sender's scoreboard (sack.py)
+        self.sacked_bytes = 0
+        self.high_rxt = iss  # RFC 6675 HighRxt: retransmitted up to here
+        self.hole_len = 0
 
     def state_name(self):
         return STATE_NAMES[self.state]
@@ -188,6 +204,17 @@ class Connection:
                 # RFC 9293 §3.10.7.4 / RFC 6191: a new incarnation may reuse the pair
                 return REOPEN
 
+        # RFC 7323 §5.3 R1 (PAWS): an older timestamp than TS.Recent is an old
+        # duplicate: not acceptable (an ACK answers it, as for any such segment)
+        ts = -1
+        if self.ts_ok and L.has_opts and L.opts.ts_val >= 0:
+            ts = L.opts.ts_val
+            if (ts - self.ts_recent) & MASK >= HALF and not flags & _RST \
+                    and now - self.ts_recent_at < TS_VALID_MS:
+                c["tcp_paws_dropped"] += 1
+                L.send_ack(self, now)
+                return io.SENDING
+
         # 1. sequence number acceptability
         wnd = (self.rcv_adv - self.rcv_nxt) & MASK
         if wnd >= HALF:
@@ -230,6 +257,13 @@ class Connection:
                 L.arm(self.tw_at)
             L.send_ack(self, now)
             return io.SENDING
+        if ts >= 0 and ((seq - self.last_ack_sent) & MASK == 0
+                        or (seq - self.last_ack_sent) & MASK >= HALF):
+            # R3 / §4.3: SEG.SEQ <= Last.ACK.sent (the segment reaches the edge
+            # we acknowledged): its TSval is the one to echo
+            if (ts - self.ts_recent) & MASK < HALF:
+                self.ts_recent = ts
+                self.ts_recent_at = now
         # trim to the window
         doff = sg.doff
         if d < 0:
@@ -308,8 +342,10 @@ class Connection:
             L.challenge_ack(self, now)
             return io.SENDING
         swnd = sg.wnd << self.snd_wscale
+        if self.sack_ok and L.has_opts and L.opts.sack_n:
+            sack.update(self, L.opts.sack, L.opts.sack_n)
         if ua > 0:
-            self._new_ack(L, ack, ua, now)
+            self._new_ack(L, ack, ua, now, ts)
         elif ua == 0 and dlen == 0 and not flags & (_SYN | _FIN) and swnd == self.snd_wnd \
                 and self.snd_max != self.snd_una:
             self._dupack(L, now)
@@ -325,6 +361,10 @@ class Connection:
             if swnd and not old:
                 self.persist_at = -1
                 self.persist_shift = 0
+        if self.snd_wnd == 0 and self.snd_max != self.snd_una:
+            # the peer answers while its window is shut: it is alive (RFC 1122
+            # §4.2.2.17: probing goes on as long as it acknowledges the probes)
+            self.retries = 0
         fin_acked = self.fin_seq >= 0 and self.snd_una == (self.fin_seq + 1) & MASK
         if st == FIN_WAIT_1:
             if fin_acked:
@@ -419,25 +459,45 @@ class Connection:
         L.send_syn(self, now)
         return io.SENDING
 
-    def _new_ack(self, L, ack, acked, now):
-        """SND.UNA < SEG.ACK <= SND.MAX: data (or our SYN/FIN) acknowledged."""
+    def _new_ack(self, L, ack, acked, now, ts):
+        """SND.UNA < SEG.ACK <= SND.MAX: data (or our SYN/FIN) acknowledged.
+        ts: the segment's TSval (-1: none); its TSecr times the round trip."""
         mss = self.mss
         flight_before = (self.snd_max - self.snd_una) & MASK
         self.snd_una = ack
         if (self.snd_nxt - ack) & MASK >= HALF:
             self.snd_nxt = ack  # after a go-back-N the peer may be ahead of snd_nxt
         self.retries = 0
-        if self.rtt_at >= 0 and (ack - self.rtt_seq) & MASK < HALF:
+        if self.sacked:
+            sack.prune(self)
+        elif self.sack_ok:
+            self.high_rxt = ack
+        if ts >= 0 and L.opts.ts_ecr:
+            # RFC 7323 §4.1: every ACK of new data is an RTT sample (TSecr is
+            # our clock when the data that triggered it went out)
+            r = (now + self.ts_off - L.opts.ts_ecr) & MASK
+            if r < HALF:
+                self.rtt_sample(r, L)
+            self.rtt_at = -1
+        elif self.rtt_at >= 0 and (ack - self.rtt_seq) & MASK < HALF:
             self.rtt_sample(now - self.rtt_at, L)
             self.rtt_at = -1
         if self.in_recovery:
             if (ack - self.recover) & MASK < HALF:
-                # full acknowledgment (RFC 6582 §3.2 step 3)
+                # full acknowledgment (RFC 6582 §3.2 step 3, RFC 6675 §5)
                 fl = (self.snd_max - ack) & MASK
                 w = fl + mss
                 self.cwnd = self.ssthresh if self.ssthresh < w else w
                 self.in_recovery = False
                 self.dupacks = 0
+            elif self.sack_ok:
+                # RFC 6675: the scoreboard says what to resend; pipe, not cwnd
+                # deflation, paces it
+                if not self.partial_seen:
+                    self.partial_seen = True
+                    self.rto_at = now + self.rto
+                    L.arm(self.rto_at)
+                L.want_send(self)
             else:
                 # partial acknowledgment: resend the next hole, deflate
                 self.rexmit = True
@@ -473,7 +533,10 @@ class Connection:
         self.dupacks += 1
         mss = self.mss
         if self.in_recovery:
-            self.cwnd += mss  # each further duplicate: a segment has left the network
+            if self.sack_ok:
+                L.want_send(self)  # pipe shrank by what the ACK SACKed
+            else:
+                self.cwnd += mss  # each further duplicate: a segment has left the network
             return
         thresh = L.dupthresh
         fl = (self.snd_max - self.snd_una) & MASK
@@ -481,12 +544,17 @@ class Connection:
             # RFC 5827 early retransmit: too few segments out for three duplicates
             oseg = (fl + mss - 1) // mss
             thresh = oseg - 1 if oseg > 2 else 1
-        if self.dupacks < thresh:
-            # RFC 3042 limited transmit: one new segment per early duplicate
-            if self.unsent:
+        # RFC 6675 §5: with SACK, also enter recovery once more than
+        # (DupThresh - 1) * SMSS bytes above SND.UNA are SACKed (IsLost(SND.UNA))
+        lost = self.sack_ok and self.sacked_bytes > (L.dupthresh - 1) * mss \
+            and L.dupthresh < 0x3FFFFFFF
+        if self.dupacks < thresh and not lost:
+            # RFC 3042 limited transmit: one new segment for each of the first
+            # two duplicates (output() allows min(dupacks, 2) MSS more)
+            if self.unsent and self.dupacks <= 2:
                 L.want_send(self)
             return
-        if self.dupacks == thresh:
+        if self.dupacks == thresh or lost:
             # RFC 6582 §3.2 step 2: only when the ACK covers more than `recover`
             # (`recover` here is one past the highest byte sent, hence >=)
             if (self.snd_una - self.recover) & MASK >= HALF:
@@ -494,12 +562,16 @@ class Connection:
             fl = (self.snd_max - self.snd_una) & MASK
             half = fl >> 1
             self.ssthresh = half if half > 2 * mss else 2 * mss
-            self.cwnd = self.ssthresh + 3 * mss
             self.recover = self.snd_max
             self.in_recovery = True
             self.partial_seen = False
-            self.rexmit = True
             self.rtt_at = -1  # Karn: never time a retransmitted segment
+            if self.sack_ok:
+                self.cwnd = self.ssthresh  # RFC 6675 §5 (4.2): pipe paces recovery
+                self.high_rxt = self.snd_una
+            else:
+                self.cwnd = self.ssthresh + 3 * mss
+                self.rexmit = True
             L.c["tcp_fast_retrans_sent"] += 1
             L.want_send(self)
 
@@ -554,6 +626,8 @@ class Connection:
         self.in_recovery = False
         self.dupacks = 0
         self.recover = self.snd_max
+        if self.sack_ok:
+            sack.clear(self)  # RFC 6675 §5.1: after an RTO the scoreboard is not trusted
         self.snd_nxt = self.snd_una  # go back N
         self.rto_at = now + self.rto
         L.arm(self.rto_at)

@@ -16,6 +16,7 @@ from ...compat import const
 from ...wire import tcp as W
 from ...wire.checksum import csum
 from . import io
+from . import sack
 from .connection import (Connection, Seg, REOPEN, CLOSED, SYN_SENT, SYN_RECEIVED,
                          ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, LAST_ACK, TIME_WAIT, STATE_NAMES,
                          MAX_RTO)
@@ -39,7 +40,7 @@ class TcpLayer:
     def __init__(self, stack, user=None, slots=128, syn_max=32, rcv_window=65536,
                  rto_initial=1000, rto_min=1000, delack=40, msl=30000, max_retries=12,
                  syn_retries=6, challenge_limit=10, burst=32, isn_seed=None, wscale=0,
-                 iw10=True):
+                 iw10=True, timestamps=True, sack_permitted=True):
         self.stack = stack
         self.nic = stack.nic
         self.c = stack.counters.c
@@ -61,6 +62,8 @@ class TcpLayer:
         self.challenge_limit = challenge_limit
         self._chal_left = challenge_limit
         self._chal_t = -1000000
+        self.use_ts = timestamps  # offer / accept RFC 7323 timestamps
+        self.use_sack = sack_permitted  # offer / accept RFC 2018 SACK
         self._iw_bytes = 14600 if iw10 else 4380
         self._iw_segs = 10 if iw10 else 4
         self.dupthresh = 3
@@ -364,8 +367,9 @@ class TcpLayer:
         return conn
 
     def take_syn_options(self, conn):
-        """MSS (536 when absent, RFC 9293 §3.7.1) and window scale from a SYN.
-        SACK-permitted and timestamps are not implemented: never echoed."""
+        """MSS (536 when absent, RFC 9293 §3.7.1), window scale, timestamps and
+        SACK-permitted from a SYN (or SYN-ACK): each is on only when both SYNs
+        carry it (we always offer ours in a SYN)."""
         o = self.opts
         has = self.has_opts
         mss = o.mss if has and o.mss >= 0 else 536
@@ -375,7 +379,6 @@ class TcpLayer:
             mss = RCV_MSS
         elif mss < MIN_MSS:
             mss = MIN_MSS
-        conn.mss = mss
         conn.peer_ws = has and o.wscale >= 0
         if conn.peer_ws:
             conn.snd_wscale = o.wscale
@@ -383,6 +386,19 @@ class TcpLayer:
         else:
             conn.snd_wscale = 0
             conn.rcv_wscale = 0
+        conn.ts_ok = self.use_ts and has and o.ts_val >= 0
+        if conn.ts_ok:
+            conn.ts_recent = o.ts_val
+            conn.ts_recent_at = self.now
+            # every segment carries the 12-byte option: the data shrinks (RFC 6691)
+            mss -= 12
+            if mss < MIN_MSS:
+                mss = MIN_MSS
+        conn.mss = mss
+        conn.sack_ok = self.use_sack and has and o.sack_perm
+        if conn.sack_ok:
+            conn.sack_out = [0] * 8  # up to 4 blocks (3 fit beside a timestamp)
+            conn.high_rxt = conn.snd_una
 
     def poll(self, now):
         self.now = now
@@ -478,16 +494,25 @@ class TcpLayer:
                     conn.ack_now = True  # a hole was filled
             else:
                 # out of order (or no room): an immediate pure duplicate ACK
-                # (RFC 5681 §4.2), not one riding on data, so it counts as one
+                # (RFC 5681 §4.2), not one riding on data, so it counts as one;
+                # with SACK it says what did arrive (RFC 2018 §4)
                 w = rb.window()
                 conn.rcv_space = w
+                if conn.sack_ok:
+                    self._sack_blocks(conn, rb)
                 self.send_ack(conn, self.now)
+            if conn.sack_n and nxt != before:
+                self._sack_blocks(conn, rb)  # a hole filled: the blocks changed
             if conn.rcv_fin >= 0 and conn.rcv_fin == conn.rcv_nxt:
                 conn.consume_fin(self, self.now)
         w = rb.window()
         conn.rcv_space = w
         if w > conn.rcv_space_max:
             conn.rcv_space_max = w
+
+    def _sack_blocks(self, conn, rb):
+        f = getattr(rb, "sack_blocks", None)
+        conn.sack_n = f(conn.sack_out) if f is not None else 0
 
     def conn_write(self, pkt, sb):
         return self.output(pkt.conn, sb, self.now)
@@ -510,28 +535,53 @@ class TcpLayer:
         fin_wanted = fin_seq >= 0 or (sb.fin and (st == ESTABLISHED or st == CLOSE_WAIT))
         mss = conn.mss
         sent = 0
+        smax = conn.snd_max
         if conn.rexmit:
+            # NewReno (no SACK): resend the first unacknowledged segment -- only
+            # what was sent before (never past SND.MAX: new data goes through
+            # the window checks below)
             conn.rexmit = False
-            n = (data_end - una) & MASK
+            n = (smax - una) & MASK
             if n >= HALF:
                 n = 0
+            if fin_seq >= 0 and n:
+                n -= 1  # the FIN's sequence number holds no data
             if n > mss:
                 n = mss
             fl = _ACK
             if fin_seq >= 0 and (una + n) & MASK == fin_seq:
                 fl |= _FIN
-            if (n or fl & _FIN) and una != conn.snd_max:
+            if (n or fl & _FIN) and una != smax:
                 if self._xmit(conn, una, fl, n, sb, now, None):
                     sent += 1
                     c["tcp_retrans_sent"] += 1
                     if conn.rto_at < 0:
                         conn.rto_at = now + conn.rto
                         self.arm(conn.rto_at)
+        sack_rec = conn.in_recovery and conn.sack_ok
+        if sack_rec:
+            # RFC 6675 §5 (NextSeg rule 1): resend the holes below the highest
+            # SACKed byte while the pipe leaves room for a segment
+            while conn.cwnd - sack.pipe(conn) >= mss:
+                h = sack.next_hole(conn)
+                if h < 0:
+                    break
+                n = conn.hole_len if conn.hole_len < mss else mss
+                fl = _ACK
+                if fin_seq >= 0 and (h + n) & MASK == (fin_seq + 1) & MASK:
+                    n -= 1  # a hole ending with our FIN
+                    fl |= _FIN
+                if not self._xmit(conn, h, fl, n, sb, now, None):
+                    self.want_send(conn)
+                    break
+                conn.high_rxt = (h + n + (1 if fl & _FIN else 0)) & MASK
+                sent += 1
+                c["tcp_retrans_sent"] += 1
         # the most one segment may carry: one MSS, or with TSO a run of them
         seg_max = mss
         tso = self.nic.tso_max
         if tso:
-            k = (tso - 60) // mss
+            k = (tso - 80) // mss
             if k > 1:
                 seg_max = k * mss
         nxt = conn.snd_nxt
@@ -543,13 +593,25 @@ class TcpLayer:
             unsent = (data_end - nxt) & MASK
             if unsent >= HALF:
                 unsent = 0
-            cw = conn.cwnd
-            if conn.dupacks and not conn.in_recovery:
-                cw += conn.dupacks * mss  # limited transmit (RFC 3042)
-            wnd = conn.snd_wnd if conn.snd_wnd < cw else cw
-            usable = (una + wnd - nxt) & MASK
-            if usable >= HALF:
-                usable = 0
+            if sack_rec:
+                # new data in SACK recovery: what the pipe and the peer's window allow
+                usable = conn.cwnd - sack.pipe(conn)
+                w = (una + conn.snd_wnd - nxt) & MASK
+                if w >= HALF:
+                    w = 0
+                if w < usable:
+                    usable = w
+                if usable < 0:
+                    usable = 0
+            else:
+                cw = conn.cwnd
+                d = conn.dupacks
+                if d and not conn.in_recovery:
+                    cw += (d if d < 2 else 2) * mss  # limited transmit: two at most (RFC 3042)
+                wnd = conn.snd_wnd if conn.snd_wnd < cw else cw
+                usable = (una + wnd - nxt) & MASK
+                if usable >= HALF:
+                    usable = 0
             n = unsent if unsent < usable else usable
             view = None
             if n > mss:
@@ -685,14 +747,29 @@ class TcpLayer:
         o = PAYLOAD_OFF
         hlen = 20
         if flags & _SYN:
-            # window scale: always offered in a SYN, in a SYN-ACK only in reply to one
-            ws = self.wscale if (conn.state == SYN_SENT or conn.peer_ws) else -1
+            # a SYN offers window scale, SACK-permitted and a timestamp; a
+            # SYN-ACK carries each only in reply to the SYN's
+            syn = conn.state == SYN_SENT
+            ws = self.wscale if (syn or conn.peer_ws) else -1
             hlen += W.put_syn_options(view, o + 20, -1 if self.no_mss_option else RCV_MSS, ws,
-                                      False)
+                                      self.use_sack and (syn or conn.sack_ok))
+            if self.use_ts and (syn or conn.ts_ok):
+                hlen += W.put_ts(view, o + hlen, (now + conn.ts_off) & MASK,
+                                 0 if syn else conn.ts_recent)
             win = conn.rcv_space if conn.rcv_space < 65535 else 65535
             conn.rcv_adv = (conn.rcv_nxt + win) & MASK
         else:
             win = self._wnd_field(conn)
+            if conn.ts_ok:
+                hlen += W.put_ts(view, o + 20, (now + conn.ts_off) & MASK, conn.ts_recent)
+            k = conn.sack_n
+            if k and flags & _ACK:
+                # RFC 2018: the blocks ride on ACKs while data is held out of
+                # order; a full data segment has no room left for them
+                if k > 3 and conn.ts_ok:
+                    k = 3
+                if n == 0 or n + hlen - 20 + 4 + 8 * k <= conn.mss + (12 if conn.ts_ok else 0):
+                    hlen += W.put_sack(view, o + hlen, conn.sack_out, k)
         W.put_header(view, o, conn.lport, conn.rport, seq, conn.rcv_nxt if flags & _ACK else 0,
                      hlen, flags, win)
         if n:
@@ -726,6 +803,7 @@ class TcpLayer:
             conn.ack_pending = 0
             conn.ack_now = False
             conn.delack_at = -1
+            conn.last_ack_sent = conn.rcv_nxt
         return True
 
     def send_ack(self, conn, now):
