@@ -30,6 +30,8 @@
 #   n  the app called sys.exit(n)
 import sys
 
+from ethox_uk.stack.compat import micropython
+
 EXIT_APP_ERROR = 1
 EXIT_BAD_WORDS = 2
 EXIT_NO_DEVICE = 3
@@ -102,6 +104,8 @@ class Service:
         self.bus = bus
         self.clock = bus.ticks_ms
         self.errors_seen = 0
+
+    @micropython.native
 
     def hook(self):
         stack = self.stack

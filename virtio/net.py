@@ -50,7 +50,7 @@
 # `bus` is the hardware accessor (the runtime's `_ethox`, or virtio.sim.SimBus).
 from array import array
 
-from ethox_uk.stack.compat import const
+from ethox_uk.stack.compat import const, micropython
 from ethox_uk.stack.nic.base import BUF_SIZE, Nic
 from ethox_uk.stack.wire.copy import copy as _copy
 
@@ -264,6 +264,7 @@ class VirtioNet(Nic):
         self._notify(where[0], where[1])
 
     # -- receive ------------------------------------------------------------------
+    @micropython.native
     def receive(self, handler, budget):
         u = self._rxu
         last = self._rx_last
@@ -368,6 +369,8 @@ class VirtioNet(Nic):
         self.rx_merged += 1
         return total
 
+    @micropython.native
+
     def _reply(self, view, length):
         """Send the in-place reply view[:length] (a receive buffer) from a small slot."""
         s = self._take_small()
@@ -454,6 +457,8 @@ class VirtioNet(Nic):
             self._bfree[n] = s
             self._nbfree = n + 1
 
+    @micropython.native
+
     def _post(self, s, length):
         self._state[s] = _TX
         t = self._ntxd - 1
@@ -495,6 +500,8 @@ class VirtioNet(Nic):
         if self.event_idx:
             self._txa[self._tx_ev_at] = (last - 1) & 0xFFFF  # still no interrupts
 
+    @micropython.native
+
     def flush(self):
         q = self.txq
         ai = q.avail_idx
@@ -517,9 +524,12 @@ class VirtioNet(Nic):
             self._reclaim()
 
     # -- waiting ------------------------------------------------------------------
+    @micropython.native
     def rx_ready(self):
         """A received frame is waiting in the used ring."""
         return self._rxu[1] != self._rx_last
+
+    @micropython.native
 
     def prepare_wait(self):
         """Before the CPU halts: lower the device's interrupt line if it may be

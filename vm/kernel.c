@@ -13,14 +13,15 @@
  *       halt until an interrupt (with an optional PIT one-shot), COM1 output
  *       and input in batches, MSR access, invlpg, reset.  (kvm_pvm turns `int $0x80` from ring 3 into #UD,
  *       but forwards #GP faithfully);
- *   IRQ 0-15 (8259 PIC at vectors 32-47) -> note it in irq_pending, EOI;
+ *   IRQ 0-15 (8259 PIC at vectors 32-47) -> note it in irq_pending, EOI
+ *       (in assembly: boot.S's irq_fast);
  *   anything else                      -> report on COM1, triple fault.
  */
 #include <stdint.h>
 #include "x86.h"
 #include "kernel.h"
 
-volatile uint32_t irq_pending;
+volatile uint32_t irq_pending;      /* set by irq_fast (boot.S) */
 volatile uint32_t irq_count;
 volatile uint32_t io_traps;         /* port accesses emulated for ring 3 */
 
@@ -254,6 +255,7 @@ static void syscall0(struct trapframe *f) {
 void trap(struct trapframe *f) {
     uint64_t vec = f->vec;
     if (vec >= IRQ_VECTOR_BASE && vec < IRQ_VECTOR_BASE + 16) {
+        /* not reached: boot.S's irq_fast takes vectors 32-47 */
         uint32_t irq = (uint32_t)(vec - IRQ_VECTOR_BASE);
         irq_pending |= 1u << irq;
         irq_count++;

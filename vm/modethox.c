@@ -35,6 +35,7 @@
  *   exit(n)                leave QEMU now through isa-debug-exit (status 33+2n)
  *   exit_on_error(flag)    uncaught exceptions in REPL code then exit with 1
  *   irq_count()            interrupts taken so far (diagnostics)
+ *   last_halt()            (start_us, end_us) of the latest halt (diagnostics)
  *   on_soft_reset(addr, value=0, width=32, io=False)
  *                          at every soft reset, before the heap is freed,
  *                          write value to MMIO addr (read back until it reads
@@ -327,6 +328,14 @@ static mp_obj_t e_irq_pending(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(e_irq_pending_obj, e_irq_pending);
 
+/* (start_us, end_us) of the last halt: wake-up latency measurements */
+extern uint64_t halt_start_us, halt_end_us;
+static mp_obj_t e_last_halt(void) {
+    mp_obj_t t[2] = { mk_uint(halt_start_us), mk_uint(halt_end_us) };
+    return mp_obj_new_tuple(2, t);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(e_last_halt_obj, e_last_halt);
+
 static mp_obj_t e_irq_count(void) {
     return mk_uint(irq_count);
 }
@@ -412,6 +421,7 @@ static const mp_rom_map_elem_t ethox_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_lfence), MP_ROM_PTR(&e_lfence_obj) },
     { MP_ROM_QSTR(MP_QSTR_sfence), MP_ROM_PTR(&e_sfence_obj) },
     { MP_ROM_QSTR(MP_QSTR_ticks_us), MP_ROM_PTR(&e_ticks_us_obj) },
+    { MP_ROM_QSTR(MP_QSTR_last_halt), MP_ROM_PTR(&e_last_halt_obj) },
     { MP_ROM_QSTR(MP_QSTR_ticks_ms), MP_ROM_PTR(&e_ticks_ms_obj) },
     { MP_ROM_QSTR(MP_QSTR_tsc_hz), MP_ROM_PTR(&e_tsc_hz_obj) },
     { MP_ROM_QSTR(MP_QSTR_checksum), MP_ROM_PTR(&e_checksum_obj) },

@@ -23,14 +23,17 @@
 #   ip.poll(now)                                    fragment reassembly timeouts
 #   icmp.receive(view, ip_off, ip_hlen, length, now) -> reply_len  (and the error senders)
 #   udp.receive(view, ip_off, ip_hlen, length, now) -> reply_len
-#   udp.poll(now)
 #   tcp.receive / tcp.poll / tcp.end_batch(now)    (end_batch: after each batch of
 #                                                   received frames; tcp.batch is set
 #                                                   while it lasts)
-# Every layer also has next_timeout(now) -> ms until its next timer, or -1.
+# Layers with timers (arp, ip's reassembler, tcp) keep their earliest deadline
+# in `timer_at` (absolute ms, -1: none; early is fine, late is not): poll(now)
+# runs only when it is due, and next_timeout() reads them without a call.
+# They also keep next_timeout(now) -> ms until that timer, or -1.
 #
 # `faults` (test-only negative controls, see faults.py): a set of switch names
 # kept as stack.faults; each layer reads the ones it honours in __init__.
+from .compat import micropython
 from .counters import Counters
 from .layer.eth import EthLayer
 from .layer.arp import ArpLayer
@@ -69,6 +72,10 @@ class Stack:
         from fn propagate out of poll(): they are the app's, not the stack's."""
         self._pollers.append(fn)
 
+    @micropython.native
+
+    @micropython.native
+
     def _on_frame(self, view, length):
         c = self.counters.c
         c["rx_frames"] += 1
@@ -82,8 +89,16 @@ class Stack:
             c["tx_frames"] += 1
         return n
 
+    @micropython.native
+
+    @micropython.native
+
     def poll(self, now):
-        """One round: receive up to RX_BUDGET frames, run timers and services."""
+        """One round: receive up to RX_BUDGET frames, run the timers that are
+        due, push out what was sent, run the app's pollers. Layers with timers
+        keep their earliest deadline in `timer_at` (absolute ms, -1: none), so
+        a round with nothing due calls none of them (the idle guest's wake-up
+        path is this function: under TCG every call costs microseconds)."""
         self.now = now
         tcp = self.tcp
         if tcp is not None:
@@ -91,12 +106,17 @@ class Stack:
         n = self.nic.receive(self._on_frame_cb, RX_BUDGET)
         try:
             if tcp is not None:
-                tcp.end_batch(now)
-            self.arp.poll(now)
-            self.ip.poll(now)
-            self.udp.poll(now)
-            if self.tcp is not None:
-                self.tcp.poll(now)
+                if tcp.acks:
+                    tcp.end_batch(now)
+                tcp.batch = False
+                if tcp.due or 0 <= tcp.timer_at <= now:
+                    tcp.poll(now)
+            t = self.arp.timer_at
+            if 0 <= t <= now:
+                self.arp.poll(now)
+            t = self.ip.frag.timer_at
+            if 0 <= t <= now:
+                self.ip.poll(now)
         except Exception as e:
             self.counters.c["internal_error"] += 1
             self.last_error = e
@@ -112,15 +132,29 @@ class Stack:
         sleep (an asyncio pump whose tasks are due at a time, say)."""
         self._timer_sources.append(obj)
 
+    @micropython.native
+
+    @micropython.native
+
     def next_timeout(self, now):
         """Milliseconds until the earliest timer of any layer or timer source,
         or -1 for none: how long the loop's owner (host runner, the image's
         poll hook) may sleep when no frame arrives."""
-        best = -1
-        for layer in (self.arp, self.ip, self.udp, self.tcp) + tuple(self._timer_sources):
-            if layer is None:
-                continue
-            t = layer.next_timeout(now)
+        best = self.arp.timer_at
+        t = self.ip.frag.timer_at
+        if t >= 0 and (best < 0 or t < best):
+            best = t
+        tcp = self.tcp
+        if tcp is not None:
+            if tcp.due:
+                return 0
+            t = tcp.timer_at
+            if t >= 0 and (best < 0 or t < best):
+                best = t
+        if best >= 0:
+            best = best - now if best > now else 0
+        for src in self._timer_sources:
+            t = src.next_timeout(now)
             if t >= 0 and (best < 0 or t < best):
                 best = t
         return best

@@ -197,6 +197,10 @@ def test_errors_about_tcp_reach_the_tcp_layer():
     class FakeTcp:
         def __init__(self):
             self.errors = []
+            self.due = []
+            self.timer_at = -1
+            self.batch = False
+            self.acks = []
 
         def receive(self, view, ip_off, ip_hlen, end, now):
             return 0

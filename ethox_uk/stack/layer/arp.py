@@ -71,7 +71,7 @@ class ArpLayer:
         self._qbuf = [memoryview(bytearray(MAX_FRAME)) for _ in range(size)]
         self._qlen = [0] * size
         self._hit = 0  # slot of the last lookup: most frames go to one next hop
-        self._due = -1  # earliest retry deadline of a pending slot, -1: none
+        self.timer_at = -1  # earliest retry deadline of a pending slot, -1: none
         self._now = 0
         self._mcast_mac = bytearray(b"\x01\x00\x5e\x00\x00\x00")
         self._addr_src = None  # the stack.ip_addr object _our/_bcast derive from
@@ -213,8 +213,8 @@ class ArpLayer:
         if self._state[i] == _PENDING:
             self._tries[i] += 1
             d = now + self.retry_ms
-            if self._due < 0 or d < self._due:
-                self._due = d
+            if self.timer_at < 0 or d < self.timer_at:
+                self.timer_at = d
         if view is None:
             view = stack.nic.tx_buffer()
             if view is None:
@@ -397,7 +397,7 @@ class ArpLayer:
     def poll(self, now):
         """Retry pending requests; give up after max_tries (arp_unresolved)."""
         self._now = now
-        if self._due < 0 or now < self._due:
+        if self.timer_at < 0 or now < self.timer_at:
             return
         self._addr()
         st = self._state
@@ -418,11 +418,11 @@ class ArpLayer:
                 d = now + retry
             if due < 0 or d < due:
                 due = d
-        self._due = due
+        self.timer_at = due
 
     def next_timeout(self, now):
         """ms until the next retry/give-up, or -1 (expiry needs no timer)."""
-        if self._due < 0:
+        if self.timer_at < 0:
             return -1
-        d = self._due - now
+        d = self.timer_at - now
         return d if d > 0 else 0

@@ -54,7 +54,7 @@ class Reassembler:
         self.re = [[0] * MAX_RANGES for _ in range(slots)]
         self.reason = ["ipv4_frag_bad"] * slots
         self.first = bytearray(slots)  # fragment zero arrived
-        self._due = -1
+        self.timer_at = -1
         # test-only (negative control): reassemble overlapping fragments (the data
         # already held wins) instead of dropping the datagram
         self.accept_overlap = "frag_accept_overlap" in ip.stack.faults
@@ -104,8 +104,8 @@ class Reassembler:
         st[i] = _ACTIVE
         d = now + self.timeout_ms
         self.deadline[i] = d
-        if self._due < 0 or d < self._due:
-            self._due = d
+        if self.timer_at < 0 or d < self.timer_at:
+            self.timer_at = d
         self.total[i] = -1
         self.nranges[i] = 0
         self.first[i] = 0
@@ -266,7 +266,7 @@ class Reassembler:
 
     # -- timers ----------------------------------------------------------------
     def poll(self, now):
-        if self._due < 0 or now < self._due:
+        if self.timer_at < 0 or now < self.timer_at:
             return
         st = self.state
         due = -1
@@ -282,7 +282,7 @@ class Reassembler:
                 st[i] = _FREE
             elif due < 0 or d < due:
                 due = d
-        self._due = due
+        self.timer_at = due
 
     def _time_exceeded(self, i, now):
         # Quote the synthesized header with the data held from offset 0.
@@ -294,9 +294,9 @@ class Reassembler:
         self.ip.stack.icmp.send_time_exceeded(v, _IP, 1, now)
 
     def next_timeout(self, now):
-        if self._due < 0:
+        if self.timer_at < 0:
             return -1
-        d = self._due - now
+        d = self.timer_at - now
         return d if d > 0 else 0
 
     def in_use(self):

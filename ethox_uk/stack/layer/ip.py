@@ -29,9 +29,10 @@
 # ipv4_no_route), fragments above the MTU and hands each frame to
 # stack.arp.output. A buffer that is not sent goes back through
 # nic.release() when the NIC has it, else it is kept for the next send_begin.
-from ..compat import const
+from ..compat import const, micropython
 from ..nic.base import BUF_SIZE
 from ..wire import ipv4 as _ip
+from ..wire.checksum import csum
 from .frag import Reassembler, SLOTS, SLOT_DATA
 
 IP_OFF = const(14)
@@ -154,12 +155,35 @@ class IpLayer:
         return i
 
     # -- receive ---------------------------------------------------------------
+    @micropython.native
     def receive(self, view, length, now):
         """A frame with IPv4 at offset 14; returns the in-place reply's length or 0."""
         c = self.c
         if self.stack.ip_addr is not self._addr_src:
             self.refresh()
         o = IP_OFF
+        me = self.addr
+        if (view[o] == 0x45 and length >= 34 and view[o + 19] == me[3] and view[o + 18] == me[2]
+                and view[o + 17] == me[1] and view[o + 16] == me[0]
+                and ((view[o + 6] & 0x3F) | view[o + 7]) == 0):
+            # the common case -- a 20-byte header, to our address, not a
+            # fragment -- checked here in line: wire.ipv4.check's tests, in its
+            # order, for what is left (length, total length, checksum last)
+            total = (view[o + 2] << 8) | view[o + 3]
+            if total < 20 or total > length - o:
+                c["ipv4_bad_total_len"] += 1
+                return 0
+            if csum(view, o, o + 20) != 0xFFFF and not self.ignore_checksum:
+                c["ipv4_bad_checksum"] += 1
+                return 0
+            a = view[o + 12]
+            if a >= 224 or a == 127 or a == 0 or (
+                    view[o + 15] == me[3] and view[o + 14] == me[2] and view[o + 13] == me[1]
+                    and a == me[0]) or (self.has_bcast and _ip.addr_eq(view, o + 12, self.bcast)):
+                if a != 0 or view[o + 9] != 17 or view[o + 13] or view[o + 14] or view[o + 15]:
+                    c["ipv4_bad_source"] += 1  # 0.0.0.0 only while configuring (DHCP, UDP)
+                    return 0
+            return self.dispatch(view, o, 20, o + total, now)
         r = _ip.check(view, o, length - o)
         if r is not None:
             # test-only (negative control): ignore_ip_checksum accepts a header whose
@@ -194,6 +218,8 @@ class IpLayer:
             return self.frag.receive(view, o, hl, total, now)
         return self.dispatch(view, o, hl, o + total, now)
 
+    @micropython.native
+
     def dispatch(self, view, o, hl, end, now):
         """Hand a whole datagram to its protocol."""
         stack = self.stack
@@ -215,6 +241,7 @@ class IpLayer:
         return self.frag.next_timeout(now)
 
     # -- in-place replies ------------------------------------------------------
+    @micropython.native
     def reply_prepare(self, view, ip_off, payload_len):
         """Turn the request's IPv4 header into the reply's; returns the payload offset.
 
@@ -226,11 +253,17 @@ class IpLayer:
         if hl != 20:
             view[p:p + payload_len] = view[o + hl:o + hl + payload_len]
         a = self.addr
-        for k in range(4):
-            view[o + 16 + k] = view[o + 12 + k]
-            view[o + 12 + k] = a[k]
+        view[o + 16] = view[o + 12]
+        view[o + 17] = view[o + 13]
+        view[o + 18] = view[o + 14]
+        view[o + 19] = view[o + 15]
+        view[o + 12] = a[0]
+        view[o + 13] = a[1]
+        view[o + 14] = a[2]
+        view[o + 15] = a[3]
         total = 20 + payload_len
-        ident = self._next_ident()
+        ident = (self._ident + 1) & 0xFFFF
+        self._ident = ident
         view[o] = 0x45
         view[o + 1] = 0
         view[o + 2] = total >> 8
@@ -240,8 +273,14 @@ class IpLayer:
         view[o + 6] = 0
         view[o + 7] = 0
         view[o + 8] = self.ttl
-        _ip.fill_checksum(view, o)
+        view[o + 10] = 0
+        view[o + 11] = 0
+        s = ~csum(view, o, o + 20) & 0xFFFF
+        view[o + 10] = s >> 8
+        view[o + 11] = s & 255
         return p
+
+    @micropython.native
 
     def reply_finish(self, view, ip_off, now):
         """Frame length of the prepared reply for the Ethernet layer, or 0 if sent here."""
@@ -250,6 +289,8 @@ class IpLayer:
             self.output_datagram(view, ip_off, now)
             return 0
         return ip_off + total
+
+    @micropython.native
 
     def reply_in_place(self, view, ip_off, payload_len, now):
         self.reply_prepare(view, ip_off, payload_len)

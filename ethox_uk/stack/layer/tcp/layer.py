@@ -82,7 +82,7 @@ class TcpLayer:
             self.early_rexmit = False
         self.burst = burst
         self.now = 0
-        self.next_at = -1  # earliest timer of any connection (may be early, never late)
+        self.timer_at = -1  # earliest timer of any connection (may be early, never late)
         self.due = []  # connections waiting for user.send
         self._due_spare = []
         # While the stack hands over a batch of received frames (Stack.poll sets
@@ -402,7 +402,7 @@ class TcpLayer:
 
     def poll(self, now):
         self.now = now
-        if self.next_at >= 0 and now >= self.next_at:
+        if self.timer_at >= 0 and now >= self.timer_at:
             self._run_timers(now)  # first: a timer may ask for a send opportunity
         if self.due:
             due = self.due
@@ -422,9 +422,9 @@ class TcpLayer:
     def next_timeout(self, now):
         if self.due:
             return 0
-        if self.next_at < 0:
+        if self.timer_at < 0:
             return -1
-        t = self.next_at - now
+        t = self.timer_at - now
         return t if t > 0 else 0
 
     # -- user operations (through io.In / io.Raw) ------------------------------------
@@ -620,7 +620,12 @@ class TcpLayer:
                 if n > mss:
                     view = self.stack.ip.send_begin(PAYLOAD_OFF + 60 + n)
                     if view is None:
-                        n = mss  # no big buffer free: a plain segment
+                        # every big buffer is with the device: wait for them
+                        # (the next round, after the kick) rather than cut the
+                        # run into plain segments, each costing a whole pass
+                        # through the stack
+                        self.want_send(conn)
+                        break
             fin_now = fin_wanted and n == unsent
             if n == 0 and not fin_now:
                 break
@@ -924,12 +929,12 @@ class TcpLayer:
             self.due.append(conn)
 
     def arm(self, t):
-        if self.next_at < 0 or t < self.next_at:
-            self.next_at = t
+        if self.timer_at < 0 or t < self.timer_at:
+            self.timer_at = t
 
     # -- timers ----------------------------------------------------------------------
     def _run_timers(self, now):
-        self.next_at = -1
+        self.timer_at = -1
         for conn in self.ep.conns:
             if conn is None:
                 continue
