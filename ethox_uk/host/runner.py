@@ -190,8 +190,14 @@ class Runner:
 
     def summary(self):
         c = self.stack.counters
-        return "stopped: rx %d tx %d frames, drops %s" % (
+        out = "stopped: rx %d tx %d frames, drops %s" % (
             c["rx_frames"], c["tx_frames"], c.drops() or "none")
+        st = getattr(self.nic, "stats", None)
+        st = st() if st is not None else {}
+        if st.get("offloads"):
+            out += "; offloads %s: %d merged frames in, %d segmentation frames out" % (
+                st["offloads"], st.get("rx_gso", 0), st.get("tx_tso", 0))
+        return out
 
     def close(self):
         if self.nic is not None:
