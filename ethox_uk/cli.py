@@ -91,18 +91,42 @@ def demo(recipe, host_mode, accel, machine, timeout):
               help="Round trips per measurement.")
 @click.option("--no-micropython", is_flag=True,
               help="Skip the MicroPython unix-port runs (CPython only).")
+@click.option("--net", "link", type=click.Choice(["tap", "bridge", "dgram"]),
+              help="--image: measure the data path with real clients (ping, nc, curl) on this "
+                   "link in a private namespace, under KVM and TCG (root).")
+@click.option("--versus", multiple=True, metavar="NAME=CMD",
+              callback=lambda c, p, v: _parse_versus(c, p, v),
+              help="With --net: also boot this guest (CMD with @TAP@, or @LOCAL@/@REMOTE@ for "
+                   "dgram), run the same clients and print the ratios. Repeatable.")
 @vmopts
-def bench(host_recipe, image, runs, json_path, count, no_micropython, vm):
+def bench(host_recipe, image, runs, json_path, count, no_micropython, link, versus, vm):
     """Host mode: ICMP and UDP echo round trips/s and TCP bulk throughput each way and
     connections/s (in-memory pair and dgram sockets) under CPython and MicroPython, with
     allocations per packet/segment under MicroPython.
 
     With --image IMAGE: boot times beside a minimal kernel's, ARP, ping RTT, TCP throughput
     with the Linux kernel as peer, register accesses per frame, idle CPU, image size, a
-    1,000,000-iteration loop and -m 16M, under KVM (when usable) and TCG."""
+    1,000,000-iteration loop and -m 16M, under KVM (when usable) and TCG.
+
+    With --image IMAGE --net tap|bridge|dgram: ping p50/p99, into discard, from chargen and
+    HTTP with real clients in a private namespace, the offloads negotiated and frames per
+    kick; --versus NAME=CMD measures another guest the same way in the same run.
+
+    \b
+    Example: ethox-uk bench --image build/echo.elf --net tap \\
+      --versus linux="qemu-system-x86_64 -M microvm,accel=tcg ... -netdev tap,id=n0,ifname=@TAP@,..."
+    """
+    if (link or versus) and image is None:
+        raise click.UsageError("--net and --versus measure a booted image: give --image IMAGE")
+    if versus and not link:
+        raise click.UsageError("--versus needs --net tap|bridge|dgram (the link both guests use)")
     if image is not None:
         if host_recipe is not None:
             raise click.UsageError("give --image or --host, not both")
+        if link:
+            from .bench.link import run_link_bench
+
+            sys.exit(run_link_bench(image, link, vm, versus, json_path))
         from .bench.image import run_bench as run_image_bench
 
         sys.exit(run_image_bench(image, vm, json_path, runs))
@@ -110,6 +134,12 @@ def bench(host_recipe, image, runs, json_path, count, no_micropython, vm):
 
     sys.exit(run_bench(host_recipe or "images/echo", json_path, count,
                        micropython=not no_micropython))
+
+
+def _parse_versus(ctx, param, values):
+    from .bench.link import parse_versus
+
+    return parse_versus(ctx, param, values)
 
 
 def _register_others():
