@@ -14,13 +14,17 @@
 #          of REPEATS runs (default 3), every run's figure in runs_mbit_s, and
 #          the CPU time this process used (mbit_per_cpu_s: other load on the
 #          machine lowers mbit_s but hardly this)
+#   bulk_pair_offload   the same over the pair in its offload mode (a veth: 64 KiB
+#          segments, partial checksums), 4 x MIB
+#   loss   a->b over the pair at 0, 0.1, 1 and 5 % loss each way, with and
+#          without SACK: Mbit/s, retransmissions and RTOs (LOSS_BYTES each)
 #   conn   connections per second over the pair: open, 1 byte each way,
 #          close both ways (the opener closes first and keeps TIME-WAIT)
 #   alloc  (MicroPython) bytes allocated per data segment in steady-state bulk
 #          transfer over the pair, both stacks and the ACKs included, the
 #          application copying into and out of its rings (gc.mem_alloc deltas,
 #          gc disabled)
-# PARTS: comma-separated subset of bulk_pair,bulk_dgram,conn,alloc.
+# PARTS: comma-separated subset of bulk_pair,bulk_pair_offload,bulk_dgram,conn,alloc,loss.
 # Prints one JSON object per line. MicroPython-compatible.
 import gc
 import json
@@ -184,13 +188,13 @@ class Bulk:
             self._serve(o)
 
 
-def make_stack(nic, ip, mac, user, window):
+def make_stack(nic, ip, mac, user, window, **tcp):
     from ethox_uk.stack.config import Config
     from ethox_uk.stack.iface import Stack
     from ethox_uk.stack.layer.tcp import TcpLayer
 
     s = Stack(nic, Config(ip=(ip, 24), gw="10.0.2.1", mac=mac), seed=7)
-    s.tcp = TcpLayer(s, user, rcv_window=window, slots=256)
+    s.tcp = TcpLayer(s, user, rcv_window=window, slots=256, **tcp)
     user.layer = s.tcp
     return s
 
@@ -209,13 +213,13 @@ def _retrans(*stacks):
     return n
 
 
-def bulk(na, nb, nic_kind, direction, size, window):
+def bulk(na, nb, nic_kind, direction, size, window, **tcp):
     """One bulk transfer of `size` bytes; the JSON row."""
     pat = pattern()
     ua = Bulk(direction == "a->b", size, window, pat)
     ub = Bulk(direction == "b->a", size, window, pat)
-    a = make_stack(na, A_IP, A_MAC, ua, window)
-    b = make_stack(nb, B_IP, B_MAC, ub, window)
+    a = make_stack(na, A_IP, A_MAC, ua, window, **tcp)
+    b = make_stack(nb, B_IP, B_MAC, ub, window, **tcp)
     b.tcp.listen(PORT)
     recv = ub if direction == "a->b" else ua
     gc.collect()
@@ -243,6 +247,7 @@ def bulk(na, nb, nic_kind, direction, size, window):
             "mbit_per_cpu_s": recv.got * 8 / (cpu * 1e6) if cpu > 0 else 0.0,
             "segments": segs, "us_per_segment": us / segs if segs else 0.0,
             "retrans": _retrans(a, b), "rounds": rounds, "window": window,
+            "timeouts": a.counters.c["tcp_timeouts"] + b.counters.c["tcp_timeouts"],
             "internal_error": _errors(a, b)}
 
 
@@ -269,6 +274,48 @@ def bench_pair(size, repeats):
             na, nb = make_pair(rx_slots=PAIR_SLOTS)
             runs.append(bulk(na, nb, "pair", d, size, PAIR_WINDOW))
         out.append(_median(runs))
+    return out
+
+
+def bench_pair_offload(size, repeats):
+    """The pair as a veth/loopback is: 64 KiB segments (TSO/GRO), checksums left partial."""
+    from ethox_uk.stack.nic.pair import make_pair
+
+    out = []
+    for d in ("a->b", "b->a"):
+        runs = []
+        for _ in range(repeats):
+            na, nb = make_pair(rx_slots=128, offloads=True)
+            runs.append(bulk(na, nb, "pair+offloads", d, size, PAIR_WINDOW))
+        out.append(_median(runs))
+    return out
+
+
+LOSS_RATES = (0, 0.001, 0.01, 0.05)
+LOSS_BYTES = 4 << 20
+LOSS_WINDOW = 256 * 1024
+
+
+def bench_loss(repeats):
+    """Throughput over the pair (MTU 1500) with seeded random loss in both directions,
+    with and without SACK (smoltcp publishes such a table); wall clock, so each RTO
+    (1 s minimum, RFC 6298) shows in full."""
+    from ethox_uk.stack.nic.pair import make_pair
+
+    out = []
+    for loss in LOSS_RATES:
+        for sack in (True, False):
+            runs = []
+            for r in range(repeats):
+                na, nb = make_pair(seed=11 + r, loss=loss, rx_slots=PAIR_SLOTS)
+                row = bulk(na, nb, "pair", "a->b", LOSS_BYTES, LOSS_WINDOW,
+                           sack_permitted=sack)
+                runs.append(row)
+            row = _median(runs)
+            row["kind"] = "tcp_loss"
+            row["loss"] = loss
+            row["sack"] = sack
+            out.append(row)
     return out
 
 
@@ -453,7 +500,7 @@ def bench_alloc(size):
     return out
 
 
-PARTS = ("bulk_pair", "bulk_dgram", "conn", "alloc")
+PARTS = ("bulk_pair", "bulk_pair_offload", "bulk_dgram", "conn", "alloc", "loss")
 
 
 def main(argv):
@@ -471,6 +518,10 @@ def main(argv):
     for part in parts:
         if part == "bulk_pair":
             rows = bench_pair(size, repeats)
+        elif part == "bulk_pair_offload":
+            rows = bench_pair_offload(size * 4, repeats)
+        elif part == "loss":
+            rows = bench_loss(repeats)
         elif part == "bulk_dgram":
             rows = bench_dgram(size, sockdir, repeats)
         elif part == "conn":

@@ -151,7 +151,7 @@ def test_sender_sws_avoidance_waits_then_override_timer_sends():
 
 
 def test_rto_backoff_then_abort():
-    lo = T.Lone(max_retries=5)
+    lo = T.Lone(max_retries=5, tail_loss_probe=False)  # the RFC 6298 schedule alone
     key, iss = lo.handshake()
     lo.app.push(key, b"hello", 0)
     lo.out()
@@ -331,3 +331,30 @@ def test_data_the_user_does_not_read_is_not_acknowledged():
     lo.tick(1000)
     assert all([r.ack == 1001 for r in lo.out()])
     assert lo.s.counters["tcp_unread"] == 1
+
+
+def test_tail_loss_probe_resends_the_last_segment_before_the_rto():
+    # RFC 8985 §7: 2 SRTT (at least 10 ms) after a flight nobody acknowledges,
+    # the last segment goes again; the RTO then counts from the probe
+    lo = T.Lone()
+    key, iss = lo.handshake()
+    c = lo.s.tcp.connection(key)
+    lo.app.push(key, bytes(1460 * 3), 0)
+    assert len(lo.out()) == 3
+    t = 0
+    probes = []
+    while t < 500:
+        t += 5
+        lo.tick(t)
+        for r in lo.out():
+            probes.append((t, r.seq, len(r.payload)))
+    assert probes == [(10, iss + 1 + 2920, 1460)]
+    assert lo.s.counters["tcp_tail_probes_sent"] == 1 and lo.s.counters["tcp_timeouts"] == 0
+    assert c.rto_at == 10 + c.rto
+    # its ACK (the whole flight) ends the episode: the next flight may be probed again
+    lo.send(R(40000, 80, 1001, iss + 1 + 4380, ACK), now=20)
+    assert not c.tlp_sent and c.pto_at == -1
+    # one segment out: the peer may be delaying its ACK, so 200 ms more
+    lo.app.push(key, b"x", 30)
+    lo.out()
+    assert c.pto_at >= 30 + 200

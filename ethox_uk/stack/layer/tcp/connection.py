@@ -118,6 +118,8 @@ class Connection:
         self.persist_shift = 0
         self.ka_at = -1
         self.tw_at = -1
+        self.pto_at = -1  # RFC 8985 tail loss probe (layer.arm_pto)
+        self.tlp_sent = False  # a probe went out and no ACK of new data came since
         # options
         self.nodelay = False
         self.ka_idle = 0  # keepalive: 0 = off (RFC 1122 §4.2.3.6 default)
@@ -523,11 +525,16 @@ class Connection:
                 else:
                     inc = mss * mss // self.cwnd
                     self.cwnd += inc if inc else 1
+        self.tlp_sent = False
         if self.snd_una == self.snd_max:
             self.rto_at = -1
+            self.pto_at = -1
         elif not self.in_recovery:  # in recovery: only the first partial ACK restarts it
             self.rto_at = now + self.rto
             L.arm(self.rto_at)
+            L.arm_pto(self, now)
+        else:
+            self.pto_at = -1
 
     def _dupack(self, L, now):
         self.dupacks += 1

@@ -40,7 +40,7 @@ class TcpLayer:
     def __init__(self, stack, user=None, slots=128, syn_max=32, rcv_window=65536,
                  rto_initial=1000, rto_min=1000, delack=40, msl=30000, max_retries=12,
                  syn_retries=6, challenge_limit=10, burst=32, isn_seed=None, wscale=0,
-                 iw10=True, timestamps=True, sack_permitted=True):
+                 iw10=True, timestamps=True, sack_permitted=True, tail_loss_probe=True):
         self.stack = stack
         self.nic = stack.nic
         self.c = stack.counters.c
@@ -64,6 +64,7 @@ class TcpLayer:
         self._chal_t = -1000000
         self.use_ts = timestamps  # offer / accept RFC 7323 timestamps
         self.use_sack = sack_permitted  # offer / accept RFC 2018 SACK
+        self.tlp = tail_loss_probe  # RFC 8985 §7
         self._iw_bytes = 14600 if iw10 else 4380
         self._iw_segs = 10 if iw10 else 4
         self.dupthresh = 3
@@ -80,6 +81,7 @@ class TcpLayer:
         if "no_fast_retransmit" in faults:
             self.dupthresh = 0x3FFFFFFF
             self.early_rexmit = False
+            self.tlp = False  # nothing before the RTO
         self.burst = burst
         self.now = 0
         self.timer_at = -1  # earliest timer of any connection (may be early, never late)
@@ -666,6 +668,8 @@ class TcpLayer:
                 self.want_send(conn)
                 break
         conn.unsent = unsent
+        if sent and conn.snd_una != conn.snd_max:
+            self.arm_pto(conn, now)
         if conn.persist_at == -2:
             conn.persist_at = -1
         if sent == 0 and (conn.ack_now or self._window_update_due(conn)):
@@ -891,6 +895,7 @@ class TcpLayer:
     def enter_time_wait(self, conn, now):
         conn.state = TIME_WAIT
         conn.rto_at = -1
+        conn.pto_at = -1
         conn.persist_at = -1
         conn.ka_at = -1
         conn.delack_at = -1
@@ -907,6 +912,7 @@ class TcpLayer:
         conn.queued = False
         self.ep.remove(conn)
         conn.rto_at = conn.delack_at = conn.persist_at = conn.ka_at = conn.tw_at = -1
+        conn.pto_at = -1
 
     def close_by_timer(self, conn, reset, relisten):
         """Delete conn and tell the user (a CLOSED In carrying the signals)."""
@@ -946,9 +952,13 @@ class TcpLayer:
                 continue
             if 0 <= conn.rto_at <= now:
                 conn.rto_at = -1
+                conn.pto_at = -1
                 conn.on_rto(self, now)
                 if conn.state == CLOSED:
                     continue
+            if 0 <= conn.pto_at <= now:
+                conn.pto_at = -1
+                self._on_pto(conn, now)
             if 0 <= conn.delack_at <= now:
                 conn.delack_at = -1
                 if conn.ack_pending:
@@ -961,12 +971,55 @@ class TcpLayer:
                     continue
             if conn.rto_at >= 0:
                 self.arm(conn.rto_at)
+            if conn.pto_at >= 0:
+                self.arm(conn.pto_at)
             if conn.delack_at >= 0:
                 self.arm(conn.delack_at)
             if conn.persist_at >= 0:
                 self.arm(conn.persist_at)
             if conn.ka_at >= 0:
                 self.arm(conn.ka_at)
+
+    def arm_pto(self, conn, now):
+        """RFC 8985 §7 tail loss probe: 2 SRTT after the last send with data
+        outstanding (+ a peer's delayed ACK when one segment is out), unless the
+        RTO comes first. Its probe draws an ACK or SACK when the tail of a flight
+        -- or the one ACK that covered it -- was lost: recovery then starts
+        without waiting for the RTO (one second at least, RFC 6298)."""
+        if conn.srtt8 < 0 or conn.tlp_sent or conn.in_recovery or not self.tlp:
+            return
+        p = conn.srtt8 >> 2
+        if p < 10:
+            p = 10
+        if (conn.snd_max - conn.snd_una) & MASK <= conn.mss:
+            p += 200  # RFC 8985's WCDelAckT
+        t = now + p
+        if conn.rto_at >= 0 and t >= conn.rto_at:
+            return
+        conn.pto_at = t
+        self.arm(t)
+
+    def _on_pto(self, conn, now):
+        una = conn.snd_una
+        smax = conn.snd_max
+        if conn.in_recovery or una == smax or conn.state < ESTABLISHED or conn.sbuf is None:
+            return
+        # the probe: the last segment again (it carries the FIN if that was last)
+        n = (smax - una) & MASK
+        fl = _ACK
+        fin_seq = conn.fin_seq
+        if fin_seq >= 0 and (fin_seq + 1) & MASK == smax:
+            n -= 1
+            fl |= _FIN
+        if n > conn.mss:
+            n = conn.mss
+        seq = (smax - n - (1 if fl & _FIN else 0)) & MASK
+        if self._xmit(conn, seq, fl, n, conn.sbuf, now, None):
+            conn.tlp_sent = True
+            self.c["tcp_tail_probes_sent"] += 1
+            self.c["tcp_retrans_sent"] += 1
+            conn.rto_at = now + conn.rto
+            self.arm(conn.rto_at)
 
     def _on_persist(self, conn, now):
         if conn.snd_una != conn.snd_max:
