@@ -278,6 +278,20 @@ class ArpLayer:
         return 0
 
     # -- transmit --------------------------------------------------------------
+    def mac_for(self, hop, now):
+        """The MAC of next hop `hop` (4 bytes) when it is resolved and not about
+        to need re-confirming, else None (then output() does what is needed).
+        For senders that cache a frame header for a while (the TCP layer)."""
+        n = _arp.read_ip(hop, 0)
+        self._addr()
+        i = self._find(n)
+        if i < 0 or self._state[i] != _REACHABLE:
+            return None
+        if now - self._confirmed[i] >= self.reachable_ms - self.max_tries * self.retry_ms:
+            return None
+        self._used[i] = now
+        return self._mac[i]
+
     def output(self, view, length, next_hop_ip, now):
         """Send the IPv4 frame view[:length] (header filled here) to next_hop_ip.
 

@@ -33,6 +33,8 @@ from ..compat import const, micropython
 from ..nic.base import BUF_SIZE
 from ..wire import ipv4 as _ip
 from ..wire.checksum import csum
+from ..wire import ethernet as _eth
+from ..wire.copy import copy as _copy
 from .frag import Reassembler, SLOTS, SLOT_DATA
 
 IP_OFF = const(14)
@@ -362,6 +364,50 @@ class IpLayer:
             return ok
         self.stack.arp.output(view, IP_OFF + total, hop, now)
         return True
+
+    def header_template(self, dst_ip, proto, t, now):
+        """Fill t[0:34] with the Ethernet and IPv4 headers of our datagrams to
+        dst_ip (total length, ID and checksum zero) when the next hop's MAC is
+        known; the header's checksum sum (folded, not inverted), or -1 when
+        send_finish() must go first (no route, ARP not resolved). A sender that
+        keeps the template sends with send_prepared() -- routing, ARP and the
+        header writing are done once, not per segment."""
+        if self.stack.ip_addr is not self._addr_src:
+            self.refresh()
+        hop = self.route(dst_ip)
+        if hop is None:
+            return -1
+        mac = self.stack.arp.mac_for(hop, now)
+        if mac is None:
+            return -1
+        _eth.fill_header(t, mac, self.stack.mac, 0x0800)
+        _ip.write_header(t, IP_OFF, 0, 0, 0, self.ttl, proto, self.addr, dst_ip)
+        t[IP_OFF + 10] = 0
+        t[IP_OFF + 11] = 0
+        return csum(t, IP_OFF, PAYLOAD_OFF)
+
+    def send_prepared(self, view, t, tsum, payload_len, segments):
+        """Send the payload at PAYLOAD_OFF behind template t's headers
+        (header_template(); tsum its result): length, ID and checksum filled
+        in. segments > 0: a TSO segment using up that many IDs."""
+        _copy(view, 0, t, 0, PAYLOAD_OFF)
+        total = 20 + payload_len
+        ident = (self._ident + 1) & 0xFFFF
+        self._ident = (ident + segments - 1) & 0xFFFF if segments > 1 else ident
+        view[16] = total >> 8
+        view[17] = total & 255
+        view[18] = ident >> 8
+        view[19] = ident & 255
+        s = tsum + total + ident
+        s = (s & 0xFFFF) + (s >> 16)
+        s = ~((s & 0xFFFF) + (s >> 16)) & 0xFFFF
+        view[24] = s >> 8
+        view[25] = s & 255
+        n = PAYLOAD_OFF + payload_len
+        if n < 60:
+            n = _eth.pad(view, n)
+        self.stack.nic.send(view, n)
+        self.c["tx_frames"] += 1
 
     def output_datagram(self, view, ip_off, now):
         """Send the complete datagram at view[ip_off:] (not a NIC buffer) by copying."""

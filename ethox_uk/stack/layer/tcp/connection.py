@@ -134,6 +134,12 @@ class Connection:
         # the addresses' part of the pseudo-header sum, for the address it used
         self.psum_src = None
         self.psum = 0
+        # the Ethernet + IPv4 headers of our segments (ip.header_template), and
+        # until when they are trusted without asking routing and ARP again
+        self.tmpl = bytearray(34)
+        self.tmpl_sum = -1
+        self.tmpl_until = -1
+        self.tmpl_src = None
         # RFC 7323 timestamps (ts_ok once both SYNs carried one)
         self.ts_ok = False
         self.ts_recent = 0

@@ -27,7 +27,8 @@ HALF = const(0x80000000)
 PAYLOAD_OFF = const(34)  # Ethernet 14 + IPv4 20: where send_begin() wants the TCP header
 PROTO_TCP = const(6)
 RCV_MSS = const(1460)  # 1500-byte MTU - 40
-MIN_MSS = const(64)  # a smaller MSS option would make segments absurd (and loops long)
+MIN_MSS = const(64)
+TEMPLATE_MS = const(100)  # a connection's cached frame header is checked with ARP this often  # a smaller MSS option would make segments absurd (and loops long)
 
 _FIN = const(0x01)
 _SYN = const(0x02)
@@ -210,7 +211,20 @@ class TcpLayer:
                 + PROTO_TCP + n) != 0xFFFF and not self.ignore_checksum:
             c[W.BAD_CHECKSUM] += 1
             return 0
-        if hlen > 20:
+        if hlen == 32 and view[off + 20] == 1 and view[off + 21] == 1 \
+                and view[off + 22] == 8 and view[off + 23] == 10:
+            # the layout nearly every segment of a timestamped connection has
+            # (RFC 7323 Appendix A): read in place, no option loop
+            o = self.opts
+            o.mss = -1
+            o.wscale = -1
+            o.sack_perm = False
+            o.sack_n = 0
+            i = off + 24
+            o.ts_val = (view[i] << 24) | (view[i + 1] << 16) | (view[i + 2] << 8) | view[i + 3]
+            o.ts_ecr = (view[i + 4] << 24) | (view[i + 5] << 16) | (view[i + 6] << 8) | view[i + 7]
+            self.has_opts = True
+        elif hlen > 20:
             r = W.parse_options(view, off + 20, off + hlen, self.opts)
             if r is not None:
                 c[r] += 1
@@ -806,7 +820,14 @@ class TcpLayer:
             s = ~csum(view, o, o + total, conn.psum + total) & 0xFFFF
             view[o + 16] = s >> 8
             view[o + 17] = s & 0xFF
-        ip.send_finish(view, conn.rip, PROTO_TCP, total, now, segs)
+        if conn.tmpl_until <= now or conn.tmpl_src is not my:
+            conn.tmpl_src = my
+            conn.tmpl_sum = ip.header_template(conn.rip, PROTO_TCP, conn.tmpl, now)
+            conn.tmpl_until = now + TEMPLATE_MS if conn.tmpl_sum >= 0 else now
+        if conn.tmpl_sum >= 0:
+            ip.send_prepared(view, conn.tmpl, conn.tmpl_sum, total, segs)
+        else:
+            ip.send_finish(view, conn.rip, PROTO_TCP, total, now, segs)
         self.c["tcp_tx"] += 1
         if flags & _ACK:
             conn.ack_pending = 0
