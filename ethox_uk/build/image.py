@@ -42,10 +42,12 @@ VIRTIO_DIR = REPO_ROOT / "virtio"
 STACK_DIR = REPO_ROOT / "ethox_uk" / "stack"
 
 # Host NIC drivers need an operating system (sockets, fcntl, files) that the guest does not
-# have, and virtio/sim.py is the tests' simulated device: they stay out of images.
-# Everything else under ethox_uk/stack/ and virtio/ is frozen.
+# have, virtio/sim.py is the tests' simulated device and wire/model/ the packet views and
+# Reprs that only tests and tools use: they stay out of images (HOST_ONLY_DIRS: every file
+# under them). Everything else under ethox_uk/stack/ and virtio/ is frozen.
 HOST_ONLY = ("ethox_uk/stack/nic/dgram.py", "ethox_uk/stack/nic/tap.py",
              "ethox_uk/stack/nic/pcap.py", "virtio/sim.py")
+HOST_ONLY_DIRS = ("ethox_uk/stack/wire/model/",)
 # Frozen names that a recipe's modules must not take.
 RESERVED = ("boot", "main", "ethox_uk", "virtio", "asyncio", "uasyncio")
 
@@ -96,7 +98,7 @@ def frozen_entries(recipe, boot_dir: Path) -> list:
     own = [(REPO_ROOT, "ethox_uk/__init__.py"), (REPO_ROOT, "ethox_uk/guest.py")]
     for rel in _py_files(STACK_DIR):
         target = "ethox_uk/stack/" + rel
-        if target not in HOST_ONLY:
+        if target not in HOST_ONLY and not target.startswith(HOST_ONLY_DIRS):
             own.append((REPO_ROOT, target))
     if VIRTIO_DIR.is_dir():
         own += [(REPO_ROOT, "virtio/" + rel) for rel in _py_files(VIRTIO_DIR)

@@ -1,0 +1,110 @@
+# View and Repr classes for udp (wire/udp.py has the checks and writers the
+# layers use): parse/emit for tests and tools. Not frozen into images.
+from ..udp import HEADER_LEN, PROTO_UDP, check, csum, fill_checksum_addrs, pseudo_header
+
+
+class Packet:
+    def __init__(self, buf, off=0):
+        self.buf = buf
+        self.off = off
+
+    def attach(self, buf, off=0):
+        self.buf = buf
+        self.off = off
+        return self
+
+    def _u16(self, i):
+        i += self.off
+        return (self.buf[i] << 8) | self.buf[i + 1]
+
+    def _set16(self, i, v):
+        i += self.off
+        self.buf[i] = (v >> 8) & 255
+        self.buf[i + 1] = v & 255
+
+    def check_len(self, length, ip_off=None):
+        """Length checks; with ip_off (IPv4 header in the same buffer) the checksum too."""
+        if ip_off is not None:
+            return check(self.buf, ip_off, self.off, length)
+        if length < HEADER_LEN:
+            return "udp_truncated"
+        ulen = self.length()
+        if ulen < HEADER_LEN or ulen > length:
+            return "udp_bad_length"
+        return None
+
+    def src_port(self):
+        return self._u16(0)
+
+    def dst_port(self):
+        return self._u16(2)
+
+    def length(self):
+        return self._u16(4)
+
+    def checksum(self):
+        return self._u16(6)
+
+    def payload_off(self):
+        return self.off + HEADER_LEN
+
+    def set_src_port(self, v):
+        self._set16(0, v)
+
+    def set_dst_port(self, v):
+        self._set16(2, v)
+
+    def set_length(self, v):
+        self._set16(4, v)
+
+    def set_checksum(self, v):
+        self._set16(6, v)
+
+    def verify_checksum(self, src, dst):
+        """With the addresses given as 4-byte values (not in the same buffer)."""
+        if self.checksum() == 0:
+            return True
+        n = self.length()
+        s = csum(self.buf, self.off, self.off + n, pseudo_header(src, dst, PROTO_UDP, n))
+        return s == 0xFFFF
+
+    def fill_checksum(self, src, dst):
+        fill_checksum_addrs(self.buf, self.off, self.length(), src, dst)
+
+
+class Repr:
+    def __init__(self, src_port, dst_port, payload=b""):
+        self.src_port = src_port
+        self.dst_port = dst_port
+        self.payload = bytes(payload)
+
+    @staticmethod
+    def parse(packet, length, src, dst):
+        """A UdpRepr, or None when the length or checksum check fails."""
+        if packet.check_len(length) is not None or not packet.verify_checksum(src, dst):
+            return None
+        o = packet.payload_off()
+        return Repr(packet.src_port(), packet.dst_port(),
+                    bytes(packet.buf[o:packet.off + packet.length()]))
+
+    def buffer_len(self):
+        return HEADER_LEN + len(self.payload)
+
+    def emit(self, packet, src, dst):
+        packet.set_src_port(self.src_port)
+        packet.set_dst_port(self.dst_port)
+        n = len(self.payload)
+        packet.set_length(HEADER_LEN + n)
+        o = packet.payload_off()
+        packet.buf[o:o + n] = self.payload
+        packet.fill_checksum(src, dst)
+
+    def __eq__(self, other):
+        return (isinstance(other, Repr) and self.src_port == other.src_port
+                and self.dst_port == other.dst_port and self.payload == other.payload)
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __repr__(self):
+        return "UdpRepr(%d -> %d, %d bytes)" % (self.src_port, self.dst_port, len(self.payload))
