@@ -386,6 +386,8 @@ class IpLayer:
         t[IP_OFF + 11] = 0
         return csum(t, IP_OFF, PAYLOAD_OFF)
 
+    @micropython.native
+
     def send_prepared(self, view, t, tsum, payload_len, segments):
         """Send the payload at PAYLOAD_OFF behind template t's headers
         (header_template(); tsum its result): length, ID and checksum filled

@@ -7,7 +7,7 @@
 # output); buffers are the user's (io.py) and only reached through In.read /
 # In.write. Sequence numbers are 32-bit and compared modulo 2**32 inline:
 # `(a - b) & MASK` is the distance from b forward to a.
-from ...compat import const
+from ...compat import const, micropython
 from . import io
 from . import sack
 
@@ -466,6 +466,8 @@ class Connection:
         self.rtt_at = -1
         L.send_syn(self, now)
         return io.SENDING
+
+    @micropython.native
 
     def _new_ack(self, L, ack, acked, now, ts):
         """SND.UNA < SEG.ACK <= SND.MAX: data (or our SYN/FIN) acknowledged.

@@ -12,7 +12,7 @@
 # constructor arguments; the defaults follow the RFCs (RTO 1 s initial and
 # minimum, RFC 6298; delayed ACK 40 ms, RFC 1122 allows up to 500 ms; MSL 30 s
 # so TIME-WAIT lasts 60 s).
-from ...compat import const
+from ...compat import const, micropython
 from ...wire import tcp as W
 from ...wire.checksum import csum
 from . import io
@@ -481,6 +481,8 @@ class TcpLayer:
         out.data_len = 0
         return out
 
+    @micropython.native
+
     def conn_read(self, pkt, rb):
         conn = pkt.conn
         self.sig = pkt.signals
@@ -696,6 +698,8 @@ class TcpLayer:
             self.arm(conn.persist_at)
         return sent
 
+    @micropython.native
+
     def ack_soon(self, conn, now):
         """A pure ACK is due: sent now, or at the end of the receive batch."""
         if self.batch:
@@ -704,6 +708,8 @@ class TcpLayer:
                 self.acks.append(conn)
         else:
             self.send_ack(conn, now)
+
+    @micropython.native
 
     def end_batch(self, now):
         """The receive batch is over: send the ACKs it left due (unless data
@@ -717,6 +723,8 @@ class TcpLayer:
                 if conn.state != CLOSED and (conn.ack_now or self._window_update_due(conn)):
                     self.send_ack(conn, now)
             acks.clear()
+
+    @micropython.native
 
     def _adv_field(self, conn):
         """The window field the next segment carries (receiver SWS avoidance:
@@ -753,12 +761,16 @@ class TcpLayer:
             t = 2 * RCV_MSS
         return grow >= t
 
+    @micropython.native
+
     def _wnd_field(self, conn):
         """The window to put in a segment (see _adv_field); records the edge."""
         f = self._adv_field(conn)
         if (self._edge - conn.rcv_adv) & MASK < HALF:
             conn.rcv_adv = self._edge
         return f
+
+    @micropython.native
 
     def _xmit(self, conn, seq, flags, n, sb, now, view):
         ip = self.stack.ip
