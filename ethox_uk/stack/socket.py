@@ -594,9 +594,15 @@ class TcpMux:
         lst = None
         if conn is not None and conn.listener is not None:
             lst = self.ports.get(conn.lport)
-        h = lst.tcp_accept(key) if lst is not None else None
+        try:
+            h = lst.tcp_accept(key) if lst is not None else None
+        except MemoryError:
+            # its buffers do not fit in the heap: refused cleanly (RST), the
+            # connections already served keep theirs
+            self.stack.counters.c["tcp_no_memory"] += 1
+            h = None
         if h is None:
-            pkt.abort()  # nobody takes it (listener closed meanwhile): RST
+            pkt.abort()  # nobody takes it (listener closed meanwhile, no memory): RST
             return None
         self.conns[key] = h
         return h

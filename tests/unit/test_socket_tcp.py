@@ -392,7 +392,9 @@ def test_orphan_times_out_when_the_peer_never_closes():
     s.send(b"x")  # any segment lets the mux notice the deadline
     _settle(A, B, 100)
     assert not A.tcp.keys()
-    assert A.counters["tcp_aborted"] == 1
+    # given up on by the socket layer (orphan deadline) or the TCP layer (FIN-WAIT-2
+    # silence), whichever comes first: both are 60 s
+    assert A.counters["tcp_aborted"] + A.counters["tcp_fin_wait2_timeouts"] == 1
 
 
 def test_poll_readiness():

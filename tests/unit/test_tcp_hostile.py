@@ -78,17 +78,21 @@ def test_syn_flood_is_bounded_and_established_connections_survive():
     key, iss = lo.handshake(port=80, sport=39999)
     for i in range(300):
         lo.send(R(1024 + i, 80, i * 7919, 0, SYN, mss=1460), now=i)
-        lo.out()
+        out = lo.out()
+        assert len(out) == 1 and out[0].flags == SYN | ACK  # every SYN is answered
         ep = lo.s.tcp.ep
         assert len(ep.half_open) <= 8 and ep.count <= 32
-    assert lo.s.counters["tcp_syn_queue_full"] == 300 - 8
+    # past the half-open queue the answers are SYN cookies: no state kept
+    assert lo.s.counters["tcp_syncookies_sent"] == 300 - 8
+    assert lo.s.counters["tcp_syn_queue_full"] == 0
     # the established connection still works
     lo.send(R(39999, 80, 1001, iss + 1, ACK | PSH, payload=b"still here"), now=400)
     assert bytes(lo.app.get(key).received) == b"still here"
     assert lo.s.tcp.state_name(key) == "ESTABLISHED"
-    # and new clients still get in
+    # and new clients still get in (through a cookie: the queue is still full)
     k2, _ = lo.handshake(port=80, sport=38000)
     assert lo.s.tcp.state_name(k2) == "ESTABLISHED"
+    assert lo.s.counters["tcp_syncookies_rx"] == 1
     assert lo.s.counters["internal_error"] == 0
 
 

@@ -119,6 +119,9 @@ class Connection:
         self.ka_at = -1
         self.tw_at = -1
         self.pto_at = -1  # RFC 8985 tail loss probe (layer.arm_pto)
+        self.fw2_at = -1  # FIN-WAIT-2: when a silent peer is given up on
+        self.chal_t = -1000000  # this connection's challenge-ACK second and budget
+        self.chal_left = 0
         self.tlp_sent = False  # a probe went out and no ACK of new data came since
         # options
         self.nodelay = False
@@ -377,6 +380,12 @@ class Connection:
         if st == FIN_WAIT_1:
             if fin_acked:
                 self.state = st = FIN_WAIT_2
+                if L.fin_wait2:
+                    self.fw2_at = now + L.fin_wait2
+                    L.arm(self.fw2_at)
+        elif st == FIN_WAIT_2 and L.fin_wait2:
+            self.fw2_at = now + L.fin_wait2  # the peer is alive: its silence counts anew
+            L.arm(self.fw2_at)
         elif st == CLOSING:
             if fin_acked:
                 L.enter_time_wait(self, now)

@@ -91,6 +91,8 @@ class Endpoint:
         k = self.secret
         self._kw = [(k[4 * i] << 24) | (k[4 * i + 1] << 16) | (k[4 * i + 2] << 8) | k[4 * i + 3]
                     for i in range(4)]
+        self.kw = self._kw  # the key as four words (cookie.py's fallback MAC)
+        self.cookie_buf = bytearray(15)  # cookie.py's MAC input
         self._port_next = 49152 + (self._kw[3] % 16384)
         self.fixed_isn = False  # test-only fault switch: the same ISN every time
 

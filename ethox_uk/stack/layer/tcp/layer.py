@@ -16,9 +16,10 @@ from ...compat import const, micropython
 from ...wire import tcp as W
 from ...wire.checksum import csum
 from . import io
-from . import sack
+from . import cookie, sack
 from .connection import (Connection, Seg, REOPEN, CLOSED, SYN_SENT, SYN_RECEIVED,
-                         ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, LAST_ACK, TIME_WAIT, STATE_NAMES,
+                         ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, FIN_WAIT_2, LAST_ACK, TIME_WAIT,
+                         STATE_NAMES,
                          MAX_RTO)
 from .endpoint import Endpoint, Listener
 
@@ -41,7 +42,8 @@ class TcpLayer:
     def __init__(self, stack, user=None, slots=128, syn_max=32, rcv_window=65536,
                  rto_initial=1000, rto_min=1000, delack=40, msl=30000, max_retries=12,
                  syn_retries=6, challenge_limit=10, burst=32, isn_seed=None, wscale=0,
-                 iw10=True, timestamps=True, sack_permitted=True, tail_loss_probe=True):
+                 iw10=True, timestamps=True, sack_permitted=True, tail_loss_probe=True,
+                 syncookies=True, per_source=32, fin_wait2=60000, challenge_global=1000):
         self.stack = stack
         self.nic = stack.nic
         self.c = stack.counters.c
@@ -60,9 +62,19 @@ class TcpLayer:
         self.time_wait = 2 * msl
         self.max_retries = max_retries
         self.syn_retries = syn_retries
+        # RFC 5961 §7 challenge ACKs: `challenge_limit` a second per connection,
+        # and a global budget drawn at random each second around
+        # `challenge_global` (CVE-2016-5696: a fixed global count lets an
+        # off-path attacker learn a connection's four-tuple by counting its own)
         self.challenge_limit = challenge_limit
-        self._chal_left = challenge_limit
+        self.challenge_global = challenge_global
+        self._chal_left = challenge_global
         self._chal_t = -1000000
+        self._rng = (self.ep.kw[2] | 1) & MASK
+        self.syncookies = syncookies  # once the half-open queue is full (cookie.py)
+        self._cookie_at = -1000000  # when the last cookie went out
+        self.per_source = per_source  # connections one remote address may hold (0: any)
+        self.fin_wait2 = fin_wait2  # ms a FIN-WAIT-2 connection may stay silent
         self.use_ts = timestamps  # offer / accept RFC 7323 timestamps
         self.use_sack = sack_permitted  # offer / accept RFC 2018 SACK
         self.tlp = tail_loss_probe  # RFC 8985 §7
@@ -263,7 +275,10 @@ class TcpLayer:
         pkt.data_len = 0
         conn = self.ep.lookup(rip_int, sport, dport)
         if conn is None:
-            return self._no_conn(view, s, rip_int, sport, dport, now)
+            if flags & (_SYN | _RST | _ACK) == _ACK and now - self._cookie_at < 130000:
+                conn = self._from_cookie(view, s, rip_int, sport, dport, now)
+            if conn is None:
+                return self._no_conn(view, s, rip_int, sport, dport, now)
         key = conn.key
         kind = conn.arrive(self, sg, now)
         if kind < 0:
@@ -301,6 +316,20 @@ class TcpLayer:
         rip = bytes(view[s:s + 4])
         pkt = self.pkt
         if lst is not None and flags & (_SYN | _ACK | _RST) == _SYN:
+            if len(lst.queue) >= lst.backlog:
+                # nobody would take it: no SYN-ACK (its ACK would meet no room and
+                # an RST, RFC 9293 §3.10.7.2 leaves it to us); the peer retries
+                c["tcp_backlog_full"] += 1
+                pkt.view = None
+                return 0
+            if self.per_source and self._source_count(rip_int) >= self.per_source:
+                c["tcp_source_limit"] += 1
+                pkt.view = None
+                return 0
+            if self.syncookies and len(self.ep.half_open) >= self.ep.syn_max:
+                self._send_cookie(view, s, rip, rip_int, sport, dport, now)
+                pkt.view = None
+                return 0
             conn = self._passive_open(lst, rip, rip_int, sport, dport, now)
             if conn is not None:
                 pkt.kind = io.SENDING
@@ -347,6 +376,103 @@ class TcpLayer:
         pkt.remote = None
         return 0
 
+    def _source_count(self, rip_int):
+        """Connections (not in TIME-WAIT) with remote address rip_int."""
+        n = 0
+        for conn in self.ep.conns:
+            if conn is not None and conn.rip_int == rip_int and conn.state != TIME_WAIT:
+                n += 1
+        return n
+
+    def _send_cookie(self, view, s, rip, rip_int, sport, dport, now):
+        """The SYN-ACK of a SYN the full half-open queue has no room for: its ISN
+        (and TSval) carry the connection (cookie.py); nothing is kept."""
+        c = self.c
+        sg = self.seg
+        o = self.opts
+        has = self.has_opts
+        mss = o.mss if has and o.mss >= 0 else 536
+        idx = cookie.mss_index(mss)
+        opts = 0
+        ts = self.use_ts and has and o.ts_val >= 0
+        if ts:
+            opts = cookie.TS_MARK | (o.wscale if has and o.wscale >= 0 else cookie.NO_WSCALE)
+            if self.use_sack and o.sack_perm:
+                opts |= cookie.TS_SACK
+        isn = cookie.make(self.ep, rip_int, sport, dport, sg.seq, now, idx, opts)
+        ip = self.stack.ip
+        out = ip.send_begin()
+        if out is None:
+            c["tcp_no_buffer"] += 1
+            return
+        p = PAYLOAD_OFF
+        hlen = 20 + W.put_syn_options(
+            out, p + 20, RCV_MSS, self.wscale if ts and o.wscale >= 0 else -1,
+            self.use_sack and ts and o.sack_perm)
+        if ts:
+            hlen += W.put_ts(out, p + hlen, (((now + isn) & ~0x3F) | opts) & MASK, o.ts_val)
+        win = self.rcv_window if self.rcv_window < 65535 else 65535
+        W.put_header(out, p, dport, sport, isn, (sg.seq + 1) & MASK, hlen, _SYN | _ACK, win)
+        W.fill_checksum(out, p, hlen, W.pseudo_sum(self.stack.ip_addr, rip, hlen))
+        ip.send_finish(out, rip, PROTO_TCP, hlen, now)
+        c["tcp_tx"] += 1
+        c["tcp_syncookies_sent"] += 1
+        self._cookie_at = now
+
+    def _from_cookie(self, view, s, rip_int, sport, dport, now):
+        """The connection an ACK to a cookie SYN-ACK brings back (in SYN-RECEIVED,
+        for arrive() to establish), or None (not ours: it gets the usual RST)."""
+        lst = self.listeners.get(dport)
+        if lst is None:
+            return None
+        sg = self.seg
+        o = self.opts
+        opts = 0
+        tsval = -1
+        if self.has_opts and o.ts_val >= 0:
+            tsval = o.ts_val
+            opts = o.ts_ecr & 0x3F
+            if not opts & cookie.TS_MARK:
+                opts = 0
+        isn = (sg.ack - 1) & MASK
+        peer_isn = (sg.seq - 1) & MASK
+        idx = cookie.check(self.ep, rip_int, sport, dport, peer_isn, now, isn, opts)
+        if idx < 0:
+            self.c["tcp_syncookies_failed"] += 1
+            return None
+        if len(lst.queue) >= lst.backlog or not self._make_room():
+            self.c["tcp_backlog_full"] += 1
+            return None  # (counted; the RST that follows tells the peer to retry)
+        rip = bytes(view[s:s + 4])
+        conn = Connection(self, dport, rip, rip_int, sport, isn, now)
+        self.ep.add(conn)
+        conn.listener = lst
+        conn.state = SYN_RECEIVED
+        conn.irs = peer_isn
+        conn.rcv_nxt = sg.seq
+        conn.snd_nxt = conn.snd_max = sg.ack
+        mss = cookie.MSS_TABLE[idx]
+        ws = opts & 15 if opts & cookie.TS_MARK else cookie.NO_WSCALE
+        conn.peer_ws = ws != cookie.NO_WSCALE
+        conn.snd_wscale = ws if conn.peer_ws else 0
+        conn.rcv_wscale = self.wscale if conn.peer_ws else 0
+        conn.ts_ok = self.use_ts and tsval >= 0 and opts != 0
+        if conn.ts_ok:
+            conn.ts_recent = tsval
+            conn.ts_recent_at = now
+            mss -= 12
+        conn.mss = mss
+        conn.sack_ok = self.use_sack and bool(opts & cookie.TS_SACK)
+        if conn.sack_ok:
+            conn.sack_out = [0] * 8
+            conn.high_rxt = isn
+        w = conn.rcv_space if conn.rcv_space < 65535 else 65535
+        conn.rcv_adv = (conn.rcv_nxt + w) & MASK
+        conn.snd_wl1 = peer_isn
+        conn.snd_wl2 = isn
+        self.c["tcp_syncookies_rx"] += 1
+        return conn
+
     def _make_room(self):
         ep = self.ep
         if not ep.full():
@@ -367,7 +493,12 @@ class TcpLayer:
             self.close_by_timer(ep.half_open[0], False, True)
         if not self._make_room():
             return None
-        conn = Connection(self, dport, rip, rip_int, sport, ep.isn(dport, rip_int, sport, now), now)
+        try:
+            conn = Connection(self, dport, rip, rip_int, sport, ep.isn(dport, rip_int, sport, now),
+                              now)
+        except MemoryError:
+            self.c["tcp_no_memory"] += 1  # no SYN-ACK: the peer retries later
+            return None
         ep.add(conn)
         conn.listener = lst
         ep.half_open.append(conn)
@@ -856,16 +987,29 @@ class TcpLayer:
         return self._xmit(conn, conn.snd_max, _ACK, 0, None, now, None)
 
     def challenge_ack(self, conn, now):
-        """RFC 5961 §3-5 challenge ACK, at most challenge_limit per second."""
+        """RFC 5961 §3-5 challenge ACK: at most challenge_limit a second for this
+        connection, and within a global budget drawn at random every second
+        (RFC 5961 §7; CVE-2016-5696): what one connection's challenges reveal
+        about another's is noise."""
         if self.no_challenge_ack:
             return
         if now - self._chal_t >= 1000:
             self._chal_t = now
-            self._chal_left = self.challenge_limit
-        if self._chal_left <= 0:
+            r = self._rng
+            r ^= (r << 13) & MASK
+            r ^= r >> 17
+            r ^= (r << 5) & MASK
+            self._rng = r
+            g = self.challenge_global
+            self._chal_left = (g >> 1) + r % (g + 1) if g else 0
+        if now - conn.chal_t >= 1000:
+            conn.chal_t = now
+            conn.chal_left = self.challenge_limit
+        if self._chal_left <= 0 or conn.chal_left <= 0:
             self.c["tcp_challenge_suppressed"] += 1
             return
         self._chal_left -= 1
+        conn.chal_left -= 1
         self.c["tcp_challenge_acks_sent"] += 1
         self.send_ack(conn, now)
 
@@ -928,7 +1072,7 @@ class TcpLayer:
     def enter_time_wait(self, conn, now):
         conn.state = TIME_WAIT
         conn.rto_at = -1
-        conn.pto_at = -1
+        conn.pto_at = conn.fw2_at = -1
         conn.persist_at = -1
         conn.ka_at = -1
         conn.delack_at = -1
@@ -945,7 +1089,7 @@ class TcpLayer:
         conn.queued = False
         self.ep.remove(conn)
         conn.rto_at = conn.delack_at = conn.persist_at = conn.ka_at = conn.tw_at = -1
-        conn.pto_at = -1
+        conn.pto_at = conn.fw2_at = -1
 
     def close_by_timer(self, conn, reset, relisten):
         """Delete conn and tell the user (a CLOSED In carrying the signals)."""
@@ -992,6 +1136,15 @@ class TcpLayer:
             if 0 <= conn.pto_at <= now:
                 conn.pto_at = -1
                 self._on_pto(conn, now)
+            if 0 <= conn.fw2_at <= now:
+                conn.fw2_at = -1
+                if conn.state == FIN_WAIT_2:
+                    # our side is done and the peer has been silent for fin_wait2
+                    # ms: give the slot back (Linux's tcp_fin_timeout does the same
+                    # for closed sockets); a late segment meets an RST
+                    self.c["tcp_fin_wait2_timeouts"] += 1
+                    self.close_by_timer(conn, False, False)
+                    continue
             if 0 <= conn.delack_at <= now:
                 conn.delack_at = -1
                 if conn.ack_pending:
@@ -1006,6 +1159,8 @@ class TcpLayer:
                 self.arm(conn.rto_at)
             if conn.pto_at >= 0:
                 self.arm(conn.pto_at)
+            if conn.fw2_at >= 0:
+                self.arm(conn.fw2_at)
             if conn.delack_at >= 0:
                 self.arm(conn.delack_at)
             if conn.persist_at >= 0:
