@@ -146,6 +146,23 @@ def tcp_table(rows):
     return t
 
 
+def loss_table(rows):
+    from rich.table import Table
+
+    t = Table(title="ethox-uk bench: TCP over the pair with random loss each way",
+              caption="%d KiB A→B per run, wall clock: every retransmission timeout (1 s at "
+                      "least, RFC 6298) shows in full." % (rows[0]["want"] // 1024 if rows else 0))
+    for col, right in (("interpreter", False), ("loss", True), ("SACK", False),
+                       ("Mbit/s", True), ("retransmissions", True), ("RTOs", True)):
+        t.add_column(col, justify="right" if right else "left")
+    for r in rows:
+        t.add_row(r["interp"], "%.1f %%" % (100 * r["loss"]), "yes" if r["sack"] else "no",
+                  "%.1f" % r["mbit_s"] + ("" if r["bytes"] >= r["want"] else
+                                          " (%d KiB in the time limit)" % (r["bytes"] // 1024)),
+                  str(r["retrans"]), str(r.get("timeouts", "")))
+    return t
+
+
 def _arrow(r):
     return "A→B" if r["dir"] == "a->b" else "B→A"
 
@@ -181,6 +198,9 @@ def run_bench(recipe_arg, json_path, count, micropython=True):
     console.print(table(rows))
     if any(r["kind"].startswith("tcp_") for r in rows):
         console.print(tcp_table(rows))
+    loss = [r for r in rows if r["kind"] == "tcp_loss"]
+    if loss:
+        console.print(loss_table(loss))
     for e in errors:
         print("ethox-uk bench: " + e, file=sys.stderr)
     if json_path:

@@ -265,6 +265,9 @@ class LoopNic:
     allocations are the stack's alone. Replies and sends are counted, not sent."""
 
     hw_mac = None
+    rx_csum = 0  # no offloads (nic/base.py)
+    tx_csum = False
+    tso_max = 0
 
     def __init__(self, request, slots=32):
         self.request = request

@@ -503,10 +503,17 @@ class Connection:
             self.rtt_at = -1
         if self.in_recovery:
             if (ack - self.recover) & MASK < HALF:
-                # full acknowledgment (RFC 6582 §3.2 step 3, RFC 6675 §5)
+                # full acknowledgment (RFC 6582 §3.2 step 3): cwnd = min(ssthresh,
+                # FlightSize + SMSS) after NewReno, whose inflated window kept new
+                # data flowing; SACK recovery is paced by pipe and ends with
+                # little in flight, so it goes on at ssthresh (RFC 6937 §3, as
+                # Linux) rather than restart from one segment
                 fl = (self.snd_max - ack) & MASK
                 w = fl + mss
-                self.cwnd = self.ssthresh if self.ssthresh < w else w
+                if self.sack_ok or self.ssthresh < w:
+                    self.cwnd = self.ssthresh
+                else:
+                    self.cwnd = w
                 self.in_recovery = False
                 self.dupacks = 0
             elif self.sack_ok:
