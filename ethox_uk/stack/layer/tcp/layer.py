@@ -1174,8 +1174,9 @@ class TcpLayer:
         RTO comes first. Its probe draws an ACK or SACK when the tail of a flight
         -- or the one ACK that covered it -- was lost: recovery then starts
         without waiting for the RTO (one second at least, RFC 6298)."""
-        if conn.srtt8 < 0 or conn.tlp_sent or conn.in_recovery or not self.tlp:
-            return
+        if conn.srtt8 < 0 or conn.tlp_sent or conn.in_recovery or not self.tlp \
+                or (conn.snd_una - conn.recover) & MASK >= HALF:
+            return  # (the last test: still recovering from an RTO, RFC 8985 §7.2)
         p = conn.srtt8 >> 2
         if p < 10:
             p = 10
