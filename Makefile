@@ -19,13 +19,14 @@ DEBIAN_PACKAGES := qemu-system-x86 qemu-utils gcc make musl-dev libffi-dev pkg-c
 
 PYTEST_FLAGS ?= -p no:cacheprovider
 
-.PHONY: help deps debian-packages venv toolchain test demo bench clean distclean
+.PHONY: help deps debian-packages venv toolchain test soak demo bench clean distclean
 
 help:
 	@echo "make demo       build and run the demo (installs what it needs)"
 	@echo "make test       install deps, build the MicroPython toolchain, run every test"
 	@echo "make deps       Debian packages (when missing) and the .venv"
 	@echo "make toolchain  fetch the pinned MicroPython source, build mpy-cross + unix port"
+	@echo "make soak       the soak and flood tests at full scale (tests/soak; make test runs them small)"
 	@echo "make bench      benchmark the echo recipe in host mode"
 	@echo "make clean      remove build outputs (distclean: the .venv too)"
 
@@ -62,6 +63,11 @@ toolchain: deps
 # Nothing may pipe or `|| true` this line.
 test: deps toolchain
 	$(VENV_BIN)/pytest $(PYTEST_FLAGS) tests
+
+# tests/soak at the scale of the hostile-peers issue (a million mutated frames, 64 MiB each
+# way over a faulty link, ...): bounded, minutes rather than the seconds `make test` gives them
+soak: deps toolchain
+	ETHOX_UK_SOAK=1 $(VENV_BIN)/pytest $(PYTEST_FLAGS) -s tests/soak
 
 demo: deps
 	$(VENV_BIN)/ethox-uk demo
