@@ -50,8 +50,8 @@ def select_checks(kexpr=None, smoke=False):
 
 
 def make_target(image=None, host=None, attach=None, net=None, accel=None, machine=None,
-                mem=None, faults=()):
-    from .target import AttachTarget, HostTarget, image_target
+                mem=None, faults=(), linux=False):
+    from .target import AttachTarget, HostTarget, IfaceTarget, LinuxTarget, image_target
 
     spec = net.spec if net is not None else None
     kw = dict(ip=net.ip if net else None, gw=net.gw if net else None,
@@ -60,15 +60,22 @@ def make_target(image=None, host=None, attach=None, net=None, accel=None, machin
         return HostTarget(host, spec, faults=faults, **kw)
     if image is not None:
         return image_target(image, spec, accel=accel, machine=machine, mem=mem, **kw)
+    if linux:
+        return LinuxTarget(**kw)
+    if isinstance(attach, str) and attach.startswith("iface:"):
+        return IfaceTarget(attach[len("iface:"):], **kw)
     return AttachTarget(attach, **kw)
 
 
 def run(image=None, host=None, attach=None, net=None, accel=None, machine=None, mem=None,
         junit=None, json_path=None, kexpr=None, list_only=False, faults=(), out=None,
-        timescale=None, smoke=False):
+        timescale=None, smoke=False, linux=False, strict=False, slack=None, html=None,
+        tap=None, summary_md=None):
     """Run the command; returns the exit status. `attach` is a SPEC string or NetSpec."""
+    from . import formats
     from .report import console, print_list, print_results, write_json, write_junit
-    from .runner import Result, Session, summary_line
+    from .rfcs import print_rfc_summary, rfc_summary
+    from .runner import Result, Session, summary_line, verdict_line
     from .target import TargetError
 
     con = console(out)
@@ -85,12 +92,14 @@ def run(image=None, host=None, attach=None, net=None, accel=None, machine=None, 
                   markup=False)
         return 2
     try:
-        target = make_target(image, host, attach, net, accel, machine, mem, faults)
+        target = make_target(image, host, attach, net, accel, machine, mem, faults, linux)
     except TargetError as e:
         con.print("ethox-uk conformance: error: %s" % e, markup=False)
         return 2
     if timescale is None:  # images: 1 under KVM, 2 under TCG (ImageTarget.timescale)
         timescale = _timescale(getattr(target, "timescale", 1.0))
+    if slack is None:  # the target's own: 0.1 on real time, 0.25 for TCG guests
+        slack = getattr(target, "clock_slack", None)
     pcap = net.pcap if net is not None else None
     t0 = time.monotonic()
     desc = target.describe()
@@ -101,7 +110,7 @@ def run(image=None, host=None, attach=None, net=None, accel=None, machine=None, 
             con.print("  [red]FAIL[/] %s: %s" % (r.check.name, r.message), highlight=False)
 
     try:
-        with Session(target, pcap=pcap, timescale=timescale) as s:
+        with Session(target, pcap=pcap, timescale=timescale, slack=slack) as s:
             desc = target.describe() + " (%s %s)" % (target.ip, target.mac)
             results = s.run(checks, on_result=progress)
     except TargetError as e:
@@ -112,18 +121,28 @@ def run(image=None, host=None, attach=None, net=None, accel=None, machine=None, 
         con.print("ethox-uk conformance: interrupted", markup=False)
         return 130
     elapsed = time.monotonic() - t0
+    rows = rfc_summary(results)
     if status == 0:
         print_results(results, con, desc)
+        print_rfc_summary(rows, con)
     if junit:
-        write_junit(results, junit, desc, elapsed)
+        write_junit(results, junit, desc, elapsed, strict)
     if json_path:
-        write_json(results, json_path, desc, elapsed)
+        write_json(results, json_path, desc, elapsed, strict)
+    if tap:
+        formats.write_tap(results, tap, desc, strict)
+    if summary_md:
+        formats.write_markdown(results, summary_md, desc, elapsed, strict)
+    if html:
+        formats.write_html(results, html, desc, elapsed, strict, pcap)
     con.print("%d checks in %.1f s against %s" % (len(results), elapsed, desc), markup=False)
+    con.print(verdict_line(results) + (" (--strict: deviations count as failures)"
+                                       if strict else ""), markup=False)
     # the summary line: plain text, exactly this format, last on stdout
-    con.print(summary_line(results), markup=False)
+    con.print(summary_line(results, strict), markup=False)
     if status:
         return status
-    return 1 if any(r.failed for r in results) else 0
+    return 1 if any(r.counts_as_failure(strict) for r in results) else 0
 
 
 # -- click ----------------------------------------------------------------------------
@@ -131,13 +150,22 @@ def run(image=None, host=None, attach=None, net=None, accel=None, machine=None, 
 def _cb_attach(ctx, param, value):
     if value is None:
         return None
+    if value.startswith("iface:"):
+        from .links import parse_iface
+
+        try:
+            parse_iface(value[len("iface:"):])
+        except ValueError as e:
+            raise click.BadParameter(str(e), ctx, param) from None
+        return value
     try:
         spec = parse_spec(value)
     except ValueError as e:
         raise click.BadParameter(str(e), ctx, param) from None
     if spec.kind != "dgram":
-        raise click.BadParameter("conformance attaches over unix datagram sockets: give the "
-                                 "target's dgram:LOCAL,REMOTE", ctx, param)
+        raise click.BadParameter("conformance attaches over unix datagram sockets (the "
+                                 "target's dgram:LOCAL,REMOTE) or to a local interface "
+                                 "(iface:IFNAME[@NETNS])", ctx, param)
     return spec
 
 
@@ -157,8 +185,12 @@ def _cb_out(ctx, param, value):
 @click.option("--host", "host_recipe", metavar="RECIPE",
               help="Run RECIPE in host mode (ethox-uk host) and check it, e.g. images/echo.")
 @click.option("--attach", metavar="SPEC", callback=_cb_attach,
-              help="Check a stack already running on SPEC: the very dgram:LOCAL,REMOTE it "
-                   "was started with.")
+              help="Check a stack already running: on the very dgram:LOCAL,REMOTE it was "
+                   "started with, or behind a local interface, iface:IFNAME[@NETNS] (a "
+                   "veth or tap, optionally in a network namespace; root).")
+@click.option("--linux", is_flag=True,
+              help="Check the Linux kernel's own stack: a private namespace with the echo "
+                   "recipe's services on kernel sockets, reached over a veth (root).")
 @netopts
 @vmopts
 @click.option("--junit", metavar="F", callback=_cb_out, help="Write JUnit XML to F.")
@@ -171,7 +203,7 @@ def _cb_out(ctx, param, value):
               help="Only the smoke subset (about 20 checks from every group; with -k: "
                    "those of them that match).")
 @click.option("--list", "list_only", is_flag=True, help="List the checks and exit.")
-def conformance(image, host_recipe, attach, net, vm, junit, json_path, kexpr, smoke,
+def conformance(image, host_recipe, attach, linux, net, vm, junit, json_path, kexpr, smoke,
                 list_only):
     """Check a running stack clause by clause (ARP, IPv4, ICMP, UDP, TCP) with scapy.
 
@@ -180,12 +212,14 @@ def conformance(image, host_recipe, attach, net, vm, junit, json_path, kexpr, sm
     N skipped` (skipped = not applicable + expected failures). VMOPTS apply to --image.
     """
     chosen = [n for n, v in (("--image", image), ("--host", host_recipe),
-                             ("--attach", attach)) if v is not None]
+                             ("--attach", attach), ("--linux", linux or None))
+              if v is not None]
     if len(chosen) != 1 and not list_only:
         raise click.UsageError("give exactly one of --image IMAGE, --host RECIPE, --attach "
-                               "SPEC" + (" (not %s)" % " and ".join(chosen) if chosen else ""))
-    if attach is not None and net.spec is not None:
-        raise click.UsageError("--attach SPEC already names the sockets: drop --net")
+                               "SPEC, --linux" + (" (not %s)" % " and ".join(chosen)
+                                                  if chosen else ""))
+    if (attach is not None or linux) and net.spec is not None:
+        raise click.UsageError("%s already names the link: drop --net" % chosen[0])
     sys.exit(run(image=image, host=host_recipe, attach=attach, net=net, accel=vm.accel,
                  machine=vm.machine, mem=vm.mem, junit=junit, json_path=json_path,
-                 kexpr=kexpr, list_only=list_only, smoke=smoke))
+                 kexpr=kexpr, list_only=list_only, smoke=smoke, linux=linux))
