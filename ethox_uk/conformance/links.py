@@ -113,8 +113,8 @@ def parse_iface(text):
         raise ValueError("%s: write iface:IFNAME[@NETNS], e.g. iface:veth1@exuk-peer" % e) \
             from None
     if "@" in text and not ns:
-        raise ValueError("%r: a namespace name or path follows '@', e.g. iface:veth1@peer"
-                         % text)
+        raise ValueError("%r: a namespace name or path follows '@': write "
+                         "iface:IFNAME[@NETNS], e.g. iface:veth1@exuk-peer" % text)
     return name, ns or None
 
 
