@@ -1,12 +1,16 @@
-"""`ethox-uk conformance (--image IMAGE | --host RECIPE | --attach SPEC) [NETOPTS] [VMOPTS]
-[--junit F] [--json F] [-k EXPR] [--list]` (DESIGN §5).
+"""`ethox-uk conformance (--image IMAGE | --host RECIPE | --attach SPEC | --linux) [NETOPTS]
+[VMOPTS] [--junit F] [--json F] [--html F] [--tap F] [--summary-md F] [--strict]
+[--clock-slack FRACTION] [-k EXPR] [--smoke] [--list]` and `--compare A.json B.json`
+(DESIGN §5 and its additions of 2026-12-04; --linux, --strict and --clock-slack are this
+command's own).
 
     run(...) -> exit status        the whole command, callable from Python and tests
     conformance                    the click command (cli.py: main.add_command(conformance))
 
-Exit status: 0 when no check failed; 1 when a check failed (or an expected failure passed);
-2 for bad options or a target that could not be started or reached (the message says which;
-the selected checks are then reported as failed in --junit/--json, so CI shows them).
+Exit status: 0 when no MUST failed (verdict "fail"; with --strict also no SHOULD: verdict
+"deviates"); 1 otherwise (or when an expected failure passed); 2 for bad options or a target
+that could not be started or reached (the message says which; the selected checks are then
+reported as failed in --junit/--json, so CI shows them).
 --pcap FILE records every frame the suite sends and receives. Without --net, --host/--image
 use a fresh directory under /tmp for the two sockets (removed afterwards).
 Environment: ETHOX_UK_CONFORMANCE_TIMESCALE multiplies every wait and time bound (default 1;
@@ -202,15 +206,31 @@ def _cb_out(ctx, param, value):
 @click.option("--smoke", is_flag=True,
               help="Only the smoke subset (about 20 checks from every group; with -k: "
                    "those of them that match).")
+@click.option("--strict", is_flag=True,
+              help="Count deviations (a SHOULD not met) as failures: in the exit status, the "
+                   "summary line, JUnit and TAP.")
+@click.option("--clock-slack", "slack", type=click.FloatRange(0, 0.9), metavar="FRACTION",
+              help="How far the target's timers may run fast or slow (0.1 = 10 %%; default: "
+                   "0.1, 0.25 for an image under TCG, 0.25 for --attach).")
+@click.option("--html", metavar="F", callback=_cb_out,
+              help="Write one self-contained HTML page: table, transcripts, link to --pcap.")
+@click.option("--tap", metavar="F", callback=_cb_out, help="Write TAP version 14 to F.")
+@click.option("--summary-md", "summary_md", metavar="F", callback=_cb_out,
+              help="Write a Markdown summary to F (for a CI job summary).")
+@click.option("--compare", nargs=2, metavar="A.json B.json",
+              help="Print the checks whose verdicts differ between two --json files (no "
+                   "target is run); exit 1 when some differ.")
 @click.option("--list", "list_only", is_flag=True, help="List the checks and exit.")
 def conformance(image, host_recipe, attach, linux, net, vm, junit, json_path, kexpr, smoke,
-                list_only):
+                strict, slack, html, tap, summary_md, compare, list_only):
     """Check a running stack clause by clause (ARP, IPv4, ICMP, UDP, TCP) with scapy.
 
     Exit status 0 only when no check failed (1 otherwise; 2 when the target could not be
     started or reached). Prints a table and the line `conformance: N passed, N failed,
     N skipped` (skipped = not applicable + expected failures). VMOPTS apply to --image.
     """
+    if compare:
+        sys.exit(run_compare(*compare))
     chosen = [n for n, v in (("--image", image), ("--host", host_recipe),
                              ("--attach", attach), ("--linux", linux or None))
               if v is not None]
@@ -222,4 +242,18 @@ def conformance(image, host_recipe, attach, linux, net, vm, junit, json_path, ke
         raise click.UsageError("%s already names the link: drop --net" % chosen[0])
     sys.exit(run(image=image, host=host_recipe, attach=attach, net=net, accel=vm.accel,
                  machine=vm.machine, mem=vm.mem, junit=junit, json_path=json_path,
-                 kexpr=kexpr, list_only=list_only, smoke=smoke, linux=linux))
+                 kexpr=kexpr, list_only=list_only, smoke=smoke, linux=linux, strict=strict,
+                 slack=slack, html=html, tap=tap, summary_md=summary_md))
+
+
+def run_compare(a_path, b_path, out=None):
+    from .compare import CompareError, load, print_compare
+    from .report import console
+
+    con = console(out)
+    try:
+        a, b = load(a_path), load(b_path)
+    except CompareError as e:
+        con.print("ethox-uk conformance: error: %s" % e, markup=False)
+        return 2
+    return print_compare(a_path, b_path, a, b, con)
