@@ -197,7 +197,7 @@ def test_attach_iface_to_a_stack_on_a_tap():
                  "arp.reply or icmp.echo_reply_identity or udp.echo or tcp_handshake.syn_gets "
                  "or tcp_data.echo_integrity", timeout=60)
         assert p.returncode == 0, p.stdout[-3000:]
-        assert p.stdout.strip().splitlines()[-1] == "conformance: 5 passed, 0 failed, " \
+        assert p.stdout.strip().splitlines()[-1] == "conformance: 6 passed, 0 failed, " \
                                                     "0 skipped"
         assert "attach iface:tap0@%s" % ns.name in p.stdout
         # the interface holding the peer's address is refused: its kernel would answer
