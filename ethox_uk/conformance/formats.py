@@ -37,7 +37,7 @@ def tap_text(results, target="", strict=False):
            "1..%d" % len(results)]
     for i, r in enumerate(results, 1):
         c = r.check
-        ok = "not ok" if r.counts_as_failure(strict) or (r.status == "fail") else "ok"
+        ok = "not ok" if r.counts_as_failure(strict) else "ok"
         line = "%s %d - %s" % (ok, i, c.name)
         if r.status in ("n/a", "xfail"):
             line += " # SKIP %s" % (r.message or r.status).replace("\n", " ")
