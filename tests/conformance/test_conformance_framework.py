@@ -359,3 +359,32 @@ def test_iface_spec_parsing():
     for bad in ("", "a" * 16, "veth1@", "a/b"):
         with pytest.raises(ValueError, match="iface:IFNAME"):
             parse_iface(bad)
+
+
+def test_tso_frames_are_cut_as_a_nic_would():
+    """A VM on a tap hands over TCP segments up to 64 KiB with the checksum left undone:
+    the packet-socket link finishes them as a NIC would (links.segment_tcp)."""
+    from scapy.layers.inet import TCP
+
+    from ethox_uk.conformance import wire
+    from ethox_uk.conformance.links import complete_checksum, segment_tcp
+    from ethox_uk.conformance.tcp import tcp_checksum_ok
+
+    data = bytes(range(256)) * 12
+    big = bytes(Ether(dst=PEER, src=TARGET) / IP(src="10.0.2.15", dst="10.0.2.2", id=100)
+                / TCP(sport=7, dport=4000, seq=1000, flags="FPAC", chksum=0x1234) / data)
+    segs = segment_tcp(big, 1000)
+    assert [len(s) - 54 for s in segs] == [1000, 1000, 1000, 72]
+    got = [Ether(s) for s in segs]
+    assert [g[IP].id for g in got] == [100, 101, 102, 103]
+    assert [g[TCP].seq for g in got] == [1000, 2000, 3000, 4000]
+    assert [str(g[TCP].flags) for g in got] == ["AC", "A", "A", "FPA"]
+    assert all(tcp_checksum_ok(s) and wire.ip_header_ok(s) for s in segs)
+    assert b"".join(bytes(g[TCP].payload) for g in got) == data
+    small = bytes(Ether() / IP(src="10.0.2.15", dst="10.0.2.2") / UDP(sport=7, dport=9,
+                                                                      chksum=0x1111) / b"x")
+    fixed = complete_checksum(small)
+    assert wire.udp_checksum_ok(fixed) and fixed[:40] == small[:40]
+    assert segment_tcp(small, 1000) == [fixed]
+    arp = bytes(Ether() / ARP())
+    assert complete_checksum(arp) == arp
