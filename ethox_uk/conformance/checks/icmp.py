@@ -140,7 +140,8 @@ def no_error_for_link_broadcast(ctx):
 
 
 @check("icmp.no_error_about_non_first_fragment", "sends no ICMP error about a lone "
-       "non-first fragment (unknown protocol or closed UDP port)", level=MUST, rfc="RFC 1122 §3.2.2")
+       "non-first fragment (unknown protocol or closed UDP port)", level=MUST,
+       rfc="RFC 1122 §3.2.2")
 def no_error_about_non_first_fragment(ctx):
     pkt = ctx.eth() / ctx.ip(proto=253, id=ctx.new_id()) / ctx.pattern(64)
     ctx.send(make_fragment(pkt, 16, 64, False))

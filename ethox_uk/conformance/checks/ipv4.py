@@ -123,7 +123,8 @@ def ttl_one_accepted(ctx):
                % (f.index, f.raw[22]))
 
 
-@check("ipv4.reply_ttl_sane", "replies carry a sane, non-zero TTL", level=MUST, rfc="RFC 1122 §3.2.1.7, "
+@check("ipv4.reply_ttl_sane", "replies carry a sane, non-zero TTL", level=MUST,
+       rfc="RFC 1122 §3.2.1.7, "
        "RFC 1700", accepts="TTL from 32 to 255")
 def reply_ttl_sane(ctx):
     pkt, ident, seq, data = ctx.echo_request(16, ip=ctx.ip(ttl=200))
@@ -132,7 +133,8 @@ def reply_ttl_sane(ctx):
 
 
 @check("ipv4.reply_header_valid", "the reply's IPv4 header is valid: version, IHL, checksum, "
-       "total length, addresses swapped", level=MUST, rfc="RFC 791 §3.1, RFC 1122 §3.2.2.6 (source = the "
+       "total length, addresses swapped", level=MUST,
+       rfc="RFC 791 §3.1, RFC 1122 §3.2.2.6 (source = the "
        "request's destination)")
 def reply_header_valid(ctx):
     pkt, ident, seq, data = ctx.echo_request(57)
@@ -213,7 +215,8 @@ def fragments_udp_echo(ctx):
 
 
 @check("ipv4.fragments_overlapping_dropped", "drops a datagram whose fragments overlap with "
-       "different data", level=SHOULD, rfc="RFC 791 §3.2, RFC 1858 §4 (overlapping fragment attack)",
+       "different data", level=SHOULD,
+       rfc="RFC 791 §3.2, RFC 1858 §4 (overlapping fragment attack)",
        accepts="no answer at all (neither reading of the overlap is trusted)")
 def fragments_overlapping_dropped(ctx):
     pkt, ident, seq, data = ctx.echo_request(120, ip=ctx.ip(id=ctx.new_id()))

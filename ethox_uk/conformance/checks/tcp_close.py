@@ -101,7 +101,8 @@ def _http_until_fin(ctx, c, ack):
 
 @check("tcp_close.time_wait_reacks_fin", "after the target closes first (HTTP with "
        "Connection: close), a retransmission of our FIN in TIME-WAIT is acknowledged again",
-       level=MUST, rfc="RFC 9293 §3.6 (figure 12), §3.10.7.4 (TIME-WAIT: acknowledge a retransmitted FIN "
+       level=MUST,
+       rfc="RFC 9293 §3.6 (figure 12), §3.10.7.4 (TIME-WAIT: acknowledge a retransmitted FIN "
        "and restart the 2 MSL timeout)")
 def time_wait_reacks_fin(ctx):
     with TcpConn(ctx, HTTP) as c:
@@ -136,7 +137,8 @@ def simultaneous_close(ctx):
 
 
 @check("tcp_close.data_after_fin_ignored", "data beyond our FIN is not delivered",
-       level=MUST, rfc="RFC 9293 §3.10.7.4 (seventh: CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT ignore "
+       level=MUST,
+       rfc="RFC 9293 §3.10.7.4 (seventh: CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT ignore "
        "segment text)")
 def data_after_fin_ignored(ctx):
     with TcpConn(ctx, ECHO) as c:
@@ -154,7 +156,8 @@ def data_after_fin_ignored(ctx):
 
 
 @check("tcp_close.fin_out_of_order_waits", "a FIN beyond a hole is not acknowledged until "
-       "the hole is filled", level=MUST, rfc="RFC 9293 §3.10.7.4 (eighth check: FIN only when in order)")
+       "the hole is filled", level=MUST,
+       rfc="RFC 9293 §3.10.7.4 (eighth check: FIN only when in order)")
 def fin_out_of_order_waits(ctx):
     with TcpConn(ctx, ECHO) as c:
         c.open()

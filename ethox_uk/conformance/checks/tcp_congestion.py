@@ -29,7 +29,8 @@ def _first_flight(ctx, c):
 
 
 @check("tcp_congestion.initial_window_bound", "the first flight is no larger than the "
-       "initial window", level=MUST, rfc="RFC 5681 §3.1 (IW = min(4*MSS, max(2*MSS, 4380))), RFC 6928 "
+       "initial window", level=MUST,
+       rfc="RFC 5681 §3.1 (IW = min(4*MSS, max(2*MSS, 4380))), RFC 6928 "
        "(IW10)", accepts="at most min(10*MSS, max(2*MSS, 14600)) bytes before our first ACK "
        "(RFC 6928; the note says whether RFC 5681's smaller IW was kept)")
 def initial_window_bound(ctx):

@@ -67,7 +67,8 @@ def bad_data_offset_dropped(ctx):
 
 
 @check("tcp_data.out_of_window_acked", "a data segment beyond the receive window is "
-       "answered by an ACK of RCV.NXT and not delivered", level=MUST, rfc="RFC 9293 §3.10.7.4 (first "
+       "answered by an ACK of RCV.NXT and not delivered", level=MUST,
+       rfc="RFC 9293 §3.10.7.4 (first "
        "check: not acceptable -> send an ACK)")
 def out_of_window_acked(ctx):
     with TcpConn(ctx, ECHO) as c:
@@ -80,7 +81,8 @@ def out_of_window_acked(ctx):
 
 
 @check("tcp_data.old_duplicate_acked", "a retransmission of data already received is "
-       "acknowledged again and not delivered twice", level=MUST, rfc="RFC 9293 §3.10.7.4 (first check)")
+       "acknowledged again and not delivered twice", level=MUST,
+       rfc="RFC 9293 §3.10.7.4 (first check)")
 def old_duplicate_acked(ctx):
     with TcpConn(ctx, ECHO) as c:
         c.open()
@@ -129,7 +131,8 @@ def overlapping_retransmission(ctx):
 
 
 @check("tcp_data.zero_window_probe", "with a zero window the target sends no data but "
-       "probes the window, and resumes when it opens", level=MUST, rfc="RFC 9293 §3.8.6.1, RFC 1122 "
+       "probes the window, and resumes when it opens", level=MUST,
+       rfc="RFC 9293 §3.8.6.1, RFC 1122 "
        "§4.2.2.17", accepts="a probe of 0 or 1 byte at SND.UNA (or SND.UNA-1) within 3 s; "
        "data within 1 s of the window opening", timeout=8)
 def zero_window_probe(ctx):
@@ -175,7 +178,8 @@ def send_window_respected(ctx):
 
 
 @check("tcp_data.urgent_data_delivered", "data sent with URG and an urgent pointer is "
-       "delivered in the stream", level=MUST, rfc="RFC 9293 §3.8.5, RFC 6093 §4 (urgent data inline)")
+       "delivered in the stream", level=MUST,
+       rfc="RFC 9293 §3.8.5, RFC 6093 §4 (urgent data inline)")
 def urgent_data_delivered(ctx):
     with TcpConn(ctx, ECHO) as c:
         c.open()

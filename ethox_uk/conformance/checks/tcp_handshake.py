@@ -70,7 +70,8 @@ def synack_to_listener_rst(ctx):
 
 
 @check("tcp_handshake.syn_gets_synack", "a SYN to a listening port gets a well-formed "
-       "SYN-ACK acknowledging ISN+1 with an open window", level=MUST, rfc="RFC 9293 §3.5, §3.10.7.2")
+       "SYN-ACK acknowledging ISN+1 with an open window", level=MUST,
+       rfc="RFC 9293 §3.5, §3.10.7.2")
 def syn_gets_synack(ctx):
     with TcpConn(ctx, ECHO) as c:
         s = c.syn()
@@ -109,7 +110,8 @@ def duplicate_syn_answered(ctx):
 
 
 @check("tcp_handshake.syn_fin_dropped", "a segment with both SYN and FIN opens no "
-       "connection", level=MUST, rfc="RFC 9293 §3.10.7.2 (SYN+FIN is not a valid open); RFC 9293 §3.1",
+       "connection", level=MUST,
+       rfc="RFC 9293 §3.10.7.2 (SYN+FIN is not a valid open); RFC 9293 §3.1",
        accepts="silence or a RST; never a SYN-ACK")
 def syn_fin_dropped(ctx):
     c = TcpConn(ctx, ECHO)
@@ -189,7 +191,8 @@ def _active_open_trigger(ctx, port):
 
 
 @check("tcp_handshake.simultaneous_open", "a SYN crossing the target's own SYN leads "
-       "through SYN-RECEIVED to an established connection", level=MUST, rfc="RFC 9293 §3.5 (figure 8)",
+       "through SYN-RECEIVED to an established connection", level=MUST,
+       rfc="RFC 9293 §3.5 (figure 8)",
        accepts="SYN-ACK answering our SYN with the target's own ISN, then ESTABLISHED on "
        "our SYN-ACK; data then flows", timeout=8)
 def simultaneous_open(ctx):

@@ -67,7 +67,8 @@ def segments_fit_mtu(ctx):
 
 
 @check("tcp_options.nop_eol_parsed", "an option list with NOPs before and EOL after the MSS "
-       "is parsed: the MSS (300) is honoured", level=MUST, rfc="RFC 9293 §3.1 (Options: kinds 0 and 1)")
+       "is parsed: the MSS (300) is honoured", level=MUST,
+       rfc="RFC 9293 §3.1 (Options: kinds 0 and 1)")
 def nop_eol_parsed(ctx):
     with TcpConn(ctx, CHARGEN) as c:
         segs = _chargen_sizes(ctx, c, NOP * 3 + opt_mss(300) + EOL + b"\x02\x04\x00\x40")
@@ -120,7 +121,8 @@ def _malformed_syn(ctx, options, what):
 
 
 @check("tcp_options.option_length_zero_handled", "a SYN with an option of length 0 neither "
-       "hangs nor confuses the target", level=MUST, rfc="RFC 9293 §3.1 (MUST be prepared to handle an "
+       "hangs nor confuses the target", level=MUST,
+       rfc="RFC 9293 §3.1 (MUST be prepared to handle an "
        "illegal option length, e.g. zero)",
        accepts="the SYN dropped, a RST, or a SYN-ACK; the target keeps answering and a "
        "normal connection works afterwards")
@@ -163,7 +165,8 @@ def reserved_bits_ignored(ctx):
 
 
 @check("tcp_options.wscale_absent_unless_offered", "a SYN without window scale gets a "
-       "SYN-ACK without window scale", level=MUST, rfc="RFC 7323 §2.2 (MUST NOT send it in a SYN-ACK "
+       "SYN-ACK without window scale", level=MUST,
+       rfc="RFC 7323 §2.2 (MUST NOT send it in a SYN-ACK "
        "unless received in the SYN)")
 def wscale_absent_unless_offered(ctx):
     with TcpConn(ctx, ECHO) as c:
@@ -224,7 +227,8 @@ def wscale_applied_to_window(ctx):
 
 
 @check("tcp_options.wscale_ignored_in_non_syn", "a window scale option outside a SYN does "
-       "not scale our window", level=MUST, rfc="RFC 7323 §2.2 (MUST be ignored in a non-SYN segment)",
+       "not scale our window", level=MUST,
+       rfc="RFC 7323 §2.2 (MUST be ignored in a non-SYN segment)",
        accepts="at most 512 bytes in flight for a 512-byte window")
 def wscale_ignored_in_non_syn(ctx):
     with TcpConn(ctx, CHARGEN) as c:
@@ -239,7 +243,8 @@ def wscale_ignored_in_non_syn(ctx):
 
 
 @check("tcp_options.no_unsolicited_ts_sack", "a SYN without timestamps or SACK-permitted "
-       "gets a SYN-ACK without them", level=MUST, rfc="RFC 7323 §3.2, RFC 2018 §2 (MUST NOT be sent "
+       "gets a SYN-ACK without them", level=MUST,
+       rfc="RFC 7323 §3.2, RFC 2018 §2 (MUST NOT be sent "
        "unless received in the SYN)")
 def no_unsolicited_ts_sack(ctx):
     with TcpConn(ctx, ECHO) as c:

@@ -27,7 +27,8 @@ def _no_data_accepted(ctx, c, mark, what):
 
 
 @check("tcp_rst.rst_never_answered", "a RST is never answered: to a closed port, to a "
-       "listener, with and without ACK and data", level=MUST, rfc="RFC 9293 §3.10.7.1-2 (an incoming RST "
+       "listener, with and without ACK and data", level=MUST,
+       rfc="RFC 9293 §3.10.7.1-2 (an incoming RST "
        "is discarded), §3.5.2")
 def rst_never_answered(ctx):
     conns = []
@@ -41,7 +42,8 @@ def rst_never_answered(ctx):
 
 
 @check("tcp_rst.rst_exact_closes", "a RST whose SEQ equals RCV.NXT closes the connection "
-       "at once", level=MUST, rfc="RFC 5961 §3.2 (exact match: reset), RFC 9293 §3.10.7.4 (second check)",
+       "at once", level=MUST,
+       rfc="RFC 5961 §3.2 (exact match: reset), RFC 9293 §3.10.7.4 (second check)",
        accepts="no answer to the RST; a later segment on the pair gets a RST")
 def rst_exact_closes(ctx):
     with TcpConn(ctx, ECHO) as c:
@@ -72,7 +74,8 @@ def rst_in_window_challenge_ack(ctx):
 
 
 @check("tcp_rst.rst_out_of_window_ignored", "a RST outside the window is silently discarded",
-       level=MUST, rfc="RFC 5961 §3.2, RFC 9293 §3.10.7.4 (first check: RST not acceptable -> drop)")
+       level=MUST,
+       rfc="RFC 5961 §3.2, RFC 9293 §3.10.7.4 (first check: RST not acceptable -> drop)")
 def rst_out_of_window_ignored(ctx):
     with TcpConn(ctx, ECHO) as c:
         c.open()
@@ -141,7 +144,8 @@ def ack_too_old_dropped(ctx):
 
 
 @check("tcp_rst.rst_in_syn_received", "the exact RST in SYN-RECEIVED removes the half-open "
-       "connection", level=MUST, rfc="RFC 9293 §3.10.7.4 (second check, SYN-RECEIVED: back to LISTEN)",
+       "connection", level=MUST,
+       rfc="RFC 9293 §3.10.7.4 (second check, SYN-RECEIVED: back to LISTEN)",
        accepts="the ACK that would have completed the handshake then gets a RST")
 def rst_in_syn_received(ctx):
     with TcpConn(ctx, ECHO) as c:
@@ -156,7 +160,8 @@ def rst_in_syn_received(ctx):
 
 
 @check("tcp_rst.challenge_ack_rate_limited", "a burst of 30 in-window RSTs draws fewer than "
-       "30 challenge ACKs, and the connection survives", level=SHOULD, rfc="RFC 5961 §7 (SHOULD limit "
+       "30 challenge ACKs, and the connection survives", level=SHOULD,
+       rfc="RFC 5961 §7 (SHOULD limit "
        "challenge ACKs)", accepts="any limit below one per RST; the check then waits 1.1 s so "
        "that later checks find the budget refilled", timeout=6)
 def challenge_ack_rate_limited(ctx):

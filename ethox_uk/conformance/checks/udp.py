@@ -167,7 +167,8 @@ def length_below_header_dropped(ctx):
 
 
 @check("udp.length_smaller_than_datagram", "bytes past the UDP length are not data",
-       level=MUST, rfc="RFC 768 (Length)", accepts="an echo of exactly the first length-8 bytes, or "
+       level=MUST,
+       rfc="RFC 768 (Length)", accepts="an echo of exactly the first length-8 bytes, or "
        "silence (discarded)")
 def length_smaller_than_datagram(ctx):
     data = ctx.pattern(30, 5)
@@ -181,7 +182,8 @@ def length_smaller_than_datagram(ctx):
 
 
 @check("udp.broadcast_reply_from_unicast", "an echo to the subnet broadcast is ignored or "
-       "answered from the target's own unicast address", level=MUST, rfc="RFC 1122 §3.2.1.3, §4.1.3.5",
+       "answered from the target's own unicast address", level=MUST,
+       rfc="RFC 1122 §3.2.1.3, §4.1.3.5",
        accepts="silence, or a reply whose source is the target's address")
 def broadcast_reply_from_unicast(ctx):
     data = b"who echoes?"
