@@ -210,7 +210,7 @@ def _cb_out(ctx, param, value):
               help="Count deviations (a SHOULD not met) as failures: in the exit status, the "
                    "summary line, JUnit and TAP.")
 @click.option("--clock-slack", "slack", type=click.FloatRange(0, 0.9), metavar="FRACTION",
-              help="How far the target's timers may run fast or slow (0.1 = 10 %%; default: "
+              help="How far the target's timers may run fast or slow (0.1 = 10 %; default: "
                    "0.1, 0.25 for an image under TCG, 0.25 for --attach).")
 @click.option("--html", metavar="F", callback=_cb_out,
               help="Write one self-contained HTML page: table, transcripts, link to --pcap.")
@@ -225,9 +225,12 @@ def conformance(image, host_recipe, attach, linux, net, vm, junit, json_path, ke
                 strict, slack, html, tap, summary_md, compare, list_only):
     """Check a running stack clause by clause (ARP, IPv4, ICMP, UDP, TCP) with scapy.
 
-    Exit status 0 only when no check failed (1 otherwise; 2 when the target could not be
-    started or reached). Prints a table and the line `conformance: N passed, N failed,
-    N skipped` (skipped = not applicable + expected failures). VMOPTS apply to --image.
+    Every check has a requirement level (MUST/SHOULD/MAY) and ends in a verdict: pass,
+    variant (another RFC or a SHOULD allows it), deviates (a SHOULD not met), fail (a MUST
+    not met) or n/a. Exit status 0 when no MUST failed (--strict: no SHOULD either), 1
+    otherwise, 2 when the target could not be started or reached. Prints a table, a per-RFC
+    summary and the line `conformance: N passed, N failed, N skipped` (failed: what the
+    exit status counts; skipped: n/a + expected failures). VMOPTS apply to --image.
     """
     if compare:
         sys.exit(run_compare(*compare))
