@@ -10,10 +10,18 @@ needs, each bounded in time and logged in the check's transcript.
     ctx.ping(size) / ctx.echo_request(...) ICMP echo helpers
     ctx.barrier()                         a ping answered = everything sent before was handled
     ctx.silent(match, what)               barrier, then fail if any frame matched
-    ctx.fail(msg) / ctx.require(cond, msg) / ctx.not_applicable(reason)
+    ctx.fail(msg) / ctx.require(cond, msg)   a violation at the check's own level
+    ctx.must(cond, msg)                   a MUST violation whatever the check's level
+    ctx.should(cond, msg)                 a SHOULD not met: noted, the check goes on
+    ctx.variant(key, detail)              the target took a declared accepted variant
+    ctx.not_applicable(reason)
+    ctx.early(s) / ctx.late(s)            timing bounds with the target's clock slack
 
 Timing: REPLY (an answer that must come) and GRACE (extra wait after a barrier) are scaled
-by the session's `timescale` (slower targets, e.g. TCG images).
+by the session's `timescale` (slower targets, e.g. TCG images). RFC timer values are judged
+with the target's clock `slack` (a fraction: a timer of T s may fire anywhere in
+[T*(1-slack), T*(1+slack)*timescale]): an emulated guest's clock can run fast or slow, and
+no fixed window that one emulator happens to meet is the RFC's.
 """
 
 import itertools
@@ -24,11 +32,12 @@ from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Ether
 
 from . import wire
-from .registry import CheckFailed, NotApplicable
+from .registry import CheckFailed, MustFailed, NotApplicable
 
 BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
 REPLY = 1.0  # seconds an answer that must come may take
 GRACE = 0.15  # seconds to keep listening after a barrier's answer
+SLACK = 0.1  # default clock slack (fraction) of a target running on real time
 
 _ids = itertools.count(0x1001)
 _ports = itertools.count(40001)
@@ -50,7 +59,7 @@ def mac_str(raw6):
 
 class Ctx:
     def __init__(self, peer, target_ip, target_mac, peer_ip, peer_mac, prefix=24,
-                 timescale=1.0, services=None):
+                 timescale=1.0, services=None, slack=SLACK):
         self.peer = peer
         self.target_ip = target_ip
         self.target_mac = target_mac
@@ -65,6 +74,8 @@ class Ctx:
         self.barrier_ids = set()
         self.reply = REPLY * timescale
         self.grace = GRACE * timescale
+        self.slack = slack
+        self.findings = []  # ("deviates", text) and ("variant", key, text), in order
 
     # -- verdicts ---------------------------------------------------------------------
     def fail(self, msg):
@@ -76,6 +87,31 @@ class Ctx:
 
     def not_applicable(self, reason):
         raise NotApplicable(reason)
+
+    def must(self, cond, msg):
+        if not cond:
+            raise MustFailed(msg)
+
+    def should(self, cond, msg):
+        """A SHOULD sub-requirement: when not met, the verdict is at least "deviates" and
+        msg says why; the check goes on. Returns cond."""
+        if not cond:
+            self.findings.append(("deviates", msg))
+            self.note("SHOULD not met: " + msg)
+        return bool(cond)
+
+    def variant(self, key, detail=""):
+        """The target did what the check's declared variant KEY accepts (detail: what)."""
+        self.findings.append(("variant", key, detail))
+        self.note("variant %s: %s" % (key, detail))
+
+    def early(self, seconds):
+        """The earliest a timer of `seconds` may fire on the target's clock."""
+        return seconds * (1 - self.slack)
+
+    def late(self, seconds):
+        """The latest a timer of `seconds` may be seen to fire (clock slack and time scale)."""
+        return seconds * (1 + self.slack) * self.timescale
 
     def note(self, text):
         self.peer.note(text)

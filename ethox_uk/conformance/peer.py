@@ -1,32 +1,32 @@
-"""The suite's side of a dgram SPEC: bind REMOTE, exchange raw Ethernet frames with LOCAL.
+"""The suite's side of the link: raw Ethernet frames to and from the target.
 
-    peer = Peer(target_path=spec.local, own_path=spec.remote, mac=..., ip=..., pcap=FILE)
+    peer = Peer(DgramLink(spec.local, spec.remote), mac=..., ip=..., pcap=FILE)
+    peer = Peer(PacketLink("veth1", netns="exuk-1-2"), ...)     # a local interface (root)
     peer.send(Ether(...) / IP(...) / ICMP())      # anything bytes() accepts
     f = peer.wait(match, 1.0, "echo reply")       # a Frame or None (logged "nothing within")
     frames = peer.collect(0.3)                    # everything within 0.3 s
     peer.close()                                  # closes and removes REMOTE, ends the pcap
 
+A link (links.py) moves whole frames: DgramLink is the peer side of a dgram SPEC (binds
+REMOTE, sends to LOCAL); PacketLink is a packet socket on a local interface.
 Every frame either way is numbered (its number in the pcap, 1-based as in Wireshark),
 written to the pcap and added to the current transcript in words. The peer answers ARP
 requests for the addresses in `peer.answers` ({ip: mac}) by itself. Waits are bounded by
 their timeout and by `peer.deadline` (the running check's time bound: CheckTimeout).
 """
 
-import errno
-import os
 import select
 import socket
-import stat
 import time
 
 from .describe import describe
+from .links import DgramLink, TargetGone, remove_stale_socket  # noqa: F401 (re-exported)
 from .registry import CheckTimeout
 
-MAX_FRAME_READ = 65536
 
-
-class TargetGone(Exception):
-    """Nothing answers at the target's socket any more (or never did)."""
+MARKER_DST = b"\xff" * 6
+MARKER_SRC = bytes(6)
+MARKER_TYPE = 0x88B5
 
 
 class Frame:
@@ -57,21 +57,9 @@ class Frame:
         return "Frame(#%d %s)" % (self.index, describe(self.raw))
 
 
-def remove_stale_socket(path):
-    """Remove a leftover socket file at path; refuse anything that is not a socket."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(st.st_mode):
-        raise ValueError("%s exists and is not a socket: refusing to remove it" % path)
-    os.unlink(path)
-
-
 class Peer:
-    def __init__(self, target_path, own_path, mac, ip, pcap=None, clock=time.monotonic):
-        self.target_path = target_path
-        self.own_path = own_path
+    def __init__(self, link, mac, ip, pcap=None, clock=time.monotonic):
+        self.link = link
         self.mac = mac
         self.ip = ip
         self.clock = clock
@@ -85,16 +73,6 @@ class Peer:
         self.sent_frames = 0
         self.received_frames = 0
         self._pcap = None
-        remove_stale_socket(own_path)
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        try:
-            s.bind(own_path)
-            s.setblocking(False)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
-        except Exception:
-            s.close()
-            raise
-        self.sock = s
         if pcap:
             from scapy.utils import PcapWriter
 
@@ -121,6 +99,15 @@ class Peer:
             out.append("%6.3fs %s %s %s" % (t, num, arrow, text))
         return out
 
+    def marker(self, text):
+        """A marker frame in the pcap only (never sent): Ethernet type 0x88b5 (IEEE local
+        experimental) from 00:00:00:00:00:00 carrying `text`, so Wireshark/tshark show where
+        each check begins (`eth.type == 0x88b5`). Returns its frame number, or None."""
+        if self._pcap is None:
+            return None
+        f = self._record(MARKER_DST + MARKER_SRC + b"\x88\xb5" + text.encode(), False)
+        return f.index
+
     # -- sending --------------------------------------------------------------------
     def _record(self, raw, sent):
         self.index += 1
@@ -131,24 +118,7 @@ class Peer:
     def send(self, pkt, note=None):
         """Send one frame (a scapy packet or bytes) to the target; returns its Frame."""
         raw = bytes(pkt)
-        deadline = self.clock() + 1.0
-        while True:
-            try:
-                self.sock.sendto(raw, self.target_path)
-                break
-            except (FileNotFoundError, ConnectionRefusedError) as e:
-                raise TargetGone("nothing is bound at %s (%s): the target is not running, "
-                                 "or was started with another SPEC"
-                                 % (self.target_path, os.strerror(e.errno))) from None
-            except (BlockingIOError, InterruptedError):
-                pass
-            except OSError as e:
-                if e.errno != errno.ENOBUFS:
-                    raise
-            if self.clock() > deadline:  # the target stopped reading its socket
-                raise TargetGone("the target's socket %s stays full: it stopped reading"
-                                 % self.target_path)
-            select.select([], [self.sock], [], 0.05)
+        self.link.send(raw, self.clock, self.clock() + 1.0)
         f = self._record(raw, True)
         self.sent_frames += 1
         self._line("→", describe(raw) + (" (%s)" % note if note else ""), f.index)
@@ -162,19 +132,11 @@ class Peer:
             if left <= 0:
                 raise CheckTimeout("the check ran past its time bound")
             timeout = min(timeout, left)
-        try:
-            return self.sock.recv(MAX_FRAME_READ)
-        except BlockingIOError:
-            pass
-        if timeout <= 0:
-            return None
-        r, _, _ = select.select([self.sock], [], [], timeout)
-        if not r:
-            return None
-        try:
-            return self.sock.recv(MAX_FRAME_READ)
-        except BlockingIOError:
-            return None
+        raw = self.link.recv()
+        if raw is not None or timeout <= 0:
+            return raw
+        r, _, _ = select.select([self.link], [], [], timeout)
+        return self.link.recv() if r else None
 
     def _describe_rx(self, raw):
         text = describe(raw)
@@ -248,9 +210,8 @@ class Peer:
         """Read whatever is queued now (late answers to an earlier check); no waiting."""
         out = []
         while True:
-            try:
-                raw = self.sock.recv(MAX_FRAME_READ)
-            except BlockingIOError:
+            raw = self.link.recv()
+            if raw is None:
                 return out
             f = self._record(raw, False)
             self.received_frames += 1
@@ -264,13 +225,9 @@ class Peer:
 
     # -- end ------------------------------------------------------------------------
     def close(self):
-        s, self.sock = self.sock, None
-        if s is not None:
-            s.close()
-            try:
-                os.unlink(self.own_path)
-            except OSError:
-                pass
+        link, self.link = self.link, None
+        if link is not None:
+            link.close()
         p, self._pcap = self._pcap, None
         if p is not None:
             p.close()

@@ -7,10 +7,23 @@
     def reply_to_request(ctx):
         ...                                   # ctx.fail(...) / ctx.require(...) on a violation
 
-A check passes when it returns, fails when it raises CheckFailed (ctx.fail / ctx.require),
-an AssertionError or any other exception, is "not applicable" when `applies(ctx)` returns a
-false value or it calls ctx.not_applicable(reason), and is a strict expected failure when
-`xfail=REASON` is given (a pass then counts as a failure: "unexpectedly passed").
+Requirement levels and verdicts (issue 15). Every check names the level of the requirement
+it tests, from the RFC text: `level=MUST`, `SHOULD` or `MAY`. A check ends in one verdict:
+
+    pass       the target did what the clause asks
+    variant    it did something another RFC, or a SHOULD's latitude, allows: the check
+               called ctx.variant(KEY, detail) with a KEY declared in `variants`
+    deviates   a SHOULD (or MAY) was not met: ctx.require/ctx.fail in a SHOULD/MAY check,
+               or ctx.should(...) in a MUST check
+    fail       a MUST was not met: ctx.require/ctx.fail in a MUST check, ctx.must(...) in
+               any check, a time bound passed, an AssertionError or any other exception
+    n/a        `applies(ctx)` returned false, or the check called ctx.not_applicable()
+    xfail      a strict expected failure (`xfail=REASON`; a pass is then a fail)
+
+`variants` = {KEY: "what is accepted, and which RFC or SHOULD allows it"}; a check that
+declares any names its `negative` controls too: the fault switches (faults.FAULTS) or relay
+mutations (tests/conformance/mutations.py) under which it must still fail, outside every
+accepted behaviour. `accepts` stays the one-line summary of everything accepted.
 """
 
 import importlib
@@ -57,10 +70,25 @@ class CheckTimeout(CheckFailed):
     """The check ran past its time bound."""
 
 
+class MustFailed(CheckFailed):
+    """A MUST was not met, whatever the check's own level (ctx.must)."""
+
+
+MUST, SHOULD, MAY = "MUST", "SHOULD", "MAY"
+LEVELS = (MUST, SHOULD, MAY)
+# verdicts, worst first; VIOLATION: what a check's own level turns a violation into
+VERDICTS = ("fail", "deviates", "variant", "pass", "n/a", "xfail")
+VIOLATION = {MUST: "fail", SHOULD: "deviates", MAY: "deviates"}
+
+
 class Check:
     def __init__(self, name, func, description, rfc, accepts=None, applies=None,
-                 timeout=DEFAULT_TIMEOUT, xfail=None, tags=()):
+                 timeout=DEFAULT_TIMEOUT, xfail=None, tags=(), level=MUST, variants=None,
+                 negative=()):
         self.name = name
+        self.level = level
+        self.variants = dict(variants or {})
+        self.negative = tuple(negative)
         self.group = name.split(".", 1)[0]
         self.short = name.split(".", 1)[1]
         self.func = func
@@ -80,14 +108,16 @@ class Check:
         return {"name": self.name, "group": self.group, "description": self.description,
                 "rfc": self.rfc, "accepts": self.accepts, "timeout": self.timeout,
                 "xfail": self.xfail, "optional": self.applies is not None,
-                "tags": list(self.tags)}
+                "tags": list(self.tags), "level": self.level, "variants": self.variants,
+                "negative": list(self.negative)}
 
     def __repr__(self):
         return "Check(%r)" % self.name
 
 
-def check(name, description, rfc, accepts=None, applies=None, timeout=DEFAULT_TIMEOUT,
-          xfail=None, tags=(), registry=None):
+def check(name, description, rfc, level=None, accepts=None, applies=None,
+          timeout=DEFAULT_TIMEOUT, xfail=None, tags=(), variants=None, negative=(),
+          registry=None):
     """Register the decorated function as the check `name` ("group.what")."""
     if not _NAME_RE.match(name):
         raise ValueError("check name %r: expected group.what in lower case" % name)
@@ -99,13 +129,23 @@ def check(name, description, rfc, accepts=None, applies=None, timeout=DEFAULT_TI
         raise ValueError("check %s: the time bound must be positive" % name)
     if xfail is not None and not str(xfail).strip():
         raise ValueError("check %s: an expected failure carries its reason" % name)
+    if level not in LEVELS:
+        raise ValueError("check %s: name the requirement level from the RFC text: level=MUST, "
+                         "SHOULD or MAY (got %r)" % (name, level))
+    for key, text in (variants or {}).items():
+        if not key or not text or "RFC" not in text:
+            raise ValueError("check %s: variant %r must say what is accepted and which RFC "
+                             "allows it" % (name, key))
+    if variants and not negative:
+        raise ValueError("check %s: a check with accepted variants names its negative "
+                         "controls (negative=(fault or mutation names))" % name)
     reg = _REGISTRY if registry is None else registry
 
     def deco(func):
         if name in reg:
             raise ValueError("check %s registered twice" % name)
         reg[name] = Check(name, func, description, rfc, accepts, applies, timeout, xfail,
-                          tags)
+                          tags, level, variants, negative)
         return func
 
     return deco

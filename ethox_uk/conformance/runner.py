@@ -7,9 +7,10 @@ Session.__enter__: choose the SPEC, bind the peer at REMOTE (before the target s
 nothing it sends is missed), start the target (ready line), resolve its MAC by ARP.
 __exit__: stop the target, close the peer, remove the sockets and the directory.
 
-Statuses: "pass", "fail", "n/a" (not applicable), "xfail" (strict expected failure: it
-failed as expected). An expected failure that passes is a "fail" ("unexpectedly passed").
-The summary counts n/a and xfail as skipped.
+Verdicts (registry.py): "pass", "variant", "deviates", "fail", "n/a", "xfail" (strict
+expected failure: it failed as expected; one that passes is a "fail", "unexpectedly
+passed"). The summary line counts what the exit status counts: failed = fail (and deviates
+with strict=True), passed = pass + variant (+ deviates without strict), skipped = n/a + xfail.
 """
 
 import signal
@@ -19,7 +20,8 @@ import traceback
 
 from .context import Ctx
 from .peer import Peer, TargetGone
-from .registry import CheckFailed, CheckTimeout, NotApplicable
+from .context import SLACK
+from .registry import VIOLATION, CheckFailed, CheckTimeout, MustFailed, NotApplicable
 from .target import TargetError
 
 PEER_MAC = "02:00:0a:00:02:02"
@@ -28,16 +30,24 @@ HARD_GRACE = 2.0  # seconds past a check's bound before the alarm interrupts it
 
 
 class Result:
-    def __init__(self, check, status, message="", duration=0.0, transcript=()):
+    def __init__(self, check, status, message="", duration=0.0, transcript=(), marker=None):
         self.check = check
+        self.marker = marker  # the pcap frame number of the check's marker frame
         self.status = status
         self.message = message
         self.duration = duration
         self.transcript = list(transcript)
 
     @property
+    def verdict(self):
+        return self.status
+
+    @property
     def failed(self):
         return self.status == "fail"
+
+    def counts_as_failure(self, strict=False):
+        return self.status == "fail" or (strict and self.status == "deviates")
 
     @property
     def skipped(self):
@@ -45,23 +55,57 @@ class Result:
 
     def as_dict(self):
         d = self.check.as_dict()
-        d.update(status=self.status, message=self.message,
+        d.update(status=self.status, verdict=self.status, message=self.message,
                  duration=round(self.duration, 4), transcript=self.transcript)
+        if self.marker is not None:
+            d["pcap_frame"] = self.marker
         return d
 
     def __repr__(self):
         return "Result(%s %s %r)" % (self.check.name, self.status, self.message)
 
 
-def summary_counts(results):
-    passed = sum(1 for r in results if r.status == "pass")
-    failed = sum(1 for r in results if r.failed)
+def summary_counts(results, strict=False):
+    failed = sum(1 for r in results if r.counts_as_failure(strict))
     skipped = sum(1 for r in results if r.skipped)
-    return passed, failed, skipped
+    return len(results) - failed - skipped, failed, skipped
 
 
-def summary_line(results):
-    return "conformance: %d passed, %d failed, %d skipped" % summary_counts(results)
+def summary_line(results, strict=False):
+    return "conformance: %d passed, %d failed, %d skipped" % summary_counts(results, strict)
+
+
+def verdict_counts(results):
+    """{verdict: count} over every verdict (zeros included), in registry.VERDICTS order."""
+    from .registry import VERDICTS
+
+    return {v: sum(1 for r in results if r.status == v) for v in VERDICTS}
+
+
+def verdict_line(results):
+    c = verdict_counts(results)
+    return "verdicts: " + ", ".join("%d %s" % (n, v) for v, n in c.items()
+                                    if n or v in ("pass", "fail"))
+
+
+def _with_findings(check, status, message, findings):
+    """The verdict once the SHOULDs not met and the variants taken are counted in."""
+    texts = [message] if message else []
+    worst = status
+    for f in findings:
+        if f[0] == "variant":
+            key, detail = f[1], f[2]
+            if key not in check.variants:
+                return "fail", "error in the check: variant %r is not declared" % key
+            texts.append("variant (%s): %s" % (check.variants[key], detail)
+                         if detail else "variant: %s" % check.variants[key])
+            if worst == "pass":
+                worst = "variant"
+        else:
+            texts.append("SHOULD not met: %s" % f[1])
+            if worst in ("pass", "variant"):
+                worst = "deviates"
+    return worst, "; ".join(texts)
 
 
 class _Alarm:
@@ -108,8 +152,9 @@ def _where(exc):
 
 class Session:
     def __init__(self, target, pcap=None, peer_mac=PEER_MAC, timescale=1.0,
-                 ready_timeout=None, resolve_timeout=1.0):
+                 ready_timeout=None, resolve_timeout=1.0, slack=None):
         self.target = target
+        self.slack = getattr(target, "clock_slack", SLACK) if slack is None else slack
         self.pcap = pcap
         self.peer_mac = peer_mac
         self.timescale = timescale
@@ -131,13 +176,8 @@ class Session:
 
     def open(self):
         t = self.target
-        spec = t.prepare()
-        try:
-            self.peer = Peer(spec.local, spec.remote, self.peer_mac, t.gw, pcap=self.pcap)
-        except OSError as e:
-            raise TargetError("cannot bind the peer's socket %s: %s" % (spec.remote, e))
-        except ValueError as e:
-            raise TargetError(str(e))
+        t.prepare()
+        self.peer = Peer(t.open_link(), self.peer_mac, t.gw, pcap=self.pcap)
         t.start(self.ready_timeout)
         mac = self.resolve()
         if t.mac and t.mac != mac:
@@ -145,7 +185,7 @@ class Session:
         t.mac = mac
         self.ctx_args = dict(target_ip=t.ip, target_mac=mac, peer_ip=t.gw,
                              peer_mac=self.peer_mac, prefix=t.prefix,
-                             timescale=self.timescale)
+                             timescale=self.timescale, slack=self.slack)
 
     def resolve(self):
         """The target's MAC from an ARP exchange (TargetError when nobody answers)."""
@@ -157,7 +197,7 @@ class Session:
             try:
                 peer.send(ctx.arp_request())
             except TargetGone as e:
-                raise TargetError("%s (SPEC %s)" % (e, t.spec.text))
+                raise TargetError("%s (%s)" % (e, t.where()))
             f = peer.wait(ctx.is_arp_reply_to(t.gw), self.resolve_timeout, "ARP reply")
             if f is not None:
                 return f.pkt.hwsrc
@@ -168,11 +208,10 @@ class Session:
         if status is not None:
             raise TargetError("%s exited with status %d; its output:\n%s"
                               % (t.describe(), status, t.output_tail()))
-        raise TargetError("no ARP answer for %s from %s within %.0f s: the target is not "
-                          "answering on SPEC %s (wrong SPEC or address? --ip names the "
+        raise TargetError("no ARP answer for %s within %.0f s: the target is not "
+                          "answering on %s (wrong link or address? --ip names the "
                           "target's address, --gw the peer's)"
-                          % (t.ip, t.spec.local, RESOLVE_TRIES * self.resolve_timeout,
-                             t.spec.text))
+                          % (t.ip, RESOLVE_TRIES * self.resolve_timeout, t.where()))
 
     def close(self):
         try:
@@ -189,6 +228,8 @@ class Session:
 
     def run_one(self, check):
         peer = self.peer
+        marker = peer.marker("ethox-uk conformance: %s (%s) -- %s"
+                             % (check.name, check.level, check.rfc))
         peer.start_transcript()
         t0 = time.monotonic()
         status, message = "pass", ""
@@ -196,9 +237,10 @@ class Session:
         gone = self.target.exit_status()
         if gone is not None:
             return Result(check, "fail", "the target exited (status %d) before this check"
-                          % gone, 0.0, ["its output:", self.target.output_tail()])
+                          % gone, 0.0, ["its output:", self.target.output_tail()], marker)
         peer.drain()
         peer.deadline = t0 + bound
+        ctx = None
         try:
             with _Alarm(bound + HARD_GRACE):
                 ctx = self.context()
@@ -207,10 +249,12 @@ class Session:
                 check.func(ctx)
         except NotApplicable as e:
             status, message = "n/a", str(e)
-        except CheckTimeout as e:
-            status, message = "fail", "%s (%.1f s)" % (e, bound)
-        except CheckFailed as e:
+        except (CheckTimeout, MustFailed) as e:
             status, message = "fail", str(e)
+            if isinstance(e, CheckTimeout):
+                message += " (%.1f s)" % bound
+        except CheckFailed as e:
+            status, message = VIOLATION[check.level], str(e)
         except TargetGone as e:
             status, message = "fail", str(e)
         except AssertionError as e:
@@ -221,16 +265,19 @@ class Session:
                 _where(e), type(e).__name__, e)
         finally:
             peer.deadline = None
+        if ctx is not None and status != "n/a":
+            status, message = _with_findings(check, status, message, ctx.findings)
         if check.xfail is not None:
-            if status == "fail":
+            if status in ("fail", "deviates"):
                 status, message = "xfail", "expected failure (%s): %s" % (check.xfail,
                                                                           message)
-            elif status == "pass":
+            elif status in ("pass", "variant"):
                 status, message = "fail", "unexpectedly passed (expected failure: %s)" % (
                     check.xfail)
         if status == "fail" and self.target.exit_status() is not None:
             message += " — the target exited with status %d" % self.target.exit_status()
-        return Result(check, status, message, time.monotonic() - t0, peer.transcript())
+        return Result(check, status, message, time.monotonic() - t0, peer.transcript(),
+                      marker)
 
     def run(self, checks, on_result=None):
         results = []

@@ -82,6 +82,9 @@ def spec_from(net_spec):
 
 class Target:
     kind = "target"
+    # how far the target's timers may run fast or slow (Ctx.early/late): a stack on the
+    # host's clock keeps time; a stack we know nothing about gets more room
+    clock_slack = 0.1
 
     def __init__(self, spec=None, ip=None, gw=None, mac=None):
         self.spec = spec_from(spec)
@@ -99,6 +102,21 @@ class Target:
             self.spec = Spec(os.path.join(self._tmpdir, "stack.sock"),
                              os.path.join(self._tmpdir, "peer.sock"))
         return self.spec
+
+    def open_link(self):
+        """The peer's link to the target (after prepare()): the peer side of the SPEC."""
+        from .links import DgramLink
+
+        try:
+            return DgramLink(self.spec.local, self.spec.remote)
+        except OSError as e:
+            raise TargetError("cannot bind the peer's socket %s: %s" % (self.spec.remote, e))
+        except ValueError as e:
+            raise TargetError(str(e))
+
+    def where(self):
+        """Where the peer meets the target, in words (for error messages)."""
+        return "SPEC %s" % self.spec.text
 
     def start(self, timeout):
         pass
@@ -289,6 +307,12 @@ class ImageTarget(ProcessTarget):
             accel = "kvm" if kvm.usable() else "tcg"
         return 1.0 if accel == "kvm" else 2.0
 
+    @property
+    def clock_slack(self):
+        """0.1 under KVM; 0.25 under TCG, whose guests' clocks drift (a Linux guest's
+        1 s timer fired after 0.84 s here)."""
+        return 0.1 if self.timescale == 1.0 else 0.25
+
     def describe(self):
         return "image %s%s" % (self.image, (" " + " ".join(self.vmopts)) if self.vmopts else "")
 
@@ -403,6 +427,7 @@ class AttachTarget(Target):
     """A stack already running on SPEC; nothing to start. --ip/--gw/--mac describe it."""
 
     kind = "attach"
+    clock_slack = 0.25  # anything may be on the other side, an emulated guest too
 
     def __init__(self, spec, ip=None, gw=None, mac=None):
         if spec is None:
@@ -433,3 +458,153 @@ class AttachTarget(Target):
 
     def describe(self):
         return "attach %s" % self.spec.text
+
+
+class IfaceTarget(Target):
+    """A stack reachable on a local interface (`--attach iface:IFNAME[@NETNS]`): a veth
+    whose other end is a container, a tap a VM holds, a USB NIC. Nothing is started; the
+    peer is a packet socket on IFNAME (root). --ip/--gw/--mac describe the target."""
+
+    kind = "attach-iface"
+    clock_slack = 0.25  # a VM under TCG, a board with a coarse tick: unknown
+
+    def __init__(self, iface, ip=None, gw=None, mac=None):
+        from .links import parse_iface
+
+        try:
+            self.ifname, self.netns = parse_iface(iface)
+        except ValueError as e:
+            raise TargetError(str(e)) from None
+        super().__init__(None, ip, gw, mac)
+
+    def prepare(self):
+        return None
+
+    def open_link(self):
+        from .links import PacketLink
+
+        self._refuse_peer_address()
+        try:
+            return PacketLink(self.ifname, self.netns)
+        except ValueError as e:
+            raise TargetError(str(e)) from None
+
+    def _refuse_peer_address(self):
+        """The interface must not hold the peer's address: its kernel would answer for the
+        peer (ARP replies, RSTs for the suite's connections)."""
+        argv = (["ip", "-n", self.netns] if self.netns and "/" not in self.netns
+                else ["ip"]) + ["-o", "-4", "addr", "show", "dev", self.ifname]
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return
+        if re.search(r"\binet %s/" % re.escape(self.gw), out):
+            raise TargetError("interface %s holds the peer's address %s: its own kernel would "
+                              "answer for the peer; remove the address (ip addr del %s/.. dev "
+                              "%s) or give the peer another one with --gw"
+                              % (self.ifname, self.gw, self.gw, self.ifname))
+
+    def where(self):
+        return "interface %s%s" % (self.ifname, " in namespace %s" % self.netns
+                                   if self.netns else "")
+
+    def describe(self):
+        return "attach iface:%s%s" % (self.ifname, "@" + self.netns if self.netns else "")
+
+
+class LinuxTarget(ProcessTarget):
+    """The Linux kernel's own stack (`--linux`): no VM, the host kernel in two private
+    namespaces joined by a veth pair,
+
+        exuk-<pid>-<n> (target)                     exuk-<pid>-<m> (peer)
+          eth0 10.0.2.15/24, the echo recipe's        peer0 (no address) <- the suite's
+          services on kernel sockets (linux_services)       packet socket
+
+    with the veth's offloads off (frames as a wire carries them) and IPv6 off (no chatter).
+    Both namespaces go when the run ends. The suite calibrates itself against this target
+    in `make test`."""
+
+    kind = "linux"
+    what = "the Linux services (linux_services)"
+    ready_timeout = 20.0
+    target_if = "eth0"
+    peer_if = "peer0"
+
+    def __init__(self, ip=None, gw=None, mac=None):
+        super().__init__(None, ip, gw, mac)
+        self.mac = (mac or "52:54:00:12:34:56").lower()
+        self.target_ns = None
+        self.peer_ns = None
+
+    def prepare(self):
+        if os.geteuid() != 0:
+            raise TargetError("--linux makes network namespaces, which needs root: run as "
+                              "root (or point --attach at a stack you started)")
+        from ..netsetup import NetNS, NetSetupError
+        from ..netsetup.ethtool import offloads_off
+
+        try:
+            self.target_ns = t = NetNS()
+            self.peer_ns = p = NetNS()
+            for ns in (t, p):
+                ns.sysctl("net.ipv6.conf.all.disable_ipv6", 1)
+                ns.sysctl("net.ipv6.conf.default.disable_ipv6", 1)
+            t.ip("link", "add", self.target_if, "address", self.mac, "type", "veth", "peer",
+                 "name", self.peer_if, "netns", p.name)
+            t.ip("addr", "add", "%s/%d" % (self.ip, self.prefix), "dev", self.target_if)
+            with t.entered():
+                offloads_off(self.target_if)
+            with p.entered():
+                offloads_off(self.peer_if)
+            p.ip("link", "set", self.peer_if, "up")
+            t.ip("link", "set", self.target_if, "up")
+        except (NetSetupError, OSError) as e:
+            self._teardown()
+            raise TargetError("--linux: %s" % e) from None
+        except BaseException:
+            self._teardown()
+            raise
+        return None
+
+    def open_link(self):
+        from .links import PacketLink
+
+        try:
+            return PacketLink(self.peer_if, self.peer_ns.name)
+        except ValueError as e:
+            raise TargetError(str(e)) from None
+
+    def command(self):
+        return self.target_ns.prefix() + [
+            sys.executable, "-m", "ethox_uk.conformance.linux_services",
+            "--ip", "%s/%d" % (self.ip, self.prefix), "--mac", self.mac]
+
+    def start(self, timeout=None):
+        super().start(timeout)
+        from ..netsetup.netns import wait_link_up
+
+        wait_link_up(self.target_ns, self.target_if, 5.0)
+
+    def _teardown(self):
+        for attr in ("peer_ns", "target_ns"):
+            ns = getattr(self, attr)
+            setattr(self, attr, None)
+            if ns is not None:
+                ns.close()
+
+    def stop(self):
+        try:
+            return super().stop()
+        finally:
+            self._teardown()
+
+    def cleanup(self):
+        self._teardown()
+        super().cleanup()
+
+    def where(self):
+        return "the veth %s in namespace %s" % (self.peer_if, self.peer_ns.name
+                                                if self.peer_ns else "?")
+
+    def describe(self):
+        return "linux %s" % os.uname().release

@@ -141,6 +141,34 @@ def _setns(fd):
         raise OSError(e, "setns: %s" % os.strerror(e))
 
 
+@contextmanager
+def enter(path):
+    """The calling thread runs inside the network namespace whose file is `path` (e.g.
+    /run/netns/NAME or /proc/PID/ns/net) for the with-block, then returns."""
+    try:
+        target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise NetSetupError("cannot open namespace %s: %s" % (path, e.strerror)) from None
+    try:
+        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        os.close(target)
+        raise
+    try:
+        try:
+            _setns(target)
+        except OSError as e:
+            raise NetSetupError("setns into %s failed: %s (needs CAP_SYS_ADMIN)"
+                                % (path, e.strerror)) from None
+        try:
+            yield
+        finally:
+            _setns(home)  # failing here would leave the thread inside: let it raise
+    finally:
+        os.close(target)
+        os.close(home)
+
+
 class NetNS:
     """One private network namespace; see the module docstring."""
 
@@ -186,34 +214,11 @@ class NetNS:
         self._procs.append(p)
         return p
 
-    @contextmanager
     def entered(self):
         """The calling thread runs inside the namespace for the with-block (setns), then
         returns to the namespace it was in. Sockets and tap devices opened inside stay
         bound to this namespace after the block."""
-        try:
-            target = os.open(os.path.join(NETNS_DIR, self.name), os.O_RDONLY | os.O_CLOEXEC)
-        except OSError as e:
-            raise NetSetupError("cannot open namespace %s: %s" % (self.name, e.strerror)) \
-                from None
-        try:
-            home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            os.close(target)
-            raise
-        try:
-            try:
-                _setns(target)
-            except OSError as e:
-                raise NetSetupError("setns into %s failed: %s (needs CAP_SYS_ADMIN)"
-                                    % (self.name, e.strerror)) from None
-            try:
-                yield self
-            finally:
-                _setns(home)  # failing here would leave the thread inside: let it raise
-        finally:
-            os.close(target)
-            os.close(home)
+        return enter(os.path.join(NETNS_DIR, self.name))
 
     def sysctl(self, key, value=None):
         """Read (value None) or write a per-namespace sysctl such as "net.unix.max_dgram_qlen"

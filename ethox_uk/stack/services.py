@@ -15,7 +15,12 @@
 #   serve_http(net, 80)      HTTP/1.1 (http.py): GET / (counters page) and
 #                            GET /bytes/N, keep-alive and pipelining; a
 #                            response is a list of chunks (head bytes, pattern
-#                            runs) that segments are filled from directly
+#                            runs) that segments are filled from directly;
+#                            with connect_back=True also GET /connect/PORT:
+#                            open a connection back to the requester's PORT
+#                            and echo on it (the conformance suite's trigger
+#                            for a simultaneous open; only ever towards the
+#                            address the request came from)
 #   serve_all(net)           all of the above on their usual ports
 #
 # Each serve_* returns a Service (`.close()` stops listening; `.accepted`,
@@ -397,9 +402,32 @@ class ChargenConn:
         self.svc.done(None)
 
 
+def connect_back(svc, key, path):
+    """GET /connect/PORT: an active open from this stack to the requester's
+    PORT (an echo connection once established); the Response saying so."""
+    port = path[9:]
+    if not port.isdigit() or len(port) > 5 or not 0 < int(port) < 65536:
+        raise http.HttpError(400, "/connect/PORT needs a port 1-65535")
+    layer = svc.mux.layer
+    t = layer.four_tuple(key)
+    if t is None:
+        raise http.HttpError(400, "the requesting connection is gone")
+    rip = t[2]
+    if isinstance(rip, int):
+        rip = rip.to_bytes(4, "big")
+    o = layer.raw(layer.now).open(rip, int(port))
+    if o is None:
+        raise http.HttpError(503, "no free connection slot or port")
+    svc.mux.conns[o.key] = EchoConn(svc, o.key)
+    svc.active += 1
+    body = b"connecting to %d.%d.%d.%d:%d\n" % (rip[0], rip[1], rip[2], rip[3], int(port))
+    return http.Response(http.head(200, len(body), b"text/plain", True), body)
+
+
 class HttpConn:
     def __init__(self, svc, key):
         self.svc = svc
+        self.key = key
         self.rb = svc.ring(HTTP_RING)
         self.sb = ChunkSend()
         self.skip = 0  # body bytes of the last request still to drop
@@ -462,7 +490,13 @@ class HttpConn:
             except http.HttpError as e:
                 self._send(http.error_response(e))
                 return
-            r = http.respond(req, self.svc.page)
+            if self.svc.connect_back and req.path.startswith(b"/connect/"):
+                try:
+                    r = connect_back(self.svc, self.key, req.path)
+                except http.HttpError as e:
+                    r = http.error_response(e, req.keep_alive)
+            else:
+                r = http.respond(req, self.svc.page)
             if r.keep_alive and req.content_length:
                 self.skip = req.content_length  # a GET with a body: drop the body
             self._send(r)
@@ -492,15 +526,18 @@ def serve_chargen(net, port=19, backlog=16):
     return Service(net, port, ChargenConn, backlog)
 
 
-def serve_http(net, port=80, page=None, backlog=16):
+def serve_http(net, port=80, page=None, backlog=16, connect_back=False):
     # no Nagle: a response is written whole, so it would only delay its last
     # partial segment until the peer's (delayed) ACK
     svc = Service(net, port, HttpConn, backlog, nodelay=True)
     svc.page = page if page is not None else (lambda: http.page(net))
+    svc.connect_back = connect_back
     return svc
 
 
-def serve_all(net):
-    """UDP echo 7; TCP echo 7, discard 9, chargen 19, HTTP 80 (DESIGN §5)."""
+def serve_all(net, connect_back=False):
+    """UDP echo 7; TCP echo 7, discard 9, chargen 19, HTTP 80 (DESIGN §5);
+    connect_back: HTTP also serves GET /connect/PORT (see serve_http)."""
     serve_udp_echo(net, 7)
-    return [serve_echo(net), serve_discard(net), serve_chargen(net), serve_http(net)]
+    return [serve_echo(net), serve_discard(net), serve_chargen(net),
+            serve_http(net, connect_back=connect_back)]

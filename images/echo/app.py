@@ -17,11 +17,13 @@
 # answered in place with no allocation per datagram; TCP echo 7, discard 9
 # (RFC 863), chargen 19 (RFC 864) and HTTP/1.1 on 80 (GET / = counters page,
 # GET /bytes/N = N bytes of 0x00..0xff repeated), served from the TCP layer's
-# callbacks without sockets (ethox_uk/stack/services.py, http.py).
+# callbacks without sockets (ethox_uk/stack/services.py, http.py). HTTP also
+# answers GET /connect/PORT by opening a connection back to the requester's PORT
+# (echo on it): the conformance suite's trigger for a simultaneous open.
 from ethox_uk.stack import services
 
 ECHO_PORT = 7
 
 
 def main(net):
-    services.serve_all(net)
+    services.serve_all(net, connect_back=True)

@@ -790,6 +790,14 @@ def _synack_isn_changes():
     return tcp_change("out", lambda t: t.flags & _SYN, ch)
 
 
+def _reset_crossing_syn():
+    """A stack that cannot do a simultaneous open: its SYN-ACK to a SYN crossing its own
+    (from a port that is none of the services) goes out as a RST."""
+    return tcp_change("out", lambda t: t.flags & _SYN and t.flags & _ACK
+                      and t.sport not in (7, 9, 19, 80),
+                      lambda t: t.build(flags=_RST | _ACK, options=b""))
+
+
 def _corrupt_echo_out():
     return tcp_change("out", lambda t: t.sport == 7 and t.data,
                       lambda t: t.build(data=t.data[:-1] + bytes([t.data[-1] ^ 0x20])))
@@ -982,6 +990,7 @@ TCP_MUTATIONS = {
     "fixed_isn": (_fixed_isn, ["tcp_handshake.isn_unpredictable"]),
     "synack_isn_changes": (_synack_isn_changes, ["tcp_handshake.duplicate_syn_answered",
                                                  "tcp_timers.initial_rto"]),
+    "reset_crossing_syn": (_reset_crossing_syn, ["tcp_handshake.simultaneous_open"]),
     "corrupt_echo_out": (_corrupt_echo_out, [
         "tcp_data.echo_integrity", "tcp_data.urgent_data_delivered",
         "tcp_data.reassembly_out_of_order", "tcp_data.overlapping_retransmission",

@@ -17,14 +17,15 @@ M = 0xFFFFFFFF
 class Pair:
     """A: the services (serve_all); B: a tcp_support App as the client."""
 
-    def __init__(self, seed=1, loss=0, reorder=0, duplicate=0, corrupt=0, serve=True):
+    def __init__(self, seed=1, loss=0, reorder=0, duplicate=0, corrupt=0, serve=True,
+                 connect_back=False):
         self.na, self.nb = make_pair(seed, loss, reorder, duplicate, corrupt)
         self.a = Stack(self.na, Config("10.0.2.15/24", "10.0.2.2", "52:54:00:12:34:56"), seed=seed)
         self.b = Stack(self.nb, Config("10.0.2.2/24", None, "52:54:00:12:34:57"), seed=seed + 9)
         self.app = T.App()
         self.b.tcp = TcpLayer(self.b, self.app)
         self.app.layer = self.b.tcp
-        self.svcs = services.serve_all(self.a) if serve else None
+        self.svcs = services.serve_all(self.a, connect_back) if serve else None
         self.now = 0
 
     def step(self):
@@ -348,6 +349,44 @@ def test_http_errors():
     assert st == 200 and body == http.pattern_bytes(0, 10)
     # after the client's RST, A's segments still in flight draw RSTs (strays at A)
     p.ok(tcp_rst_rx=1, tcp_stray_rst=p.a.counters["tcp_stray_rst"])
+
+
+def test_http_connect_back_opens_an_echo_connection_to_the_requester():
+    p = Pair(connect_back=True)
+    p.b.tcp.listen(5555)
+    k = p.connect(80)
+    ca = p.ca(k)
+    _http(p, k, b"GET /connect/5555 HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert p.run(lambda: b"\n" in ca.received.partition(b"\r\n\r\n")[2])
+    rs = _responses(bytes(ca.received))
+    assert [(r[0], r[2]) for r in rs] == [(200, b"connecting to 10.0.2.2:5555\n")]
+    back = [x for x in p.b.tcp.keys() if x != k]
+    assert len(back) == 1  # A opened it: B's listener on 5555 holds the new connection
+    back = back[0]
+    assert p.run(lambda: p.b.tcp.state_name(back) == "ESTABLISHED")
+    assert p.b.tcp.four_tuple(back)[1] == 5555
+    p.app.push(back, b"anyone home?", p.now)
+    assert p.run(lambda: bytes(p.app.get(back).received) == b"anyone home?")  # echoed
+    assert p.svcs[3].active == 2  # the HTTP connection and the one it opened
+    p.app.close(back, p.now)
+    assert p.run(lambda: p.app.get(back).closed)
+    assert not ca.closed  # keep-alive: the HTTP connection goes on
+    p.ok()
+
+
+def test_http_connect_back_refuses_bad_ports_and_is_off_by_default():
+    p = Pair(connect_back=True)
+    for bad in (b"0", b"65536", b"x1", b"123456"):
+        st, h, body = _one(p, b"GET /connect/" + bad + b" HTTP/1.1\r\nHost: a\r\n"
+                           b"Connection: close\r\n\r\n")
+        assert st == 400 and b"1-65535" in body
+    q = Pair()
+    st, h, body = _one(q, b"GET /connect/5555 HTTP/1.1\r\nHost: a\r\nConnection: close"
+                       b"\r\n\r\n")
+    assert st == 404
+    assert len(q.a.tcp.keys()) <= 1  # nothing opened towards B
+    p.ok()
+    q.ok()
 
 
 def test_http_peer_fin_mid_request():

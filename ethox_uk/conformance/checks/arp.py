@@ -5,7 +5,7 @@ import struct
 from scapy.layers.l2 import ARP, Ether
 
 from ..context import BROADCAST_MAC
-from ..registry import check
+from ..registry import MUST, check
 from ..fragments import fragment_frames
 
 
@@ -97,7 +97,7 @@ def _observe(ctx, ip, expected_mac, after):
 
 
 @check("arp.reply_to_request", "answers a broadcast ARP request for its address with a "
-       "well-formed unicast reply", rfc="RFC 826 (Packet Reception)",
+       "well-formed unicast reply", level=MUST, rfc="RFC 826 (Packet Reception)",
        accepts="op=2, sender = the target's IP/MAC, target = the requester's IP/MAC, "
        "Ethernet unicast to the requester")
 def reply_to_request(ctx):
@@ -108,7 +108,7 @@ def reply_to_request(ctx):
 
 
 @check("arp.reply_to_unicast_request", "answers an ARP request sent unicast to its MAC "
-       "(cache validation poll)", rfc="RFC 1122 §2.3.2.1")
+       "(cache validation poll)", level=MUST, rfc="RFC 1122 §2.3.2.1")
 def reply_to_unicast_request(ctx):
     ip, mac = ctx.new_ip(), ctx.new_mac()
     ctx.send(ctx.arp_request(psrc=ip, hwsrc=mac, eth_dst=ctx.target_mac,
@@ -118,7 +118,7 @@ def reply_to_unicast_request(ctx):
 
 
 @check("arp.probe_answered", "answers an ARP probe (sender IP 0.0.0.0) for its address",
-       rfc="RFC 5227 §2.1.1, RFC 826",
+       level=MUST, rfc="RFC 5227 §2.1.1, RFC 826",
        accepts="a reply claiming the address, unicast to the prober or broadcast")
 def probe_answered(ctx):
     mac = ctx.new_mac()
@@ -134,7 +134,7 @@ def probe_answered(ctx):
 
 
 @check("arp.ignore_request_for_other_ip", "does not answer an ARP request for another "
-       "address on the link", rfc="RFC 826 (Packet Reception)",
+       "address on the link", level=MUST, rfc="RFC 826 (Packet Reception)",
        accepts="silence (no proxy ARP)")
 def ignore_request_for_other_ip(ctx):
     other = ctx.new_ip()
@@ -144,7 +144,7 @@ def ignore_request_for_other_ip(ctx):
 
 
 @check("arp.no_reply_to_reply", "never answers an ARP reply (only requests are answered)",
-       rfc="RFC 826 (Packet Reception: ?Is the opcode ares_op$REQUEST)")
+       level=MUST, rfc="RFC 826 (Packet Reception: ?Is the opcode ares_op$REQUEST)")
 def no_reply_to_reply(ctx):
     ip, mac = ctx.new_ip(), ctx.new_mac()
     ctx.send(ctx.arp_request(psrc=ip, hwsrc=mac, op=2, eth_dst=ctx.target_mac,
@@ -154,7 +154,7 @@ def no_reply_to_reply(ctx):
 
 
 @check("arp.cache_update_from_request", "an ARP request addressed to it creates, and a "
-       "later one updates, the sender's entry", rfc="RFC 826 (Packet Reception: merge)",
+       "later one updates, the sender's entry", level=MUST, rfc="RFC 826 (Packet Reception: merge)",
        accepts="the entry is visible in where the target sends answers (n/a if every "
        "answer goes to the frame's Ethernet source)", timeout=10)
 def cache_update_from_request(ctx):
@@ -166,7 +166,7 @@ def cache_update_from_request(ctx):
 
 
 @check("arp.gratuitous_updates_entry", "a gratuitous ARP (announcement) updates an existing "
-       "entry to the new MAC", rfc="RFC 826 (Packet Reception: merge), RFC 5227 §3",
+       "entry to the new MAC", level=MUST, rfc="RFC 826 (Packet Reception: merge), RFC 5227 §3",
        accepts="the update is visible in where the target sends answers (n/a if every "
        "answer goes to the frame's Ethernet source)", timeout=10)
 def gratuitous_updates_entry(ctx):
@@ -203,7 +203,7 @@ def _no_reply_then_alive(ctx, frame, what):
 
 
 @check("arp.malformed_truncated_ignored", "ignores an ARP request cut short after the "
-       "sender fields and still answers a good one", rfc="RFC 826 (Packet Format)")
+       "sender fields and still answers a good one", level=MUST, rfc="RFC 826 (Packet Format)")
 def malformed_truncated_ignored(ctx):
     full = bytes(_raw_arp(ctx))
     _no_reply_then_alive(ctx, full[:14 + 18], "a truncated request")
@@ -211,7 +211,7 @@ def malformed_truncated_ignored(ctx):
 
 @check("arp.malformed_hlen_ignored", "ignores an ARP request whose hardware length is not "
        "6 (even if the target address sits at the usual offset)",
-       rfc="RFC 826 (Packet Reception: ar$hln)")
+       level=MUST, rfc="RFC 826 (Packet Reception: ar$hln)")
 def malformed_hlen_ignored(ctx):
     mac = ctx.new_mac()
     sha = bytes.fromhex(mac.replace(":", "")) + b"\0\0"  # 8-byte hardware addresses
@@ -223,18 +223,18 @@ def malformed_hlen_ignored(ctx):
 
 
 @check("arp.unknown_hardware_type_ignored", "ignores an ARP request for an unknown hardware "
-       "type", rfc="RFC 826 (Packet Reception: ar$hrd)")
+       "type", level=MUST, rfc="RFC 826 (Packet Reception: ar$hrd)")
 def unknown_hardware_type_ignored(ctx):
     _no_reply_then_alive(ctx, _raw_arp(ctx, htype=0x1234), "htype=0x1234")
 
 
 @check("arp.unknown_protocol_type_ignored", "ignores an ARP request for a protocol other "
-       "than IPv4", rfc="RFC 826 (Packet Reception: ar$pro)")
+       "than IPv4", level=MUST, rfc="RFC 826 (Packet Reception: ar$pro)")
 def unknown_protocol_type_ignored(ctx):
     _no_reply_then_alive(ctx, _raw_arp(ctx, ptype=0x86DD), "ptype=0x86dd")
 
 
 @check("arp.unknown_opcode_ignored", "does not answer an ARP packet whose opcode is neither "
-       "request nor reply", rfc="RFC 826 (Packet Reception: ar$op)")
+       "request nor reply", level=MUST, rfc="RFC 826 (Packet Reception: ar$op)")
 def unknown_opcode_ignored(ctx):
     _no_reply_then_alive(ctx, _raw_arp(ctx, op=10), "op=10")

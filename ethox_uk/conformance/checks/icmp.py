@@ -6,7 +6,7 @@ from .. import wire
 from ..common import check_echo_reply
 from ..context import BROADCAST_MAC
 from ..fragments import fragment_frames, make_fragment
-from ..registry import check
+from ..registry import MUST, check
 
 
 def _echo(ctx, size, seq=1, data=None):
@@ -19,20 +19,20 @@ def _echo(ctx, size, seq=1, data=None):
 
 @check("icmp.echo_reply_identity", "echo replies carry the request's identifier, sequence "
        "number and data unchanged (0, 1, 56 and 200 bytes)",
-       rfc="RFC 792 (Echo), RFC 1122 §3.2.2.6")
+       level=MUST, rfc="RFC 792 (Echo), RFC 1122 §3.2.2.6")
 def echo_reply_identity(ctx):
     for seq, size in enumerate((0, 1, 56, 200), 1):
         _echo(ctx, size, seq)
 
 
 @check("icmp.echo_reply_1472", "answers the largest unfragmented ping (1472 data bytes) "
-       "in full", rfc="RFC 1122 §3.2.2.6 (data entirely included)")
+       "in full", level=MUST, rfc="RFC 1122 §3.2.2.6 (data entirely included)")
 def echo_reply_1472(ctx):
     _echo(ctx, 1472)
 
 
 @check("icmp.echo_reply_checksum", "the echo reply's checksum is right for odd lengths and "
-       "for data of all-ones and all-zero bytes", rfc="RFC 792 (Checksum), RFC 1071")
+       "for data of all-ones and all-zero bytes", level=MUST, rfc="RFC 792 (Checksum), RFC 1071")
 def echo_reply_checksum(ctx):
     seq = 0
     for data in (b"\x01", b"\xff" * 3, b"\xff" * 57, bytes(58), bytes(range(256)) * 5 + b"x",
@@ -42,7 +42,7 @@ def echo_reply_checksum(ctx):
 
 
 @check("icmp.echo_burst", "answers each of 8 pings sent back to back, in order",
-       rfc="RFC 1122 §3.2.2.6 (every host MUST implement an echo server)")
+       level=MUST, rfc="RFC 1122 §3.2.2.6 (every host MUST implement an echo server)")
 def echo_burst(ctx):
     ident = ctx.new_id()
     sent = []
@@ -56,7 +56,7 @@ def echo_burst(ctx):
 
 
 @check("icmp.echo_large_fragmented", "answers a 3000-byte ping that arrived in fragments "
-       "with all of its data", rfc="RFC 1122 §3.2.2.6, §3.2.1.4",
+       "with all of its data", level=MUST, rfc="RFC 1122 §3.2.2.6, §3.2.1.4",
        accepts="a fragmented reply carrying all the data, or one truncated to the MTU "
        "(allowed when the stack does not fragment)")
 def echo_large_fragmented(ctx):
@@ -79,7 +79,7 @@ def echo_large_fragmented(ctx):
 
 
 @check("icmp.bad_checksum_dropped", "does not answer an echo request with a wrong ICMP "
-       "checksum", rfc="RFC 792 (Checksum), RFC 1122 §3.2.2")
+       "checksum", level=MUST, rfc="RFC 792 (Checksum), RFC 1122 §3.2.2")
 def bad_checksum_dropped(ctx):
     pkt, ident, seq, data = ctx.echo_request(32)
     pkt[ICMP].chksum = 0x1234 if pkt[ICMP].chksum != 0x1234 else 0x4321
@@ -88,7 +88,7 @@ def bad_checksum_dropped(ctx):
 
 
 @check("icmp.echo_reply_not_answered", "does not answer an echo reply",
-       rfc="RFC 792 (Echo Reply), RFC 1122 §3.2.2")
+       level=MUST, rfc="RFC 792 (Echo Reply), RFC 1122 §3.2.2")
 def echo_reply_not_answered(ctx):
     ident = ctx.new_id()
     ctx.send(ctx.eth() / ctx.ip() / ICMP(type=0, id=ident, seq=1) / ctx.pattern(16))
@@ -99,7 +99,7 @@ def echo_reply_not_answered(ctx):
 
 
 @check("icmp.unknown_type_discarded", "silently discards ICMP messages of unknown type",
-       rfc="RFC 1122 §3.2.2 (unknown type MUST be silently discarded)")
+       level=MUST, rfc="RFC 1122 §3.2.2 (unknown type MUST be silently discarded)")
 def unknown_type_discarded(ctx):
     for t in (99, 250):
         ctx.send(ctx.eth() / ctx.ip() / ICMP(type=t, code=0) / ctx.pattern(16))
@@ -115,7 +115,7 @@ def _error_about_us(ctx, icmp_type, code):
 
 @check("icmp.no_error_about_icmp_error", "sends no ICMP message in response to ICMP errors "
        "(unreachable, time exceeded, parameter problem, source quench)",
-       rfc="RFC 1122 §3.2.2 (no error about an ICMP error)")
+       level=MUST, rfc="RFC 1122 §3.2.2 (no error about an ICMP error)")
 def no_error_about_icmp_error(ctx):
     for t, c in ((3, 1), (3, 3), (11, 0), (12, 0), (4, 0)):
         ctx.send(_error_about_us(ctx, t, c))
@@ -125,7 +125,7 @@ def no_error_about_icmp_error(ctx):
 
 
 @check("icmp.no_error_to_broadcast_destination", "sends no ICMP error about a datagram "
-       "addressed to a broadcast address", rfc="RFC 1122 §3.2.2")
+       "addressed to a broadcast address", level=MUST, rfc="RFC 1122 §3.2.2")
 def no_error_to_broadcast_destination(ctx):
     for dst in (ctx.broadcast, "255.255.255.255"):
         ctx.send(ctx.eth(dst=BROADCAST_MAC) / ctx.ip(dst=dst, proto=253) / ctx.pattern(16))
@@ -133,14 +133,15 @@ def no_error_to_broadcast_destination(ctx):
 
 
 @check("icmp.no_error_for_link_broadcast", "sends no ICMP error about a datagram that came "
-       "in a link-layer broadcast", rfc="RFC 1122 §3.2.2")
+       "in a link-layer broadcast", level=MUST, rfc="RFC 1122 §3.2.2")
 def no_error_for_link_broadcast(ctx):
     ctx.send(ctx.eth(dst=BROADCAST_MAC) / ctx.ip(proto=253) / ctx.pattern(16))
     ctx.silent(ctx.is_icmp_error(), "an ICMP error about a link-layer broadcast")
 
 
 @check("icmp.no_error_about_non_first_fragment", "sends no ICMP error about a lone "
-       "non-first fragment (unknown protocol or closed UDP port)", rfc="RFC 1122 §3.2.2")
+       "non-first fragment (unknown protocol or closed UDP port)", level=MUST,
+       rfc="RFC 1122 §3.2.2")
 def no_error_about_non_first_fragment(ctx):
     pkt = ctx.eth() / ctx.ip(proto=253, id=ctx.new_id()) / ctx.pattern(64)
     ctx.send(make_fragment(pkt, 16, 64, False))
@@ -151,7 +152,7 @@ def no_error_about_non_first_fragment(ctx):
 
 
 @check("icmp.no_error_to_unspecified_source", "sends no ICMP error to a datagram whose "
-       "source is not a single host (0.0.0.0)", rfc="RFC 1122 §3.2.2, §3.2.1.3")
+       "source is not a single host (0.0.0.0)", level=MUST, rfc="RFC 1122 §3.2.2, §3.2.1.3")
 def no_error_to_unspecified_source(ctx):
     pkt, sport = ctx.udp(ctx.closed_port(), b"from nowhere", ip=ctx.ip(src="0.0.0.0"))
     ctx.send(pkt)
@@ -160,7 +161,7 @@ def no_error_to_unspecified_source(ctx):
 
 
 @check("icmp.echo_to_broadcast", "a ping to the subnet broadcast is ignored or answered "
-       "from the target's own address", rfc="RFC 1122 §3.2.2.6, §3.2.1.3",
+       "from the target's own address", level=MUST, rfc="RFC 1122 §3.2.2.6, §3.2.1.3",
        accepts="silence (MAY discard), or a reply whose source is the target's unicast "
        "address")
 def echo_to_broadcast(ctx):

@@ -5,7 +5,7 @@ from scapy.layers.inet import IPOption, IPOption_NOP, IPOption_RR
 from .. import wire
 from ..common import check_echo_reply, check_icmp_error_quote, check_ip_header
 from ..fragments import fragment_frames, make_fragment
-from ..registry import check
+from ..registry import MUST, SHOULD, check
 
 
 def _bad_ping(ctx, what, **ipfields):
@@ -23,7 +23,7 @@ def _ping_ok(ctx, pkt, ident, seq, data, what="echo reply"):
 
 
 @check("ipv4.bad_header_checksum_dropped", "silently discards a datagram whose header "
-       "checksum is wrong", rfc="RFC 1122 §3.2.1.2")
+       "checksum is wrong", level=MUST, rfc="RFC 1122 §3.2.1.2")
 def bad_header_checksum_dropped(ctx):
     pkt, ident, seq, _ = ctx.echo_request(32)
     raw = bytearray(bytes(pkt))
@@ -34,39 +34,39 @@ def bad_header_checksum_dropped(ctx):
 
 
 @check("ipv4.bad_version_dropped", "silently discards a datagram whose version is not 4",
-       rfc="RFC 1122 §3.2.1.1")
+       level=MUST, rfc="RFC 1122 §3.2.1.1")
 def bad_version_dropped(ctx):
     _bad_ping(ctx, "version 6", version=6)
     _bad_ping(ctx, "version 5", version=5)
 
 
 @check("ipv4.ihl_below_5_dropped", "discards a datagram whose header length is below 5 "
-       "words", rfc="RFC 791 §3.1 (IHL: minimum value 5)")
+       "words", level=MUST, rfc="RFC 791 §3.1 (IHL: minimum value 5)")
 def ihl_below_5_dropped(ctx):
     _bad_ping(ctx, "IHL 4", ihl=4)
 
 
 @check("ipv4.total_length_past_frame_dropped", "discards a datagram whose total length "
-       "claims more bytes than the frame holds", rfc="RFC 791 §3.1 (Total Length)")
+       "claims more bytes than the frame holds", level=MUST, rfc="RFC 791 §3.1 (Total Length)")
 def total_length_past_frame_dropped(ctx):
     _bad_ping(ctx, "total length 40 past the frame", len=20 + 8 + 32 + 40)
 
 
 @check("ipv4.total_length_below_header_dropped", "discards a datagram whose total length is "
-       "smaller than its header", rfc="RFC 791 §3.1 (Total Length)")
+       "smaller than its header", level=MUST, rfc="RFC 791 §3.1 (Total Length)")
 def total_length_below_header_dropped(ctx):
     _bad_ping(ctx, "total length 12", len=12)
 
 
 @check("ipv4.link_padding_ignored", "bytes after the total length (link-layer padding) are "
-       "not part of the datagram", rfc="RFC 791 §3.1 (Total Length), RFC 894")
+       "not part of the datagram", level=MUST, rfc="RFC 791 §3.1 (Total Length), RFC 894")
 def link_padding_ignored(ctx):
     pkt, ident, seq, data = ctx.echo_request(10)
     _ping_ok(ctx, bytes(pkt) + b"\xa5" * 30, ident, seq, data)
 
 
 @check("ipv4.options_nop_eol_accepted", "answers a ping whose header carries NOP and "
-       "end-of-list options", rfc="RFC 791 §3.1 (Options), RFC 1122 §3.2.1.8")
+       "end-of-list options", level=MUST, rfc="RFC 791 §3.1 (Options), RFC 1122 §3.2.1.8")
 def options_nop_eol_accepted(ctx):
     ip = ctx.ip(options=[IPOption_NOP(), IPOption_NOP(), IPOption_NOP(), IPOption(b"\x00")])
     pkt, ident, seq, data = ctx.echo_request(40, ip=ip)
@@ -74,7 +74,7 @@ def options_nop_eol_accepted(ctx):
 
 
 @check("ipv4.options_record_route_echo", "answers a ping carrying a Record Route option",
-       rfc="RFC 1122 §3.2.2.6, §3.2.1.8",
+       level=MUST, rfc="RFC 1122 §3.2.2.6, §3.2.1.8",
        accepts="a reply with the option updated (SHOULD) or without options")
 def options_record_route_echo(ctx):
     ip = ctx.ip(options=[IPOption_RR(routers=["0.0.0.0"] * 4)])
@@ -91,7 +91,7 @@ def options_record_route_echo(ctx):
 
 
 @check("ipv4.options_unknown_ignored", "ignores an IP option it does not know and answers",
-       rfc="RFC 1122 §3.2.1.8 (silently ignore options not understood)")
+       level=MUST, rfc="RFC 1122 §3.2.1.8 (silently ignore options not understood)")
 def options_unknown_ignored(ctx):
     ip = ctx.ip(options=[IPOption(b"\x1b\x04\xab\xcd")])  # type 27: unassigned
     pkt, ident, seq, data = ctx.echo_request(24, ip=ip)
@@ -99,7 +99,7 @@ def options_unknown_ignored(ctx):
 
 
 @check("ipv4.options_malformed_not_answered", "does not answer a datagram whose option "
-       "length runs past the header", rfc="RFC 1122 §3.2.2.5, RFC 791 §3.1 (Options)",
+       "length runs past the header", level=MUST, rfc="RFC 1122 §3.2.2.5, RFC 791 §3.1 (Options)",
        accepts="silence, or an ICMP parameter problem about it; never an echo reply")
 def options_malformed_not_answered(ctx):
     ip = ctx.ip(options=[IPOption(b"\x01\x1b\x10\xab")])  # NOP, type 27 with length 16
@@ -114,25 +114,27 @@ def options_malformed_not_answered(ctx):
 
 
 @check("ipv4.ttl_one_accepted", "accepts a datagram that arrives with TTL 1 and answers it "
-       "with a fresh TTL", rfc="RFC 1122 §3.2.1.7",
+       "with a fresh TTL", level=MUST, rfc="RFC 1122 §3.2.1.7",
        accepts="reply TTL from 32 to 255 (not copied from the request)")
 def ttl_one_accepted(ctx):
     pkt, ident, seq, data = ctx.echo_request(16, ip=ctx.ip(ttl=1))
     f = _ping_ok(ctx, pkt, ident, seq, data)
-    ctx.require(f.raw[22] >= 32, "#%d has TTL %d: expected a default TTL (64 recommended)"
-                % (f.index, f.raw[22]))
+    ctx.should(f.raw[22] >= 32, "#%d has TTL %d: expected a default TTL (64 recommended)"
+               % (f.index, f.raw[22]))
 
 
-@check("ipv4.reply_ttl_sane", "replies carry a sane, non-zero TTL", rfc="RFC 1122 §3.2.1.7, "
+@check("ipv4.reply_ttl_sane", "replies carry a sane, non-zero TTL", level=MUST,
+       rfc="RFC 1122 §3.2.1.7, "
        "RFC 1700", accepts="TTL from 32 to 255")
 def reply_ttl_sane(ctx):
     pkt, ident, seq, data = ctx.echo_request(16, ip=ctx.ip(ttl=200))
     f = _ping_ok(ctx, pkt, ident, seq, data)
-    ctx.require(f.raw[22] >= 32, "#%d has TTL %d" % (f.index, f.raw[22]))
+    ctx.should(f.raw[22] >= 32, "#%d has TTL %d (64 recommended)" % (f.index, f.raw[22]))
 
 
 @check("ipv4.reply_header_valid", "the reply's IPv4 header is valid: version, IHL, checksum, "
-       "total length, addresses swapped", rfc="RFC 791 §3.1, RFC 1122 §3.2.2.6 (source = the "
+       "total length, addresses swapped", level=MUST,
+       rfc="RFC 791 §3.1, RFC 1122 §3.2.2.6 (source = the "
        "request's destination)")
 def reply_header_valid(ctx):
     pkt, ident, seq, data = ctx.echo_request(57)
@@ -142,7 +144,7 @@ def reply_header_valid(ctx):
 
 
 @check("ipv4.df_request_answered", "answers a ping sent with Don't Fragment",
-       rfc="RFC 791 §3.1 (Flags)")
+       level=MUST, rfc="RFC 791 §3.1 (Flags)")
 def df_request_answered(ctx):
     pkt, ident, seq, data = ctx.echo_request(100, ip=ctx.ip(flags="DF"))
     _ping_ok(ctx, pkt, ident, seq, data)
@@ -150,7 +152,7 @@ def df_request_answered(ctx):
 
 @check("ipv4.id_unique_when_fragmentable", "replies that may be fragmented (DF clear) never "
        "repeat an IP ID, even when the requests all carry the same ID",
-       rfc="RFC 6864 §4.1, RFC 791 §3.2 (Identification)",
+       level=MUST, rfc="RFC 6864 §4.1, RFC 791 §3.2 (Identification)",
        accepts="DF set (atomic: any ID), or DF clear with distinct IDs")
 def id_unique_when_fragmentable(ctx):
     ids = []
@@ -166,7 +168,7 @@ def id_unique_when_fragmentable(ctx):
 
 
 @check("ipv4.fragments_in_order", "reassembles a ping sent as three fragments in order",
-       rfc="RFC 1122 §3.2.1.4, RFC 791 §3.2")
+       level=MUST, rfc="RFC 1122 §3.2.1.4, RFC 791 §3.2")
 def fragments_in_order(ctx):
     pkt, ident, seq, data = ctx.echo_request(1000, ip=ctx.ip(id=ctx.new_id()))
     for fr in fragment_frames(pkt, [336, 672]):
@@ -176,7 +178,7 @@ def fragments_in_order(ctx):
 
 
 @check("ipv4.fragments_out_of_order", "reassembles a ping whose fragments arrive last "
-       "first", rfc="RFC 1122 §3.2.1.4, RFC 791 §3.2")
+       "first", level=MUST, rfc="RFC 1122 §3.2.1.4, RFC 791 §3.2")
 def fragments_out_of_order(ctx):
     pkt, ident, seq, data = ctx.echo_request(1000, ip=ctx.ip(id=ctx.new_id()))
     frs = fragment_frames(pkt, [256, 512, 768])
@@ -187,7 +189,7 @@ def fragments_out_of_order(ctx):
 
 
 @check("ipv4.fragment_duplicate_tolerated", "a duplicated fragment does not spoil "
-       "reassembly", rfc="RFC 791 §3.2 (reassembly)")
+       "reassembly", level=MUST, rfc="RFC 791 §3.2 (reassembly)")
 def fragment_duplicate_tolerated(ctx):
     pkt, ident, seq, data = ctx.echo_request(600, ip=ctx.ip(id=ctx.new_id()))
     frs = fragment_frames(pkt, [200, 400])
@@ -198,7 +200,7 @@ def fragment_duplicate_tolerated(ctx):
 
 
 @check("ipv4.fragments_udp_echo", "reassembles a fragmented UDP datagram for the echo "
-       "service", rfc="RFC 1122 §3.2.1.4, RFC 862")
+       "service", level=MUST, rfc="RFC 1122 §3.2.1.4, RFC 862")
 def fragments_udp_echo(ctx):
     data = ctx.pattern(900, 3)
     pkt, sport = ctx.udp(7, data, ip=ctx.ip(id=ctx.new_id()))
@@ -213,7 +215,8 @@ def fragments_udp_echo(ctx):
 
 
 @check("ipv4.fragments_overlapping_dropped", "drops a datagram whose fragments overlap with "
-       "different data", rfc="RFC 791 §3.2, RFC 1858 §4 (overlapping fragment attack)",
+       "different data", level=SHOULD,
+       rfc="RFC 791 §3.2, RFC 1858 §4 (overlapping fragment attack)",
        accepts="no answer at all (neither reading of the overlap is trusted)")
 def fragments_overlapping_dropped(ctx):
     pkt, ident, seq, data = ctx.echo_request(120, ip=ctx.ip(id=ctx.new_id()))
@@ -227,7 +230,7 @@ def fragments_overlapping_dropped(ctx):
 
 
 @check("ipv4.fragments_incomplete_not_answered", "never answers a datagram whose middle "
-       "fragment is missing", rfc="RFC 791 §3.2, RFC 1122 §3.2.1.4")
+       "fragment is missing", level=MUST, rfc="RFC 791 §3.2, RFC 1122 §3.2.1.4")
 def fragments_incomplete_not_answered(ctx):
     pkt, ident, seq, data = ctx.echo_request(600, ip=ctx.ip(id=ctx.new_id()))
     frs = fragment_frames(pkt, [200, 400])
@@ -237,26 +240,26 @@ def fragments_incomplete_not_answered(ctx):
 
 
 @check("ipv4.source_broadcast_dropped", "discards datagrams whose source is a broadcast "
-       "address (limited or the subnet's)", rfc="RFC 1122 §3.2.1.3")
+       "address (limited or the subnet's)", level=MUST, rfc="RFC 1122 §3.2.1.3")
 def source_broadcast_dropped(ctx):
     _bad_ping(ctx, "source 255.255.255.255", src="255.255.255.255")
     _bad_ping(ctx, "source %s" % ctx.broadcast, src=ctx.broadcast)
 
 
 @check("ipv4.source_multicast_dropped", "discards datagrams whose source is a multicast "
-       "address", rfc="RFC 1122 §3.2.1.3")
+       "address", level=MUST, rfc="RFC 1122 §3.2.1.3")
 def source_multicast_dropped(ctx):
     _bad_ping(ctx, "source 224.0.0.1", src="224.0.0.1")
 
 
 @check("ipv4.source_loopback_dropped", "discards datagrams from 127.0.0.1 arriving on the "
-       "network", rfc="RFC 1122 §3.2.1.3 (g)")
+       "network", level=MUST, rfc="RFC 1122 §3.2.1.3 (g)")
 def source_loopback_dropped(ctx):
     _bad_ping(ctx, "source 127.0.0.1", src="127.0.0.1")
 
 
 @check("ipv4.not_for_us_not_answered", "does not answer or forward a datagram addressed to "
-       "another host", rfc="RFC 1122 §3.1, §3.3.1 (a host is not a router)")
+       "another host", level=MUST, rfc="RFC 1122 §3.1, §3.3.1 (a host is not a router)")
 def not_for_us_not_answered(ctx):
     other = ctx.new_ip()
     pkt, ident, seq, _ = ctx.echo_request(32, ip=ctx.ip(dst=other))
@@ -269,7 +272,7 @@ def not_for_us_not_answered(ctx):
 
 
 @check("ipv4.unknown_protocol", "a datagram for an unknown protocol gets a protocol "
-       "unreachable quoting it, or nothing", rfc="RFC 1122 §3.2.2.1, RFC 792",
+       "unreachable quoting it, or nothing", level=MUST, rfc="RFC 1122 §3.2.2.1, RFC 792",
        accepts="ICMP destination unreachable code 2 quoting the IP header + 8 bytes "
        "(SHOULD), or silence")
 def unknown_protocol(ctx):

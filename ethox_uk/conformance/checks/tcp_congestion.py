@@ -5,7 +5,7 @@ immediate duplicate ACKs, fast retransmit, the loss window after a timeout
 Chargen (port 19) always has data to send, so its flights show the target's congestion
 window; MSS 536 keeps the segment counts small."""
 
-from ..registry import check
+from ..registry import MUST, SHOULD, check
 from ..tcp import (CHARGEN, ECHO, TcpConn, check_seg, data_segs, extent, opt_mss,
                    quiet_collect, seq_add, seq_diff)
 
@@ -29,7 +29,8 @@ def _first_flight(ctx, c):
 
 
 @check("tcp_congestion.initial_window_bound", "the first flight is no larger than the "
-       "initial window", rfc="RFC 5681 §3.1 (IW = min(4*MSS, max(2*MSS, 4380))), RFC 6928 "
+       "initial window", level=MUST,
+       rfc="RFC 5681 §3.1 (IW = min(4*MSS, max(2*MSS, 4380))), RFC 6928 "
        "(IW10)", accepts="at most min(10*MSS, max(2*MSS, 14600)) bytes before our first ACK "
        "(RFC 6928; the note says whether RFC 5681's smaller IW was kept)")
 def initial_window_bound(ctx):
@@ -44,7 +45,7 @@ def initial_window_bound(ctx):
 
 
 @check("tcp_congestion.slow_start_growth", "in slow start one ACK grows the window by at "
-       "most one MSS", rfc="RFC 5681 §3.1 (cwnd += min(N, SMSS) per ACK)",
+       "most one MSS", level=MUST, rfc="RFC 5681 §3.1 (cwnd += min(N, SMSS) per ACK)",
        accepts="after one ACK of the whole first flight F, at most F + MSS bytes in flight")
 def slow_start_growth(ctx):
     with TcpConn(ctx, CHARGEN) as c:
@@ -61,7 +62,7 @@ def slow_start_growth(ctx):
 
 @check("tcp_congestion.dup_ack_on_out_of_order", "every out-of-order segment draws an "
        "immediate duplicate ACK, and the one filling the hole an immediate full ACK",
-       rfc="RFC 5681 §4.2, RFC 9293 §3.10.7.4, RFC 1122 §4.2.2.21",
+       level=SHOULD, rfc="RFC 5681 §4.2, RFC 9293 §3.10.7.4, RFC 1122 §4.2.2.21",
        accepts="one ACK of the hole's start per out-of-order segment, each within 0.3 s")
 def dup_ack_on_out_of_order(ctx):
     with TcpConn(ctx, ECHO) as c:
@@ -84,11 +85,15 @@ def dup_ack_on_out_of_order(ctx):
                     "%.3f s" % (a.t - sent.t))
 
 
-@check("tcp_congestion.fast_retransmit", "the third duplicate ACK (not the first two) makes "
-       "the target resend the missing segment before its RTO", rfc="RFC 5681 §3.2 (fast "
-       "retransmit), RFC 6582 §3.2", accepts="the segment at the duplicated ACK resent "
-       "within 0.5 s of the third duplicate; new data after the first two (limited "
-       "transmit, RFC 3042) is fine", timeout=6)
+@check("tcp_congestion.fast_retransmit", "the third duplicate ACK makes the target resend "
+       "the missing segment before its RTO", level=SHOULD, rfc="RFC 5681 §3.2 (the sender "
+       "SHOULD use fast retransmit), RFC 6582 §3.2; RFC 5827, RFC 8985",
+       accepts="the segment at the duplicated ACK resent within 0.5 s of the third duplicate; "
+       "resent after the first or second already (early retransmit, RACK: variant); new data "
+       "after the first two (limited transmit, RFC 3042) is fine",
+       variants={"early": "the segment resent after fewer than three duplicate ACKs: early "
+                 "retransmit (RFC 5827) or RACK-TLP's time-based loss detection (RFC 8985)"},
+       negative=("no_fast_retransmit", "drop_retransmissions"), timeout=6)
 def fast_retransmit(ctx):
     with TcpConn(ctx, CHARGEN) as c:
         una, segs = _first_flight(ctx, c)
@@ -101,37 +106,59 @@ def fast_retransmit(ctx):
         def resent(s):
             return s.data and s.seq == hole
 
+        early = None
         for i in (1, 2):
-            c.ack(ack=hole, note="duplicate %d" % i)
-        early = [s for s in quiet_collect(c, 0.15) if resent(s)]
-        ctx.require(not early, "%s: resent after only two duplicate ACKs" % (
-            early[0].words() if early else ""))
+            d = c.ack(ack=hole, note="duplicate %d" % i)
+            got = [s for s in quiet_collect(c, 0.1) if resent(s)]
+            if got and early is None:
+                early = (i, got[0], d)
+        if early is not None:
+            i, s, d = early
+            ctx.require(s.t - t_ack < ctx.early(1.0) or s.t - d.t < 0.1 * ctx.timescale,
+                        "%s came back %.2f s after the last new ACK: that is the RTO, not a "
+                        "retransmission on duplicate ACKs" % (s.words(), s.t - t_ack))
+            ctx.variant("early", "%s resent %.3f s after duplicate ACK %d"
+                        % (s.words(), s.t - d.t, i))
+            return
         dup3 = c.ack(ack=hole, note="duplicate 3")
         s = c.expect(resent, "the fast retransmission of seq %d" % hole,
                      timeout=0.5 * ctx.timescale)
         ctx.note("resent %.3f s after the third duplicate, %.3f s after the last new ACK"
                  % (s.t - dup3.t, s.t - t_ack))
-        ctx.require(s.t - t_ack < 0.95, "the segment came back %.2f s after the last new ACK:"
-                    " that is the RTO, not fast retransmit" % (s.t - t_ack))
+        ctx.require(s.t - dup3.t < 0.25 * ctx.timescale or s.t - t_ack < ctx.early(1.0),
+                    "the segment came back %.2f s after the last new ACK: that is the RTO, "
+                    "not fast retransmit" % (s.t - t_ack))
 
 
 @check("tcp_congestion.rto_loss_window", "after a retransmission timeout the target resends "
-       "one segment only, then grows from there", rfc="RFC 5681 §3.1 (cwnd = LW = 1 SMSS "
-       "after a timeout), RFC 6298 §5.4", accepts="one segment until it is acknowledged; "
-       "at most two after its ACK", timeout=8)
+       "one segment only, then grows from there", level=MUST, rfc="RFC 5681 §3.1 (cwnd MUST be "
+       "at most LW = 1 SMSS after a timeout; slow start from there), RFC 6298 §5.4; RFC 5682",
+       accepts="until it is acknowledged, only that segment (again, if the RTO fires again); "
+       "after its ACK at most two segments (slow start), or up to two new ones (F-RTO: "
+       "variant); more is a SHOULD not met",
+       variants={"frto": "new (never sent) segments after the ACK of the timeout "
+                 "retransmission: F-RTO's step 2b (RFC 5682 §2.1) probes with up to two"},
+       negative=("drop_retransmissions",), timeout=8)
 def rto_loss_window(ctx):
     with TcpConn(ctx, CHARGEN) as c:
         una, segs = _first_flight(ctx, c)
         first = min(segs, key=lambda s: seq_diff(s.seq, una))
+        top_sent = max(seq_add(s.seq, len(s.data)) for s in segs)
         r = c.expect(lambda s: s.data and s.seq == first.seq, "the retransmission after the "
-                     "RTO", timeout=3.5 * ctx.timescale)
-        later = data_segs(quiet_collect(c, 0.4))
+                     "RTO", timeout=ctx.late(3.5))
+        later = [s for s in data_segs(quiet_collect(c, 0.4)) if s.seq != first.seq]
         ctx.require(not later, "%d more segment(s) after the timeout retransmission, the "
                     "first %s: the loss window is one segment" % (len(later), later[0].words()
                                                                   if later else ""))
         top = seq_add(r.seq, len(r.data))
         c.ack(ack=top, note="the retransmitted segment")
-        after = data_segs(quiet_collect(c, 0.4))
-        n = extent(after, top)
-        ctx.require(len(after) <= 2 and n <= 2 * MSS, "%d segments (%d bytes) after one ACK "
-                    "with a one-segment window" % (len(after), n))
+        after = data_segs(quiet_collect(c, 0.15))
+        new = [s for s in after if seq_diff(s.seq, top_sent) >= 0]
+        old = [s for s in after if seq_diff(s.seq, top_sent) < 0]
+        if new and len(new) <= 2:
+            ctx.variant("frto", "%d new segment(s) after the ACK" % len(new))
+        ctx.should(len(old) <= 2 and len(after) - min(len(new), 2) <= 2 and
+                   extent(old, top) <= 2 * MSS,
+                   "%d segments after one ACK with a one-segment window (%d retransmitted, %d "
+                   "new): slow start allows two, F-RTO two new ones instead"
+                   % (len(after), len(old), len(new)))

@@ -1,7 +1,7 @@
 """TCP connection setup (RFC 9293 §3.5, §3.10.7.1-2; RFC 1122 §4.2.3.10; RFC 6528)."""
 
 from ..context import BROADCAST_MAC
-from ..registry import check
+from ..registry import MUST, SHOULD, check
 from ..tcp import (ECHO, HTTP, Seg, TcpConn, check_seg, http_request, is_tcp, opt_mss,
                    seq_add, seq_diff, still_alive, tcp_ports)
 
@@ -21,7 +21,7 @@ def _closed_rst(ctx, c, s, seq, ack, what):
 
 
 @check("tcp_handshake.syn_to_closed_port_rst", "a SYN to a closed port is answered by "
-       "RST/ACK with SEQ 0 and ACK = ISN+1", rfc="RFC 9293 §3.10.7.1, §3.5.2",
+       "RST/ACK with SEQ 0 and ACK = ISN+1", level=MUST, rfc="RFC 9293 §3.10.7.1, §3.5.2",
        accepts="exactly <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>")
 def syn_to_closed_port_rst(ctx):
     c = TcpConn(ctx, ctx.closed_port())
@@ -32,7 +32,7 @@ def syn_to_closed_port_rst(ctx):
 
 @check("tcp_handshake.syn_with_data_to_closed_port", "a SYN carrying data to a closed "
        "port gets a RST/ACK acknowledging the SYN and every data byte",
-       rfc="RFC 9293 §3.10.7.1 (SEG.LEN counts the data and the SYN)")
+       level=MUST, rfc="RFC 9293 §3.10.7.1 (SEG.LEN counts the data and the SYN)")
 def syn_with_data_to_closed_port(ctx):
     c = TcpConn(ctx, ctx.closed_port())
     c.send_seg("S", seq=c.iss, data=b"0123456789")
@@ -41,7 +41,7 @@ def syn_with_data_to_closed_port(ctx):
 
 
 @check("tcp_handshake.ack_to_closed_port_rst", "an ACK-bearing segment to a closed port "
-       "gets a RST with SEQ = SEG.ACK and no ACK", rfc="RFC 9293 §3.10.7.1",
+       "gets a RST with SEQ = SEG.ACK and no ACK", level=MUST, rfc="RFC 9293 §3.10.7.1",
        accepts="exactly <SEQ=SEG.ACK><CTL=RST>")
 def ack_to_closed_port_rst(ctx):
     c = TcpConn(ctx, ctx.closed_port())
@@ -51,7 +51,7 @@ def ack_to_closed_port_rst(ctx):
 
 
 @check("tcp_handshake.ack_to_listener_rst", "an ACK to a listening port (no connection) "
-       "gets a RST with SEQ = SEG.ACK", rfc="RFC 9293 §3.10.7.2 (LISTEN, second check)",
+       "gets a RST with SEQ = SEG.ACK", level=MUST, rfc="RFC 9293 §3.10.7.2 (LISTEN, second check)",
        accepts="exactly <SEQ=SEG.ACK><CTL=RST>")
 def ack_to_listener_rst(ctx):
     c = TcpConn(ctx, ECHO)
@@ -61,7 +61,7 @@ def ack_to_listener_rst(ctx):
 
 
 @check("tcp_handshake.synack_to_listener_rst", "a SYN-ACK to a listening port gets a RST "
-       "with SEQ = SEG.ACK and opens no connection", rfc="RFC 9293 §3.10.7.2")
+       "with SEQ = SEG.ACK and opens no connection", level=MUST, rfc="RFC 9293 §3.10.7.2")
 def synack_to_listener_rst(ctx):
     c = TcpConn(ctx, ECHO)
     c.send_seg("SA", seq=c.iss, ack=0x0BADF00D, options=opt_mss(1460))
@@ -70,7 +70,8 @@ def synack_to_listener_rst(ctx):
 
 
 @check("tcp_handshake.syn_gets_synack", "a SYN to a listening port gets a well-formed "
-       "SYN-ACK acknowledging ISN+1 with an open window", rfc="RFC 9293 §3.5, §3.10.7.2")
+       "SYN-ACK acknowledging ISN+1 with an open window", level=MUST,
+       rfc="RFC 9293 §3.5, §3.10.7.2")
 def syn_gets_synack(ctx):
     with TcpConn(ctx, ECHO) as c:
         s = c.syn()
@@ -88,7 +89,7 @@ def syn_gets_synack(ctx):
 
 @check("tcp_handshake.duplicate_syn_answered", "a retransmitted SYN in SYN-RECEIVED gets the "
        "SYN-ACK (same ISN) again, and the handshake still completes",
-       rfc="RFC 9293 §3.5 (recovery from a lost SYN-ACK), §3.10.7.4",
+       level=MUST, rfc="RFC 9293 §3.5 (recovery from a lost SYN-ACK), §3.10.7.4",
        accepts="the SYN-ACK again with the same ISN, or an ACK of the segment (§3.10.7.4 "
        "first check); never a RST or a new ISN")
 def duplicate_syn_answered(ctx):
@@ -109,7 +110,8 @@ def duplicate_syn_answered(ctx):
 
 
 @check("tcp_handshake.syn_fin_dropped", "a segment with both SYN and FIN opens no "
-       "connection", rfc="RFC 9293 §3.10.7.2 (SYN+FIN is not a valid open); RFC 9293 §3.1",
+       "connection", level=MUST,
+       rfc="RFC 9293 §3.10.7.2 (SYN+FIN is not a valid open); RFC 9293 §3.1",
        accepts="silence or a RST; never a SYN-ACK")
 def syn_fin_dropped(ctx):
     c = TcpConn(ctx, ECHO)
@@ -124,7 +126,7 @@ def syn_fin_dropped(ctx):
 
 
 @check("tcp_handshake.syn_bad_checksum_dropped", "a SYN with a wrong TCP checksum gets no "
-       "answer", rfc="RFC 9293 §3.1 (Checksum), §3.10.7; RFC 1122 §4.2.2.7")
+       "answer", level=MUST, rfc="RFC 9293 §3.1 (Checksum), §3.10.7; RFC 1122 §4.2.2.7")
 def syn_bad_checksum_dropped(ctx):
     c = TcpConn(ctx, ECHO)
     start = ctx.mark()
@@ -136,7 +138,7 @@ def syn_bad_checksum_dropped(ctx):
 
 
 @check("tcp_handshake.syn_to_broadcast_dropped", "a SYN to a broadcast or multicast address "
-       "is silently discarded", rfc="RFC 1122 §4.2.3.10, RFC 9293 §3.9.1")
+       "is silently discarded", level=MUST, rfc="RFC 1122 §4.2.3.10, RFC 9293 §3.9.1")
 def syn_to_broadcast_dropped(ctx):
     conns = []
     start = ctx.mark()
@@ -152,7 +154,7 @@ def syn_to_broadcast_dropped(ctx):
 
 @check("tcp_handshake.isn_unpredictable", "initial sequence numbers of connections from "
        "different ports are unpredictable: not equal, not a constant or linear step, not "
-       "small increments", rfc="RFC 6528 §3, RFC 9293 §3.4.1",
+       "small increments", level=SHOULD, rfc="RFC 6528 §3, RFC 9293 §3.4.1",
        accepts="any ISNs whose successive differences are neither all equal, nor evenly "
        "growing, nor all below 2**24 (what a counter or a bare clock gives)")
 def isn_unpredictable(ctx):
@@ -163,10 +165,11 @@ def isn_unpredictable(ctx):
             ctx.require(s is not None and s.syn, "no SYN-ACK to SYN %d" % (i + 1))
             isns.append(s.seq)
     ctx.note("ISNs: %s" % " ".join("%08x" % x for x in isns))
-    ctx.require(len(set(isns)) == len(isns), "the target reused an ISN: %s"
-                % " ".join("%08x" % x for x in isns))
+    ctx.must(len(set(isns)) == len(isns), "the target reused an ISN: %s"
+             % " ".join("%08x" % x for x in isns))
     d = [(b - a) & 0xFFFFFFFF for a, b in zip(isns, isns[1:])]
-    ctx.require(len(set(d)) > 1, "the ISNs grow by a constant %d per connection" % d[0])
+    ctx.must(len(set(d)) > 1, "the ISNs grow by a constant %d per connection (RFC 9293 "
+             "§3.4.1 MUST-8: clock-driven, MUST-9: not computable from outside)" % d[0])
     d2 = [(b - a) & 0xFFFFFFFF for a, b in zip(d, d[1:])]
     ctx.require(len(set(d2)) > 1, "the ISNs follow a linear progression")
     ctx.require(not all(x < 1 << 24 for x in d), "the ISNs only advance by small "
@@ -188,7 +191,8 @@ def _active_open_trigger(ctx, port):
 
 
 @check("tcp_handshake.simultaneous_open", "a SYN crossing the target's own SYN leads "
-       "through SYN-RECEIVED to an established connection", rfc="RFC 9293 §3.5 (figure 8)",
+       "through SYN-RECEIVED to an established connection", level=MUST,
+       rfc="RFC 9293 §3.5 (figure 8)",
        accepts="SYN-ACK answering our SYN with the target's own ISN, then ESTABLISHED on "
        "our SYN-ACK; data then flows", timeout=8)
 def simultaneous_open(ctx):

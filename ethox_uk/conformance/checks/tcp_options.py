@@ -4,7 +4,7 @@ RFC 7323; RFC 2018)."""
 
 import struct
 
-from ..registry import check
+from ..registry import MUST, SHOULD, check
 from ..tcp import (CHARGEN, DEFAULT_MSS, ECHO, EOL, NOP, TcpConn, check_seg, data_segs,
                    extent, opt_mss, opt_sack_ok, opt_timestamps, opt_wscale, quiet_collect,
                    seq_add, still_alive)
@@ -24,7 +24,7 @@ def _chargen_sizes(ctx, c, options, window=65535, bound=0.6):
 
 
 @check("tcp_options.mss_in_synack", "the SYN-ACK carries an MSS option no larger than the "
-       "link allows", rfc="RFC 9293 §3.7.1, RFC 1122 §4.2.2.6",
+       "link allows", level=SHOULD, rfc="RFC 9293 §3.7.1, RFC 1122 §4.2.2.6",
        accepts="an MSS option with 1 <= value <= 1460 (1500-byte MTU)")
 def mss_in_synack(ctx):
     with TcpConn(ctx, ECHO) as c:
@@ -37,7 +37,7 @@ def mss_in_synack(ctx):
 
 
 @check("tcp_options.mss_default_536", "with no MSS option in our SYN the target sends "
-       "segments of at most 536 data bytes", rfc="RFC 9293 §3.7.1, RFC 1122 §4.2.2.6")
+       "segments of at most 536 data bytes", level=MUST, rfc="RFC 9293 §3.7.1, RFC 1122 §4.2.2.6")
 def mss_default_536(ctx):
     with TcpConn(ctx, CHARGEN) as c:
         segs = _chargen_sizes(ctx, c, b"")
@@ -47,7 +47,7 @@ def mss_default_536(ctx):
 
 
 @check("tcp_options.mss_option_honoured", "the target's segments respect the MSS we "
-       "announce (600)", rfc="RFC 9293 §3.7.1 (Eff.snd.MSS), RFC 1122 §4.2.2.6")
+       "announce (600)", level=MUST, rfc="RFC 9293 §3.7.1 (Eff.snd.MSS), RFC 1122 §4.2.2.6")
 def mss_option_honoured(ctx):
     with TcpConn(ctx, CHARGEN) as c:
         segs = _chargen_sizes(ctx, c, opt_mss(600))
@@ -56,7 +56,7 @@ def mss_option_honoured(ctx):
 
 
 @check("tcp_options.segments_fit_mtu", "with a large MSS announced (9000) the target's "
-       "segments still fit its 1500-byte MTU", rfc="RFC 9293 §3.7.1, RFC 1122 §4.2.2.6")
+       "segments still fit its 1500-byte MTU", level=MUST, rfc="RFC 9293 §3.7.1, RFC 1122 §4.2.2.6")
 def segments_fit_mtu(ctx):
     with TcpConn(ctx, CHARGEN) as c:
         segs = _chargen_sizes(ctx, c, opt_mss(9000))
@@ -67,7 +67,8 @@ def segments_fit_mtu(ctx):
 
 
 @check("tcp_options.nop_eol_parsed", "an option list with NOPs before and EOL after the MSS "
-       "is parsed: the MSS (300) is honoured", rfc="RFC 9293 §3.1 (Options: kinds 0 and 1)")
+       "is parsed: the MSS (300) is honoured", level=MUST,
+       rfc="RFC 9293 §3.1 (Options: kinds 0 and 1)")
 def nop_eol_parsed(ctx):
     with TcpConn(ctx, CHARGEN) as c:
         segs = _chargen_sizes(ctx, c, NOP * 3 + opt_mss(300) + EOL + b"\x02\x04\x00\x40")
@@ -79,7 +80,7 @@ def nop_eol_parsed(ctx):
 
 
 @check("tcp_options.unknown_option_in_syn_ignored", "an unknown option in a SYN is skipped "
-       "by its length: the SYN-ACK comes, without echoing it", rfc="RFC 9293 §3.1 "
+       "by its length: the SYN-ACK comes, without echoing it", level=MUST, rfc="RFC 9293 §3.1 "
        "(MUST ignore an option it does not implement), RFC 1122 §4.2.2.5")
 def unknown_option_in_syn_ignored(ctx):
     with TcpConn(ctx, ECHO) as c:
@@ -91,7 +92,7 @@ def unknown_option_in_syn_ignored(ctx):
 
 
 @check("tcp_options.unknown_option_in_data_ignored", "an unknown option on a data segment "
-       "is skipped and the data delivered", rfc="RFC 9293 §3.1, RFC 1122 §4.2.2.5")
+       "is skipped and the data delivered", level=MUST, rfc="RFC 9293 §3.1, RFC 1122 §4.2.2.5")
 def unknown_option_in_data_ignored(ctx):
     with TcpConn(ctx, ECHO) as c:
         c.open()
@@ -120,7 +121,8 @@ def _malformed_syn(ctx, options, what):
 
 
 @check("tcp_options.option_length_zero_handled", "a SYN with an option of length 0 neither "
-       "hangs nor confuses the target", rfc="RFC 9293 §3.1 (MUST be prepared to handle an "
+       "hangs nor confuses the target", level=MUST,
+       rfc="RFC 9293 §3.1 (MUST be prepared to handle an "
        "illegal option length, e.g. zero)",
        accepts="the SYN dropped, a RST, or a SYN-ACK; the target keeps answering and a "
        "normal connection works afterwards")
@@ -129,7 +131,7 @@ def option_length_zero_handled(ctx):
 
 
 @check("tcp_options.option_length_one_handled", "a SYN with an option of length 1 neither "
-       "hangs nor confuses the target", rfc="RFC 9293 §3.1",
+       "hangs nor confuses the target", level=MUST, rfc="RFC 9293 §3.1",
        accepts="the SYN dropped, a RST, or a SYN-ACK; the target keeps answering and a "
        "normal connection works afterwards")
 def option_length_one_handled(ctx):
@@ -137,7 +139,7 @@ def option_length_one_handled(ctx):
 
 
 @check("tcp_options.option_past_header_handled", "a SYN whose last option runs past the "
-       "data offset neither hangs nor confuses the target", rfc="RFC 9293 §3.1",
+       "data offset neither hangs nor confuses the target", level=MUST, rfc="RFC 9293 §3.1",
        accepts="the SYN dropped, a RST, or a SYN-ACK; the target keeps answering and a "
        "normal connection works afterwards")
 def option_past_header_handled(ctx):
@@ -147,7 +149,7 @@ def option_past_header_handled(ctx):
 
 @check("tcp_options.reserved_bits_ignored", "reserved header bits set by the peer are "
        "ignored (SYN and data), and the target sends them as zero",
-       rfc="RFC 9293 §3.1 (Rsrvd: zero when generated, ignored when received)")
+       level=MUST, rfc="RFC 9293 §3.1 (Rsrvd: zero when generated, ignored when received)")
 def reserved_bits_ignored(ctx):
     with TcpConn(ctx, ECHO) as c:
         s = c.syn(reserved=0x0F)
@@ -163,7 +165,8 @@ def reserved_bits_ignored(ctx):
 
 
 @check("tcp_options.wscale_absent_unless_offered", "a SYN without window scale gets a "
-       "SYN-ACK without window scale", rfc="RFC 7323 §2.2 (MUST NOT send it in a SYN-ACK "
+       "SYN-ACK without window scale", level=MUST,
+       rfc="RFC 7323 §2.2 (MUST NOT send it in a SYN-ACK "
        "unless received in the SYN)")
 def wscale_absent_unless_offered(ctx):
     with TcpConn(ctx, ECHO) as c:
@@ -184,7 +187,7 @@ def _ws_synack(ctx, c, shift=7, mss=1460, window=65535):
 
 
 @check("tcp_options.wscale_shift_at_most_14", "the shift the target offers is at most 14",
-       rfc="RFC 7323 §2.3")
+       level=MUST, rfc="RFC 7323 §2.3")
 def wscale_shift_at_most_14(ctx):
     with TcpConn(ctx, ECHO) as c:
         s = _ws_synack(ctx, c)
@@ -193,7 +196,7 @@ def wscale_shift_at_most_14(ctx):
 
 
 @check("tcp_options.wscale_not_in_non_syn", "with window scaling negotiated, no segment "
-       "but the SYN-ACK carries the option", rfc="RFC 7323 §2.2 (only in SYN segments)")
+       "but the SYN-ACK carries the option", level=MUST, rfc="RFC 7323 §2.2 (only in SYN segments)")
 def wscale_not_in_non_syn(ctx):
     with TcpConn(ctx, CHARGEN) as c:
         _ws_synack(ctx, c, shift=2, window=16000)
@@ -207,7 +210,7 @@ def wscale_not_in_non_syn(ctx):
 
 @check("tcp_options.wscale_applied_to_window", "the window we advertise after the SYN is "
        "taken scaled by our shift (4: a field of 64 means 1024 bytes)",
-       rfc="RFC 7323 §2.2, §2.3",
+       level=MUST, rfc="RFC 7323 §2.2, §2.3",
        accepts="more than 64 and at most 1024 bytes in flight before we acknowledge any")
 def wscale_applied_to_window(ctx):
     with TcpConn(ctx, CHARGEN) as c:
@@ -224,7 +227,8 @@ def wscale_applied_to_window(ctx):
 
 
 @check("tcp_options.wscale_ignored_in_non_syn", "a window scale option outside a SYN does "
-       "not scale our window", rfc="RFC 7323 §2.2 (MUST be ignored in a non-SYN segment)",
+       "not scale our window", level=MUST,
+       rfc="RFC 7323 §2.2 (MUST be ignored in a non-SYN segment)",
        accepts="at most 512 bytes in flight for a 512-byte window")
 def wscale_ignored_in_non_syn(ctx):
     with TcpConn(ctx, CHARGEN) as c:
@@ -239,7 +243,8 @@ def wscale_ignored_in_non_syn(ctx):
 
 
 @check("tcp_options.no_unsolicited_ts_sack", "a SYN without timestamps or SACK-permitted "
-       "gets a SYN-ACK without them", rfc="RFC 7323 §3.2, RFC 2018 §2 (MUST NOT be sent "
+       "gets a SYN-ACK without them", level=MUST,
+       rfc="RFC 7323 §3.2, RFC 2018 §2 (MUST NOT be sent "
        "unless received in the SYN)")
 def no_unsolicited_ts_sack(ctx):
     with TcpConn(ctx, ECHO) as c:
@@ -250,7 +255,7 @@ def no_unsolicited_ts_sack(ctx):
 
 @check("tcp_options.timestamps_echoed", "when the target negotiates timestamps, its SYN-ACK "
        "echoes our TSval and every later segment carries TSopt",
-       rfc="RFC 7323 §3.2, §4.3", accepts="not applicable when the SYN-ACK carries no "
+       level=MUST, rfc="RFC 7323 §3.2, §4.3", accepts="not applicable when the SYN-ACK carries no "
        "timestamps")
 def timestamps_echoed(ctx):
     with TcpConn(ctx, ECHO) as c:
@@ -271,7 +276,7 @@ def timestamps_echoed(ctx):
 
 
 @check("tcp_options.sack_blocks_reported", "when the target negotiates SACK, out-of-order "
-       "data is reported in a SACK block of the duplicate ACK", rfc="RFC 2018 §4",
+       "data is reported in a SACK block of the duplicate ACK", level=SHOULD, rfc="RFC 2018 §4",
        accepts="not applicable when the SYN-ACK carries no SACK-permitted")
 def sack_blocks_reported(ctx):
     with TcpConn(ctx, ECHO) as c:

@@ -4,33 +4,44 @@ keepalive off by default (RFC 6298 §2, §5; RFC 1122 §4.2.3.2, §4.2.3.6; RFC 
 Timings come from the peer's receive times; lower bounds are the RFC's, upper bounds leave
 room for a busy host and scale with the session's timescale."""
 
-from ..registry import check
+from ..registry import MUST, SHOULD, check
 from ..tcp import DISCARD, ECHO, TcpConn, check_seg
 
 
-@check("tcp_timers.initial_rto", "an unanswered SYN-ACK is retransmitted after the initial "
-       "RTO (1 s; 3 s accepted)", rfc="RFC 6298 §2.1, §5.7; RFC 1122 §4.2.3.1",
-       accepts="the first retransmission 0.9-3.3 s after the SYN-ACK, with the same ISN",
-       timeout=6)
+@check("tcp_timers.initial_rto", "an unanswered SYN-ACK is retransmitted, with the same ISN, "
+       "after the initial RTO (1 s; 3 s accepted)", level=SHOULD,
+       rfc="RFC 6298 §2.1 (initial RTO SHOULD be 1 s), §5.7; RFC 1122 §4.2.3.1; RFC 9293 "
+       "§3.8.1 (MUST retransmit)",
+       accepts="the SYN-ACK again with the same ISN about 1 s later, or about 3 s later (the "
+       "older initial RTO); both judged with the target's clock slack",
+       variants={"rto_3s": "an initial RTO of 3 s: RFC 1122 §4.2.3.1's value, which RFC 6298 "
+                 "§2.1 replaced with a SHOULD of 1 s (RFC 6298 Appendix A)"},
+       negative=("drop_retransmissions", "synack_isn_changes"), timeout=7)
 def initial_rto(ctx):
     with TcpConn(ctx, ECHO) as c:
         first = c.syn()
         ctx.require(first is not None and first.syn and not first.rst, "no SYN-ACK")
-        again = c.expect(lambda s: s.syn, "the SYN-ACK retransmitted",
-                         timeout=3.5 * ctx.timescale)
+        again = c.wait(lambda s: s.syn, ctx.late(3.0) + ctx.reply, "the SYN-ACK retransmitted")
+        ctx.must(again is not None, "the SYN-ACK was not retransmitted within %.1f s (RFC 9293 "
+                 "§3.8.1: a TCP MUST retransmit)" % (ctx.late(3.0) + ctx.reply))
         check_seg(ctx, again)
         gap = again.t - first.t
         ctx.note("SYN-ACK retransmitted after %.3f s" % gap)
-        ctx.require(again.seq == first.seq, "the retransmitted SYN-ACK has a new ISN")
-        ctx.require(0.9 <= gap <= 3.3 * ctx.timescale, "the SYN-ACK came again after %.2f s;"
-                    " the initial RTO is 1 s (3 s accepted)" % gap)
+        ctx.must(again.seq == first.seq, "the retransmitted SYN-ACK has a new ISN")
+        if ctx.early(3.0) <= gap <= ctx.late(3.0):
+            ctx.variant("rto_3s", "the SYN-ACK came again after %.2f s" % gap)
+        else:
+            ctx.require(ctx.early(1.0) <= gap <= ctx.late(1.0), "the SYN-ACK came again after "
+                        "%.2f s; the initial RTO SHOULD be 1 s (accepted %.2f-%.2f s with the "
+                        "clock slack, or about 3 s)" % (gap, ctx.early(1.0), ctx.late(1.0)))
 
 
-@check("tcp_timers.rto_doubles", "unacknowledged data is retransmitted after at least 1 s, "
-       "then after twice that (exponential backoff)", rfc="RFC 6298 §2.4 (RTO >= 1 s), "
-       "§5.4-5.5 (retransmit the earliest segment, double the RTO)",
-       accepts="first gap 0.9-3.3 s; second gap 1.6-2.5 times the first; the same bytes "
-       "from SND.UNA each time", timeout=10)
+@check("tcp_timers.rto_doubles", "unacknowledged data is retransmitted after the RTO (at "
+       "least 1 s), then after twice that (exponential backoff)", level=MUST,
+       rfc="RFC 6298 §5.4-5.5 (MUST retransmit the earliest segment and double the RTO), "
+       "§2.4 (RTO SHOULD be at least 1 s)",
+       accepts="the same bytes from SND.UNA each time, the second gap about twice the first "
+       "(MUST); a first gap under 1 s is a SHOULD not met (Linux: 200 ms)", timeout=10)
 def rto_doubles(ctx):
     with TcpConn(ctx, ECHO) as c:
         c.open()
@@ -39,7 +50,7 @@ def rto_doubles(ctx):
         times = [first.t]
         for n in (1, 2):
             s = c.expect(lambda s: s.data, "retransmission %d of the echo" % n,
-                         timeout=(3.5 if n == 1 else 7) * ctx.timescale)
+                         timeout=ctx.late(3.5 if n == 1 else 7.0))
             check_seg(ctx, s)
             ctx.require(s.seq == first.seq and s.data == first.data, "%s is not the "
                         "unacknowledged segment (seq=%d, %dB) again" % (s.words(), first.seq,
@@ -47,15 +58,21 @@ def rto_doubles(ctx):
             times.append(s.t)
         g1, g2 = times[1] - times[0], times[2] - times[1]
         ctx.note("retransmission gaps %.3f s and %.3f s" % (g1, g2))
-        ctx.require(0.9 <= g1 <= 3.3 * ctx.timescale, "the first retransmission came after "
-                    "%.2f s (RTO at least 1 s)" % g1)
-        ctx.require(1.6 <= g2 / g1 <= 2.5, "the second gap (%.2f s) is %.2f times the first "
-                    "(%.2f s): the RTO did not double" % (g2, g2 / g1, g1))
+        ctx.should(g1 >= ctx.early(1.0), "the first retransmission came after %.2f s: RFC 6298 "
+                   "§2.4 rounds an RTO below 1 s up to 1 s" % g1)
+        ctx.require(g1 <= ctx.late(3.0), "the first retransmission came after %.2f s" % g1)
+        # both gaps run on the same clock, so its rate error cancels out of the ratio; what
+        # is left is timer granularity and scheduling: 15 % of the gap, at least 0.1 s
+        jitter = max(0.1, 0.15 * g1) * ctx.timescale
+        lo, hi = 2 - jitter / g1, 2 + jitter / g1
+        ctx.require(lo <= g2 / g1 <= hi, "the second gap (%.2f s) is %.2f times the first "
+                    "(%.2f s): the RTO did not double (accepted %.2f-%.2f times)"
+                    % (g2, g2 / g1, g1, lo, hi))
         c.ack()
 
 
 @check("tcp_timers.delayed_ack_bound", "a lone data segment is acknowledged within 0.5 s",
-       rfc="RFC 1122 §4.2.3.2, RFC 9293 §3.8.6.3 (the delay MUST be less than 0.5 s)",
+       level=MUST, rfc="RFC 1122 §4.2.3.2, RFC 9293 §3.8.6.3 (the delay MUST be less than 0.5 s)",
        accepts="an ACK within 0.5 s (+0.1 s of host jitter)")
 def delayed_ack_bound(ctx):
     with TcpConn(ctx, DISCARD) as c:
@@ -65,11 +82,12 @@ def delayed_ack_bound(ctx):
             a = c.expect(lambda s: s.has_ack and s.ack == c.snd_nxt, "the ACK of the segment",
                          timeout=1.0 * ctx.timescale)
             delay = a.t - sent.t
-            ctx.require(delay <= 0.6 * ctx.timescale, "acknowledged after %.3f s" % delay)
+            ctx.require(delay <= ctx.late(0.5) + 0.05, "acknowledged after %.3f s (MUST be "
+                        "less than 0.5 s)" % delay)
 
 
 @check("tcp_timers.keepalive_off_by_default", "an idle connection sees no keepalive probes "
-       "(keepalives default off; at least 2 h when on)", rfc="RFC 1122 §4.2.3.6, "
+       "(keepalives default off; at least 2 h when on)", level=MUST, rfc="RFC 1122 §4.2.3.6, "
        "RFC 9293 §3.8.4", accepts="no segment at all on an idle connection for 1.5 s",
        timeout=5)
 def keepalive_off_by_default(ctx):

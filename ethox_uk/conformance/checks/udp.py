@@ -5,7 +5,7 @@ import struct
 from .. import wire
 from ..common import check_icmp_error_quote, check_ip_header
 from ..context import BROADCAST_MAC
-from ..registry import check
+from ..registry import MUST, check
 
 ECHO = 7
 
@@ -39,7 +39,7 @@ def _echo(ctx, data, **kw):
 
 @check("udp.echo_identity", "the echo service on port 7 returns each datagram unchanged "
        "(0, 1, 100, 1472 bytes) with ports swapped and a valid checksum",
-       rfc="RFC 768, RFC 862, RFC 1122 §4.1.3.4")
+       level=MUST, rfc="RFC 768, RFC 862, RFC 1122 §4.1.3.4")
 def echo_identity(ctx):
     for i, size in enumerate((0, 1, 100, 1472)):
         data = ctx.pattern(size, i)
@@ -65,7 +65,7 @@ def _raw_udp(ctx, dport, data, ulen=None, checksum="auto", sport=None, cover=Non
 
 
 @check("udp.bad_checksum_dropped", "silently discards a datagram with a wrong non-zero "
-       "checksum", rfc="RFC 1122 §4.1.3.4")
+       "checksum", level=MUST, rfc="RFC 1122 §4.1.3.4")
 def bad_checksum_dropped(ctx):
     data = b"bad checksum"
     good, sport = _raw_udp(ctx, ECHO, data)
@@ -77,7 +77,7 @@ def bad_checksum_dropped(ctx):
 
 
 @check("udp.zero_checksum_accepted", "accepts a datagram sent without a checksum (0)",
-       rfc="RFC 768 (all zero: no checksum), RFC 1122 §4.1.3.4")
+       level=MUST, rfc="RFC 768 (all zero: no checksum), RFC 1122 §4.1.3.4")
 def zero_checksum_accepted(ctx):
     data = b"no checksum here"
     pkt, sport = _raw_udp(ctx, ECHO, data, checksum=0)
@@ -87,7 +87,7 @@ def zero_checksum_accepted(ctx):
 
 
 @check("udp.reply_checksum_on", "answers a datagram that had no checksum with a checksummed "
-       "one", rfc="RFC 1122 §4.1.3.4 (checksums MUST default to on)")
+       "one", level=MUST, rfc="RFC 1122 §4.1.3.4 (checksums MUST default to on)")
 def reply_checksum_on(ctx):
     data = b"checksum me"
     pkt, sport = _raw_udp(ctx, ECHO, data, checksum=0)
@@ -97,7 +97,7 @@ def reply_checksum_on(ctx):
 
 
 @check("udp.checksum_zero_sent_as_ffff", "a checksum that computes to zero is sent as "
-       "0xffff, never as 0 (which means none)", rfc="RFC 768 (Checksum)")
+       "0xffff, never as 0 (which means none)", level=MUST, rfc="RFC 768 (Checksum)")
 def checksum_zero_sent_as_ffff(ctx):
     sport = ctx.new_port()
     body = bytearray(ctx.pattern(30, 9) + b"\0\0")
@@ -117,7 +117,7 @@ def checksum_zero_sent_as_ffff(ctx):
 
 
 @check("udp.port_unreachable", "a datagram to a closed port gets an ICMP port unreachable "
-       "quoting its IP header and at least 8 bytes", rfc="RFC 1122 §4.1.3.1, §3.2.2.1, "
+       "quoting its IP header and at least 8 bytes", level=MUST, rfc="RFC 1122 §4.1.3.1, §3.2.2.1, "
        "§3.2.2; RFC 792", accepts="type 3 code 3 from the target; the quote byte-exact")
 def port_unreachable(ctx):
     pkt, sport = ctx.udp(ctx.closed_port(), ctx.pattern(40))
@@ -127,7 +127,7 @@ def port_unreachable(ctx):
 
 
 @check("udp.no_unreachable_for_broadcast", "sends no port unreachable about a datagram to a "
-       "broadcast address", rfc="RFC 1122 §3.2.2, §4.1.3.1")
+       "broadcast address", level=MUST, rfc="RFC 1122 §3.2.2, §4.1.3.1")
 def no_unreachable_for_broadcast(ctx):
     port = ctx.closed_port()
     sports = []
@@ -140,7 +140,7 @@ def no_unreachable_for_broadcast(ctx):
 
 
 @check("udp.no_unreachable_for_link_broadcast", "sends no port unreachable about a datagram "
-       "that came in a link-layer broadcast", rfc="RFC 1122 §3.2.2")
+       "that came in a link-layer broadcast", level=MUST, rfc="RFC 1122 §3.2.2")
 def no_unreachable_for_link_broadcast(ctx):
     pkt, sport = ctx.udp(ctx.closed_port(), b"anyone?", eth=ctx.eth(dst=BROADCAST_MAC))
     ctx.send(pkt)
@@ -148,7 +148,7 @@ def no_unreachable_for_link_broadcast(ctx):
 
 
 @check("udp.length_larger_than_datagram_dropped", "discards a datagram whose UDP length "
-       "exceeds the IP payload", rfc="RFC 768 (Length), RFC 1122 §4.1.3.4")
+       "exceeds the IP payload", level=MUST, rfc="RFC 768 (Length), RFC 1122 §4.1.3.4")
 def length_larger_than_datagram_dropped(ctx):
     data = ctx.pattern(30)
     pkt, sport = _raw_udp(ctx, ECHO, data, ulen=8 + len(data) + 10, checksum=0)
@@ -158,7 +158,7 @@ def length_larger_than_datagram_dropped(ctx):
 
 
 @check("udp.length_below_header_dropped", "discards a datagram whose UDP length is below "
-       "the 8-byte header", rfc="RFC 768 (Length: minimum 8)")
+       "the 8-byte header", level=MUST, rfc="RFC 768 (Length: minimum 8)")
 def length_below_header_dropped(ctx):
     pkt, sport = _raw_udp(ctx, ECHO, b"abcdefgh", ulen=4, checksum=0)
     ctx.send(pkt)
@@ -167,6 +167,7 @@ def length_below_header_dropped(ctx):
 
 
 @check("udp.length_smaller_than_datagram", "bytes past the UDP length are not data",
+       level=MUST,
        rfc="RFC 768 (Length)", accepts="an echo of exactly the first length-8 bytes, or "
        "silence (discarded)")
 def length_smaller_than_datagram(ctx):
@@ -181,7 +182,8 @@ def length_smaller_than_datagram(ctx):
 
 
 @check("udp.broadcast_reply_from_unicast", "an echo to the subnet broadcast is ignored or "
-       "answered from the target's own unicast address", rfc="RFC 1122 §3.2.1.3, §4.1.3.5",
+       "answered from the target's own unicast address", level=MUST,
+       rfc="RFC 1122 §3.2.1.3, §4.1.3.5",
        accepts="silence, or a reply whose source is the target's address")
 def broadcast_reply_from_unicast(ctx):
     data = b"who echoes?"
