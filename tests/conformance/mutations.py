@@ -716,6 +716,38 @@ def _add_ts_sack_out():
                       lambda t: t.build(options=t.options + extra))
 
 
+def _blank_option(opts, kind):
+    """opts with every option of `kind` overwritten by NOPs (the length stays)."""
+    out, i = bytearray(opts), 0
+    while i < len(out):
+        k = out[i]
+        if k == 0:
+            break
+        if k == 1:
+            i += 1
+            continue
+        n = out[i + 1] if i + 1 < len(out) else 0
+        if n < 2:
+            break
+        if k == kind:
+            out[i:i + n] = b"\x01" * n
+        i += n
+    return bytes(out)
+
+
+def _strip_ts_after_syn_out():
+    """Timestamps negotiated in the SYN-ACK, then left out of every later segment."""
+    return tcp_change("out", lambda t: not t.flags & _SYN and 8 in (tcp_options_ok(t.options)
+                                                                       or ()),
+                      lambda t: t.build(options=_blank_option(t.options, 8)))
+
+
+def _strip_sack_blocks_out():
+    """SACK-permitted offered, then no SACK block in any ACK."""
+    return tcp_change("out", lambda t: 5 in (tcp_options_ok(t.options) or ()),
+                      lambda t: t.build(options=_blank_option(t.options, 5)))
+
+
 def _drop_unknown_options_in():
     def odd(t):
         kinds = tcp_options_ok(t.options)
@@ -922,15 +954,28 @@ def _duplicate_out_9():
 
 
 def _drop_half_first_flight_19():
-    count = {}
+    """The second half of chargen's first flight (data segments 6-10) never arrives, nor
+    anything resent into that range within 0.7 s (a tail loss probe): the check sees half
+    the flight and should find the window grown by more than one MSS after its ACK."""
+    state = {}
 
     def fn(direction, raw):
         if direction == "out" and is_tcp(raw):
             t = Tcp(raw)
             if t.sport == 19 and t.data:
                 c = t.conn("out")
-                count[c] = count.get(c, 0) + 1
-                if count[c] in (3, 4):
+                st = state.setdefault(c, {"n": 0, "t0": _time.monotonic(), "lo": None,
+                                          "hi": None})
+                st["n"] += 1
+                end = (t.seq + len(t.data)) & 0xFFFFFFFF
+                if 6 <= st["n"] <= 10:
+                    if st["lo"] is None:
+                        st["lo"] = t.seq
+                    st["hi"] = end
+                    return []
+                lo, hi = st["lo"], st["hi"]
+                if (lo is not None and _time.monotonic() - st["t0"] < 0.7
+                        and (t.seq - lo) & 0xFFFFFFFF < (hi - lo) & 0xFFFFFFFF):
                     return []
         return [(direction, raw)]
     return fn
@@ -973,9 +1018,9 @@ TCP_MUTATIONS = {
     "ws_in_data": (_ws_in_data, ["tcp_options.wscale_not_in_non_syn"]),
     "unscale_in": (_unscale_in, ["tcp_options.wscale_applied_to_window"]),
     "apply_ws_in_ack": (_apply_ws_in_ack, ["tcp_options.wscale_ignored_in_non_syn"]),
-    "add_ts_sack_out": (_add_ts_sack_out, ["tcp_options.no_unsolicited_ts_sack",
-                                           "tcp_options.timestamps_echoed",
-                                           "tcp_options.sack_blocks_reported"]),
+    "add_ts_sack_out": (_add_ts_sack_out, ["tcp_options.no_unsolicited_ts_sack"]),
+    "strip_ts_after_syn_out": (_strip_ts_after_syn_out, ["tcp_options.timestamps_echoed"]),
+    "strip_sack_blocks_out": (_strip_sack_blocks_out, ["tcp_options.sack_blocks_reported"]),
     "drop_unknown_options_in": (_drop_unknown_options_in, [
         "tcp_options.unknown_option_in_syn_ignored",
         "tcp_options.unknown_option_in_data_ignored"]),

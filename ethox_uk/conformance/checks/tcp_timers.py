@@ -36,19 +36,30 @@ def initial_rto(ctx):
                         "clock slack, or about 3 s)" % (gap, ctx.early(1.0), ctx.late(1.0)))
 
 
+# RFC 8985 §7: a sender may probe the tail of a flight once, about two round trips after
+# it, before the RTO; §7.3 then arms the RTO from the probe
+TLP_VARIANT = ("a tail loss probe (RFC 8985 §7): the last segment sent once more before the "
+               "RTO, which then runs from the probe (at least 1 s) and doubles")
+
+
 @check("tcp_timers.rto_doubles", "unacknowledged data is retransmitted after the RTO (at "
        "least 1 s), then after twice that (exponential backoff)", level=MUST,
        rfc="RFC 6298 §5.4-5.5 (MUST retransmit the earliest segment and double the RTO), "
-       "§2.4 (RTO SHOULD be at least 1 s)",
+       "§2.4 (RTO SHOULD be at least 1 s); RFC 8985 §7 (tail loss probe)",
        accepts="the same bytes from SND.UNA each time, the second gap about twice the first "
-       "(MUST); a first gap under 1 s is a SHOULD not met (Linux: 200 ms)", timeout=10)
+       "(MUST); a first gap under 1 s is a SHOULD not met (Linux: 200 ms); a tail loss probe "
+       "before the first timeout is a variant when the timeouts after it are 1 s and doubling",
+       variants={"tlp": TLP_VARIANT}, negative=("drop_first_retransmission",
+                                                "drop_retransmissions"), timeout=10)
 def rto_doubles(ctx):
     with TcpConn(ctx, ECHO) as c:
         c.open()
         c.send(b"retransmit me")
         first = c.expect(lambda s: s.data, "the echo")
         times = [first.t]
-        for n in (1, 2):
+        for n in (1, 2, 3):
+            if n == 3 and times[1] - times[0] >= ctx.early(1.0):
+                break  # no probe: two gaps decide
             s = c.expect(lambda s: s.data, "retransmission %d of the echo" % n,
                          timeout=ctx.late(3.5 if n == 1 else 7.0))
             check_seg(ctx, s)
@@ -56,19 +67,33 @@ def rto_doubles(ctx):
                         "unacknowledged segment (seq=%d, %dB) again" % (s.words(), first.seq,
                                                                        len(first.data)))
             times.append(s.t)
-        g1, g2 = times[1] - times[0], times[2] - times[1]
-        ctx.note("retransmission gaps %.3f s and %.3f s" % (g1, g2))
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        ctx.note("retransmission gaps %s s" % " and ".join("%.3f" % g for g in gaps))
+        if len(gaps) == 3 and gaps[1] >= ctx.early(1.0) and _doubles(ctx, gaps[1], gaps[2]):
+            ctx.variant("tlp", "a probe after %.2f s, then timeouts after %.2f s and %.2f s"
+                        % tuple(gaps))
+            gaps = gaps[1:]
+        g1, g2 = gaps[0], gaps[1]
         ctx.should(g1 >= ctx.early(1.0), "the first retransmission came after %.2f s: RFC 6298 "
                    "§2.4 rounds an RTO below 1 s up to 1 s" % g1)
         ctx.require(g1 <= ctx.late(3.0), "the first retransmission came after %.2f s" % g1)
-        # both gaps run on the same clock, so its rate error cancels out of the ratio; what
-        # is left is timer granularity and scheduling: 15 % of the gap, at least 0.1 s
-        jitter = max(0.1, 0.15 * g1) * ctx.timescale
-        lo, hi = 2 - jitter / g1, 2 + jitter / g1
+        lo, hi = _doubling_bounds(ctx, g1)
         ctx.require(lo <= g2 / g1 <= hi, "the second gap (%.2f s) is %.2f times the first "
                     "(%.2f s): the RTO did not double (accepted %.2f-%.2f times)"
                     % (g2, g2 / g1, g1, lo, hi))
         c.ack()
+
+
+def _doubling_bounds(ctx, g1):
+    # both gaps run on the same clock, so its rate error cancels out of the ratio; what
+    # is left is timer granularity and scheduling: 15 % of the gap, at least 0.1 s
+    jitter = max(0.1, 0.15 * g1) * ctx.timescale
+    return 2 - jitter / g1, 2 + jitter / g1
+
+
+def _doubles(ctx, g1, g2):
+    lo, hi = _doubling_bounds(ctx, g1)
+    return lo <= g2 / g1 <= hi
 
 
 @check("tcp_timers.delayed_ack_bound", "a lone data segment is acknowledged within 0.5 s",
