@@ -13,6 +13,7 @@ import sys
 import click
 
 from .netspec import netopts
+from .publish import apply as apply_publish, publish_option
 from .qemu.options import vmopts
 
 
@@ -81,6 +82,7 @@ def build(recipe, output, quiet):
 @click.command()
 @click.argument("image", type=click.Path(dir_okay=False))
 @netopts
+@publish_option
 @vmopts
 @click.option("--serial", default="stdio", show_default=True, callback=_cb_serial,
               metavar="stdio|pty|unix:PATH",
@@ -88,13 +90,20 @@ def build(recipe, output, quiet):
                    "`ethox-uk exec --attach unix:PATH` (or socat) connects to.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), metavar="S",
               help="Exit 124 unless the ready line appears within S seconds (--serial stdio).")
-def run(image, net, vm, serial, timeout):
-    """Boot IMAGE in QEMU (DESIGN §5's command line) until the guest exits.
+def run(image, net, publish, vm, serial, timeout):
+    """Boot IMAGE in QEMU until the guest exits.
 
     Exit status: the guest's sys.exit(n); 1 for an uncaught exception; 120 QEMU failed,
-    124 no ready line in time, 125 guest reset/triple fault/KVM error, 126 invalid image."""
+    124 no ready line in time, 125 guest reset/triple fault/KVM error, 126 invalid image.
+
+    \b
+    Examples:
+      ethox-uk run build/echo.elf -p 8080:80        # then: curl localhost:8080
+      ethox-uk run build/echo.elf --serial pty      # console for mpremote
+    """
     from .qemu import session
 
+    net = apply_publish(net, publish)
     if timeout is not None and serial != "stdio":
         raise click.BadParameter("--timeout watches the console for the ready line: it needs "
                                  "--serial stdio", param_hint="--timeout")
@@ -110,8 +119,9 @@ def run(image, net, vm, serial, timeout):
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
               metavar="S", help="Seconds the image may take to boot (exit 124 after that).")
 @netopts
+@publish_option
 @vmopts
-def exec_(args, code_file, attach, timeout, net, vm):
+def exec_(args, code_file, attach, timeout, net, publish, vm):
     """Boot IMAGE, run CODE (or -f FILE) in its raw REPL, print the output, exit.
 
     Exit status: the code's sys.exit(n); 1 when it raises; 0 when it runs to the end (and
@@ -126,11 +136,12 @@ def exec_(args, code_file, attach, timeout, net, vm):
         usage = ("--attach unix:PATH (CODE | -f FILE)" if attach else "IMAGE (CODE | -f FILE)")
         raise click.UsageError("expected %s" % usage)
     if attach:
-        if net.spec or net.ip or net.gw or net.mac or net.pcap or vm.mem \
+        if net.spec or net.ip or net.gw or net.mac or net.pcap or publish or vm.mem \
                 or vm.accel != "auto" or vm.machine != "microvm":
             raise click.UsageError("--attach talks to a running image: give network and VM "
                                    "options to its `ethox-uk run`")
     code = code_file.read() if code_file is not None else args[-1].encode()
+    net = apply_publish(net, publish)
     if attach:
         sys.exit(_guard(session.exec_attach, attach, code))
     sys.exit(_guard(session.exec_code, args[0], code, net, vm, timeout=timeout))
@@ -139,13 +150,14 @@ def exec_(args, code_file, attach, timeout, net, vm):
 @click.command()
 @click.argument("image", type=click.Path(dir_okay=False))
 @netopts
+@publish_option
 @vmopts
-def repl(image, net, vm):
+def repl(image, net, publish, vm):
     """Boot IMAGE with its REPL on this terminal; Ctrl-] quits (status 0), the guest's
     sys.exit(n) ends with n."""
     from .qemu import session
 
-    sys.exit(_guard(session.repl, image, net, vm))
+    sys.exit(_guard(session.repl, image, apply_publish(net, publish), vm))
 
 
 @click.command()

@@ -7,6 +7,8 @@ SPEC always names the stack's side:
                          100 bytes); for `run` exactly QEMU's `-netdev dgram` (see qemu_netdev)
     tap:IFNAME           an existing tap device (inside a network namespace)
     bridge               a private namespace with a bridge (VM mode; host mode rejects it)
+    user                 QEMU's user-mode network, always restrict=on (VM mode, rootless):
+                         the guest reaches nothing outside; `-p` publishes ports into it
 
 `parse_spec(text)` returns a NetSpec or raises ValueError with a one-line message saying what
 was wrong and what to write instead; `netopts` is the click decorator that adds the five
@@ -22,8 +24,9 @@ from .stack import config as _config
 from .stack.nic.dgram import MAX_PATH
 from .stack.nic.tap import check_ifname
 
-KINDS = ("dgram", "tap", "bridge")
-SPEC_HELP = "dgram:LOCAL,REMOTE | tap:IFNAME | bridge"
+KINDS = ("dgram", "tap", "bridge", "user")
+VM_ONLY = ("bridge", "user")  # set up by QEMU / ethox-uk around a VM: no host-mode NIC
+SPEC_HELP = "dgram:LOCAL,REMOTE | tap:IFNAME | bridge | user"
 DGRAM_EXAMPLE = "dgram:/tmp/ethox.sock,/tmp/peer.sock"
 
 
@@ -57,7 +60,8 @@ class NetSpec:
                     "remote.path=%s" % (netdev_id, self.local, self.remote))
         if self.kind == "tap":
             return "tap,id=%s,ifname=%s,script=no,downscript=no" % (netdev_id, self.ifname)
-        raise ValueError("the bridge SPEC is set up by ethox-uk itself; no single -netdev")
+        raise ValueError("the %s SPEC is set up by ethox-uk itself (ethox_uk.qemu.cmdline); "
+                         "no single -netdev" % self.kind)
 
     def __eq__(self, other):
         return isinstance(other, NetSpec) and (self.kind, self.local, self.remote,
@@ -90,10 +94,11 @@ def parse_spec(text):
     kind, sep, rest = text.partition(":")
     if kind not in KINDS:
         raise ValueError("unknown network %r: expected %s" % (text, SPEC_HELP))
-    if kind == "bridge":
+    if kind in VM_ONLY:
         if sep:
-            raise ValueError("'bridge' takes no argument: write just --net bridge")
-        return NetSpec("bridge", text=text)
+            hint = " (ports are published with -p HOSTPORT:GUESTPORT)" if kind == "user" else ""
+            raise ValueError("'%s' takes no argument: write just --net %s%s" % (kind, kind, hint))
+        return NetSpec(kind, text=text)
     if kind == "tap":
         try:
             check_ifname(rest)
@@ -114,14 +119,20 @@ def parse_spec(text):
 
 
 class NetOpts:
-    """The parsed NETOPTS. `ip`, `gw`, `mac` are the strings given (None when absent)."""
+    """The parsed NETOPTS. `ip`, `gw`, `mac` are the strings given (None when absent);
+    `publish`: the -p ports (publish.Publish) of a `--net user` VM."""
 
-    def __init__(self, spec=None, ip=None, gw=None, mac=None, pcap=None):
+    def __init__(self, spec=None, ip=None, gw=None, mac=None, pcap=None, publish=()):
         self.spec = spec
         self.ip = ip
         self.gw = gw
         self.mac = mac
         self.pcap = pcap
+        self.publish = tuple(publish)
+
+    def copy(self, spec):
+        """The same options on another SPEC (e.g. the bridge once its namespace exists)."""
+        return NetOpts(spec, self.ip, self.gw, self.mac, self.pcap, self.publish)
 
     def config(self, cmdline=""):
         """A stack Config: the boot words, with --ip/--gw/--mac winning (ValueError)."""
@@ -136,8 +147,8 @@ class NetOpts:
         return " ".join(words)
 
     def __repr__(self):
-        return "NetOpts(spec=%r, ip=%r, gw=%r, mac=%r, pcap=%r)" % (
-            self.spec, self.ip, self.gw, self.mac, self.pcap)
+        return "NetOpts(spec=%r, ip=%r, gw=%r, mac=%r, pcap=%r, publish=%r)" % (
+            self.spec, self.ip, self.gw, self.mac, self.pcap, self.publish)
 
 
 # -- click ------------------------------------------------------------------------------

@@ -59,10 +59,11 @@ def build_nic(net):
         raise HostError("host mode needs --net: e.g. ethox-uk host images/echo --net %s "
                         "(the stack binds the first socket; a peer binds the second)"
                         % DGRAM_EXAMPLE)
-    if spec.kind == "bridge":
-        raise HostError("--net bridge is for VM images (ethox-uk run); in host mode use "
+    if spec.kind in ("bridge", "user"):
+        raise HostError("--net %s is for VM images (ethox-uk run); in host mode use "
                         "--net dgram:LOCAL,REMOTE, or --net tap:IFNAME inside a network "
-                        "namespace (ip netns exec NS ethox-uk host RECIPE --net tap:tap0)")
+                        "namespace (ip netns exec NS ethox-uk host RECIPE --net tap:tap0)"
+                        % spec.kind)
     try:
         if spec.kind == "dgram":
             nic = DgramNic(spec.local, spec.remote)

@@ -9,7 +9,11 @@ q35: `-M q35` (QEMU boots the PVH ELF through its pvh.bin option ROM) with virti
 disable-legacy=on. The console replaces `-serial stdio` in place: `-serial pty`, a listening
 unix socket (`--serial unix:PATH`) or an inherited socket (`fd`, what exec and repl use); the
 QMP monitor, when asked for, is an inherited socket too, so no path can go stale or race.
-Never `-netdev user`, never `-cpu host`/`max` (they abort under this machine's KVM).
+`--net user` is QEMU's user-mode network, always with `restrict=on` (the guest reaches
+nothing outside the VM), its network and host address taken from the guest's own
+configuration (10.0.2.0/24 and 10.0.2.2 by default, as slirp's own) and one `hostfwd` per
+published port (`-p`), bound to 127.0.0.1 unless the user named another address.
+Never `-cpu host`/`max` (they abort under this machine's KVM).
 """
 
 import os
@@ -17,7 +21,7 @@ import shutil
 import stat
 
 from ..build.recipe import parse_memory
-from ..stack.config import DEFAULT_MAC, Config
+from ..stack.config import DEFAULT_MAC, Config, format_ip
 from . import kvm
 from .status import QEMU_FAILED
 
@@ -124,7 +128,55 @@ def guest_mac(net, cmdline):
     return words.get("mac") or DEFAULT_MAC
 
 
-def netdev_args(net, machine, cmdline):
+def user_netdev(net, cmdline, netdev_id="n0"):
+    """QEMU's -netdev for --net user: slirp's network is the guest's own (so its defaults,
+    10.0.2.15 behind 10.0.2.2, need nothing), restrict=on always, one hostfwd a -p."""
+    try:
+        cfg = net.config(cmdline)
+    except ValueError as e:
+        raise QemuError("--net user: %s" % e, status=2) from None
+    if cfg.gw is None:
+        raise QemuError("--net user: the guest has no gateway (gw=): slirp needs one as its "
+                        "host address, e.g. --gw 10.0.2.2", status=2)
+    mask = cfg.netmask
+    base = bytes(cfg.ip[i] & mask[i] for i in range(4))
+    if cfg.prefix > 29:
+        raise QemuError("--net user: the guest's network /%d is too small for QEMU's user "
+                        "network (it takes the .2 and .3 addresses): use a /24, e.g. "
+                        "--ip 10.0.2.15/24" % cfg.prefix, status=2)
+    ip = format_ip(cfg.ip)
+    # slirp answers for its host (gw) and DNS (network + 3) addresses: not the guest's
+    dns = bytearray(base)
+    dns[3] |= 3
+    if cfg.ip in (cfg.gw, bytes(dns)):
+        raise QemuError("--net user: the guest address %s is taken by QEMU's user network "
+                        "(its host or DNS address): pick another, e.g. the .15" % ip, status=2)
+    parts = ["user", "id=%s" % netdev_id, "restrict=on",
+             "net=%s/%d" % (format_ip(base), cfg.prefix), "host=%s" % format_ip(cfg.gw)]
+    # TCP through slirp's hostfwd; UDP through the forwarder on a hub (udpfwd.py says why)
+    parts += ["hostfwd=%s" % p.hostfwd(ip) for p in getattr(net, "publish", ())
+              if p.proto == "tcp"]
+    return ",".join(parts)
+
+
+def user_args(net, cmdline, udp_link):
+    """-netdev arguments of --net user; with UDP ports the guest's n0 is a hub port joined
+    to slirp and to the UDP forwarder's dgram link (QEMU binds udp_link[0], sends to [1])."""
+    slirp = user_netdev(net, cmdline, "n0")
+    if not any(p.proto == "udp" for p in getattr(net, "publish", ())):
+        return ["-netdev", slirp]
+    if udp_link is None:
+        raise QemuError("published UDP ports need their forwarder (ethox_uk.qemu.udpfwd): "
+                        "give assemble() its udp_link", status=2)
+    return ["-netdev", slirp.replace("id=n0,", "id=u0,", 1),
+            "-netdev", "hubport,id=n0,hubid=0",
+            "-netdev", "hubport,id=h0u,hubid=0,netdev=u0",
+            "-netdev", "dgram,id=f0,local.type=unix,local.path=%s,remote.type=unix,"
+                       "remote.path=%s" % udp_link,
+            "-netdev", "hubport,id=h0f,hubid=0,netdev=f0"]
+
+
+def netdev_args(net, machine, cmdline, udp_link=None):
     """-netdev/-device/-object for NETOPTS (nothing without --net)."""
     if net is None or net.spec is None:
         return []
@@ -133,7 +185,13 @@ def netdev_args(net, machine, cmdline):
         # ethox_uk.qemu.bridge.bridged() makes the namespace and hands a BridgeSpec in
         raise QemuError("--net bridge: the namespace is set up by `ethox-uk run/exec/repl` "
                         "(ethox_uk.qemu.bridge.bridged); give it a BridgeSpec", status=2)
-    args = ["-netdev", spec.qemu_netdev("n0")]
+    if spec.kind == "user":
+        args = user_args(net, cmdline, udp_link)
+    else:
+        if getattr(net, "publish", ()):
+            raise QemuError("-p/--publish needs --net user (got --net %s)" % spec.text,
+                            status=2)
+        args = ["-netdev", spec.qemu_netdev("n0")]
     mac = guest_mac(net, cmdline)
     if machine == "q35":
         args += ["-device", "virtio-net-pci,netdev=n0,disable-legacy=on,mac=%s" % mac]
@@ -156,7 +214,7 @@ def serial_args(serial):
 
 
 def assemble(image, *, accel, machine="microvm", mem="64M", append="", net=None,
-             serial=None, qmp_fd=None, qemu=QEMU):
+             serial=None, qmp_fd=None, qemu=QEMU, udp_link=None):
     """The argv of QEMU (DESIGN §5's canonical line, with the console and QMP as asked)."""
     if net is not None and net.pcap and (net.spec is None):
         raise QemuError("--pcap records the frames of --net: give --net as well", status=2)
@@ -169,7 +227,7 @@ def assemble(image, *, accel, machine="microvm", mem="64M", append="", net=None,
     if machine == "microvm":
         argv += ["-global", "virtio-mmio.force-legacy=false"]
     argv += ["-kernel", str(image), "-append", append]
-    argv += netdev_args(net, machine, append)
+    argv += netdev_args(net, machine, append, udp_link)
     if net is not None and net.spec is not None and hasattr(net.spec, "bridge_net"):
         # --net bridge: QEMU runs inside the private namespace and opens its tap by name
         argv = list(net.spec.prefix()) + argv

@@ -15,6 +15,7 @@ repl     boot with the console on a socketpair and pass the terminal through (ra
          Ctrl-] ends the session.
 """
 
+import contextlib
 import os
 import re
 import select
@@ -58,6 +59,22 @@ def load_image(path):
     return elfinfo.check(path)
 
 
+@contextlib.contextmanager
+def ended_cleanly():
+    """SIGTERM/SIGHUP end the session as Ctrl-C does: SystemExit(130) unwinds through every
+    finally, so QEMU is stopped and socket files, forwarders and temporary folders go
+    (Python's default would die on the spot and leave them)."""
+    def leave(signum, frame):
+        raise SystemExit(status.INTERRUPTED)
+
+    old = {sig: signal.signal(sig, leave) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
 # -- run --------------------------------------------------------------------------------
 
 def run(image, net, vm_opts, serial="stdio", timeout=None):
@@ -65,7 +82,7 @@ def run(image, net, vm_opts, serial="stdio", timeout=None):
     gets a link (bridge.default_net), named on a terminal (stdin a tty, console stdio)."""
     info = load_image(image)
     interactive = serial == "stdio" and os.isatty(0)
-    with default_net(net, interactive) as net, \
+    with ended_cleanly(), default_net(net, interactive) as net, \
             bridged(net, info.get("cmdline", "")) as net:
         return _run(info, net, vm_opts, serial, timeout)
 
@@ -166,7 +183,8 @@ def _wait_boot(con, vm, timeout):
 
 def exec_code(image, code, net, vm_opts, timeout=DEFAULT_BOOT_TIMEOUT):
     info = load_image(image)
-    with default_net(net, False) as net, bridged(net, info.get("cmdline", "")) as net:
+    with ended_cleanly(), default_net(net, False) as net, \
+            bridged(net, info.get("cmdline", "")) as net:
         return _exec_code(info, code, net, vm_opts, timeout)
 
 
@@ -252,7 +270,8 @@ def exec_attach(spec, code, timeout=10.0):
 
 def repl(image, net, vm_opts):
     info = load_image(image)
-    with default_net(net, os.isatty(0)) as net, bridged(net, info.get("cmdline", "")) as net:
+    with ended_cleanly(), default_net(net, os.isatty(0)) as net, \
+            bridged(net, info.get("cmdline", "")) as net:
         return _repl(info, net, vm_opts)
 
 

@@ -63,6 +63,7 @@ class Vm:
         self._cleanup = []  # socket files to remove at close()
         self._stopping = False
         self.accel = None
+        self.udpfwd = None  # udpfwd.UdpForwarder of published UDP ports (--net user)
 
     # -- start ------------------------------------------------------------------------
     def argv(self, serial, qmp_fd):
@@ -71,7 +72,8 @@ class Vm:
             print(note, file=sys.stderr, flush=True)
         return cmdline.assemble(self.info.path, accel=self.accel, machine=self.vm_opts.machine,
                                 mem=self.mem, append=self.append, net=self.net, serial=serial,
-                                qmp_fd=qmp_fd, qemu=cmdline.qemu_binary())
+                                qmp_fd=qmp_fd, qemu=cmdline.qemu_binary(),
+                                udp_link=self.udpfwd.link if self.udpfwd else None)
 
     def start(self, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, new_session=True):
         ours, theirs = socket.socketpair()
@@ -86,6 +88,7 @@ class Vm:
                 serial = cmdline.Serial("unix", path=self.console_kind[5:])
             else:
                 serial = cmdline.Serial(self.console_kind)
+            self._check_published()
             argv = self.argv(serial, theirs.fileno())
             if serial.kind == "unix":
                 cmdline.remove_stale_socket(serial.path)
@@ -108,6 +111,9 @@ class Vm:
             if self.console is not None:
                 self.console.close()
                 self.console = None
+            if self.udpfwd is not None:
+                self.udpfwd.close()
+                self.udpfwd = None
             raise
         finally:
             theirs.close()
@@ -118,6 +124,32 @@ class Vm:
         self._stderr_thread.start()
         self.qmp = QmpWatch(ours, on_stuck=self._kill_stuck).start()
         return self
+
+    def _check_published(self):
+        """A published host port that is already taken: a clear error (status 2) before
+        QEMU starts, instead of QEMU's own failure after it has begun."""
+        publish = getattr(self.net, "publish", ()) if self.net is not None else ()
+        if not publish:
+            return
+        from ..publish import check_free
+
+        try:
+            check_free(publish, owner=self.port_owner)
+        except ValueError as e:
+            raise cmdline.QemuError(str(e), status=2) from None
+        if any(p.proto == "udp" for p in publish):
+            from ..stack.config import parse_mac
+            from .udpfwd import UdpForwarder
+
+            cfg = self.net.config(self.append)
+            mac = parse_mac(cmdline.guest_mac(self.net, self.append))
+            try:
+                self.udpfwd = UdpForwarder(publish, cfg.ip, mac, cfg.gw).open().start()
+            except OSError as e:
+                raise cmdline.QemuError("-p .../udp: cannot bind the published UDP ports: %s"
+                                        % (e.strerror or e), status=2) from None
+
+    port_owner = None  # publish -> who holds its port (set by the VM registry), or None
 
     def _kill_stuck(self):
         """QEMU hung after its guest shut down (see QmpWatch): end it; status 125."""
@@ -200,6 +232,8 @@ class Vm:
                 self.proc.stderr.close()
         if self.console is not None:
             self.console.close()
+        if self.udpfwd is not None:
+            self.udpfwd.close()
         for path in self._cleanup:
             try:
                 if os.path.exists(path):
