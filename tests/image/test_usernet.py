@@ -109,3 +109,21 @@ def test_taken_port_refused_before_qemu_starts(image):
         assert time.monotonic() - t0 < 30
     finally:
         s.close()
+
+
+def test_sigterm_ends_run_with_its_forwarder_and_ports_released(image):
+    udp, tcp = free_port(socket.SOCK_DGRAM), free_port()
+    p = boot(image, "%d:7/udp" % udp, "%d:80" % tcp)
+    try:
+        p.send_signal(15)
+        assert p.wait(30) == 130  # as Ctrl-C: QEMU stopped, clean-up done
+    finally:
+        stop(p)
+    from ethox_uk.publish import parse_publish, port_taken
+
+    assert port_taken(parse_publish("%d:7/udp" % udp)) is None
+    assert port_taken(parse_publish("%d:80" % tcp)) is None
+    leftovers = [l for l in subprocess.run(["pgrep", "-af", "qemu-system"], capture_output=True,
+                                           text=True).stdout.splitlines()
+                 if "127.0.0.1:%d-" % tcp in l]
+    assert not leftovers
