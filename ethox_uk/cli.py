@@ -144,11 +144,13 @@ def _parse_versus(ctx, param, values):
 
 def _register_others():
     # Commands that live in their own modules (thin as well): build, run, exec, repl, inspect
-    # (cli_image.py) and conformance (conformance/command.py).
+    # (cli_image.py), ps, logs, stop, rm, cp (cli_vms.py) and conformance
+    # (conformance/command.py).
     from .cli_image import COMMANDS
+    from .cli_vms import COMMANDS as VM_COMMANDS
     from .conformance.command import conformance
 
-    for c in COMMANDS + (conformance,):
+    for c in COMMANDS + VM_COMMANDS + (conformance,):
         main.add_command(c)
 
 

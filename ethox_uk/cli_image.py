@@ -89,29 +89,71 @@ def build(recipe, output, quiet):
               help="The guest console: this terminal, a new pty, or a unix socket that "
                    "`ethox-uk exec --attach unix:PATH` (or socat) connects to.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), metavar="S",
-              help="Exit 124 unless the ready line appears within S seconds (--serial stdio).")
-def run(image, net, publish, vm, serial, timeout):
-    """Boot IMAGE in QEMU until the guest exits.
+              help="Exit 124 unless the ready line appears within S seconds (--serial stdio; "
+                   "with -d the default is 60).")
+@click.option("-d", "--detach", is_flag=True,
+              help="Run in the background: print the VM's name once its ready line is seen "
+                   "and return (ps, logs, exec NAME, repl NAME, cp, stop, rm then reach it). "
+                   "Without --net: --net user.")
+@click.option("--name", metavar="NAME",
+              help="With -d: the VM's name (default <recipe>-N), 1-32 of a-z 0-9 . _ -.")
+def run(image, net, publish, vm, serial, timeout, detach, name):
+    """Boot IMAGE in QEMU until the guest exits (or, with -d, in the background).
 
     Exit status: the guest's sys.exit(n); 1 for an uncaught exception; 120 QEMU failed,
     124 no ready line in time, 125 guest reset/triple fault/KVM error, 126 invalid image.
+    With -d: 0 once the VM is ready (or the status above if it ends or times out first).
 
     \b
     Examples:
       ethox-uk run build/echo.elf -p 8080:80        # then: curl localhost:8080
       ethox-uk run build/echo.elf --serial pty      # console for mpremote
+      ethox-uk run -d --name web -p 8080:80 build/echo.elf
     """
     from .qemu import session
 
     net = apply_publish(net, publish)
+    if name is not None and not detach:
+        raise click.BadParameter("names are for background VMs: add -d", param_hint="--name")
+    if detach:
+        if serial != "stdio":
+            raise click.BadParameter("a background VM's console is its log (ethox-uk logs), a "
+                                     "unix socket and a pty (ethox-uk ps): drop --serial",
+                                     param_hint="--serial")
+        from .cli_vms import guard
+        from .vms.launch import detach as do_detach
+
+        sys.exit(_guard(guard, do_detach, image, net, vm, name=name,
+                        timeout=timeout if timeout is not None else 60.0))
     if timeout is not None and serial != "stdio":
         raise click.BadParameter("--timeout watches the console for the ready line: it needs "
                                  "--serial stdio", param_hint="--timeout")
     sys.exit(_guard(session.run, image, net, vm, serial=serial, timeout=timeout))
 
 
+def _vm_name(arg):
+    """arg as the name of a background VM (None when it is an image path)."""
+    import os
+
+    from .vms import registry
+
+    if not registry.exists(arg):
+        return None
+    if os.path.exists(arg):
+        raise click.UsageError("%r is both a file and a background VM: write ./%s for the "
+                               "image" % (arg, arg))
+    return arg
+
+
+def _no_boot_options(net, publish, vm, what):
+    if net.spec or net.ip or net.gw or net.mac or net.pcap or publish or vm.mem \
+            or vm.accel != "auto" or vm.machine != "microvm":
+        raise click.UsageError("%s talks to a running image: give network and VM options to "
+                               "its `ethox-uk run`" % what)
+
+
 @click.command("exec")
-@click.argument("args", nargs=-1, metavar="[IMAGE] [CODE]")
+@click.argument("args", nargs=-1, metavar="IMAGE|NAME [CODE]")
 @click.option("-f", "--file", "code_file", type=click.File("rb"), metavar="FILE",
               help="Run the code in FILE (- for stdin) instead of CODE.")
 @click.option("--attach", metavar="unix:PATH",
@@ -122,41 +164,81 @@ def run(image, net, publish, vm, serial, timeout):
 @publish_option
 @vmopts
 def exec_(args, code_file, attach, timeout, net, publish, vm):
-    """Boot IMAGE, run CODE (or -f FILE) in its raw REPL, print the output, exit.
+    """Boot IMAGE, run CODE (or -f FILE) in its raw REPL, print the output, exit; or run it
+    in the background VM NAME (`run -d`), which keeps running.
 
     Exit status: the code's sys.exit(n); 1 when it raises; 0 when it runs to the end (and
-    §5's 120/124/125/126). With --attach the code runs in the live image, which keeps
-    running (exit 0, or 1 after an exception; sys.exit() there ends that image)."""
+    120/124/125/126 as for `run`). In a running image (NAME or --attach): 0, or 1 after an
+    exception; sys.exit() there ends that image.
+
+    \b
+    Examples:
+      ethox-uk exec build/echo.elf 'print(6*7)'
+      ethox-uk exec web 'print(net.counters.c)'
+    """
     from .qemu import session
 
     want = 0 if attach else 1
     if code_file is None:
         want += 1
     if len(args) != want:
-        usage = ("--attach unix:PATH (CODE | -f FILE)" if attach else "IMAGE (CODE | -f FILE)")
+        usage = ("--attach unix:PATH (CODE | -f FILE)" if attach else
+                 "IMAGE|NAME (CODE | -f FILE)")
         raise click.UsageError("expected %s" % usage)
-    if attach:
-        if net.spec or net.ip or net.gw or net.mac or net.pcap or publish or vm.mem \
-                or vm.accel != "auto" or vm.machine != "microvm":
-            raise click.UsageError("--attach talks to a running image: give network and VM "
-                                   "options to its `ethox-uk run`")
+    name = None if attach else _vm_name(args[0])
+    if attach or name:
+        _no_boot_options(net, publish, vm, "--attach" if attach else "exec NAME")
     code = code_file.read() if code_file is not None else args[-1].encode()
     net = apply_publish(net, publish)
+    if name:
+        from .cli_vms import guard
+        from .vms.control import console_of
+
+        sock, _ = guard(console_of, name)
+        sys.exit(_guard(session.exec_attach, "unix:" + sock, code,
+                        hint="is %s still running (ethox-uk ps)?" % name))
     if attach:
         sys.exit(_guard(session.exec_attach, attach, code))
     sys.exit(_guard(session.exec_code, args[0], code, net, vm, timeout=timeout))
 
 
 @click.command()
-@click.argument("image", type=click.Path(dir_okay=False))
+@click.argument("image", metavar="IMAGE|NAME")
 @netopts
 @publish_option
 @vmopts
 def repl(image, net, publish, vm):
     """Boot IMAGE with its REPL on this terminal; Ctrl-] quits (status 0), the guest's
-    sys.exit(n) ends with n."""
+    sys.exit(n) ends with n. With the NAME of a background VM: its REPL, and Ctrl-] leaves
+    it running.
+
+    \b
+    Examples:
+      ethox-uk repl build/echo.elf -p 8080:80
+      ethox-uk repl web
+    """
     from .qemu import session
 
+    name = _vm_name(image)
+    if name:
+        from .cli_vms import guard
+        from .vms import registry
+        from .vms.control import console_of
+
+        _no_boot_options(net, publish, vm, "repl NAME")
+        sock, _ = guard(console_of, name)
+        st = _guard(session.repl_attach, sock, "background VM %s" % name,
+                    hint="is %s still running (ethox-uk ps)?" % name)
+        if st is None:  # the VM ended: its own status
+            import time
+
+            for _ in range(40):
+                info = registry.get(name).info()
+                if info["state"] == "exited":
+                    break
+                time.sleep(0.05)
+            st = info["status"] if isinstance(info["status"], int) else 1
+        sys.exit(st)
     sys.exit(_guard(session.repl, image, apply_publish(net, publish), vm))
 
 

@@ -235,17 +235,23 @@ def parse_attach(spec):
     return path
 
 
-def exec_attach(spec, code, timeout=10.0):
-    path = parse_attach(spec)
+def _connect(path, timeout, hint=None):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
         s.connect(path)
     except OSError as e:
         s.close()
-        raise QemuError("cannot connect to %s: %s: is an image running with `ethox-uk run "
-                        "IMAGE --serial unix:%s`?" % (path, e.strerror or e, path)) from None
+        raise QemuError("cannot connect to %s: %s: %s" % (
+            path, e.strerror or e, hint or "is an image running with `ethox-uk run IMAGE "
+            "--serial unix:%s`?" % path)) from None
     s.settimeout(None)
+    return s
+
+
+def exec_attach(spec, code, timeout=10.0, hint=None):
+    path = parse_attach(spec)
+    s = _connect(path, timeout, hint)
     con = Console(s)
     repl = rawrepl.RawRepl(con)
     try:
@@ -267,6 +273,57 @@ def exec_attach(spec, code, timeout=10.0):
 
 
 # -- repl -------------------------------------------------------------------------------
+
+def repl_attach(path, what, hint=None, quiet_s=1.0):
+    """The terminal on the console socket of a running image (a background VM's): Ctrl-]
+    leaves it running (0). Returns None when the console closed (the VM exited: the caller
+    knows its status). With stdin not a terminal, its end leaves once the console has been
+    quiet for quiet_s seconds."""
+    s = _connect(path, 10.0, hint)
+    con = Console(s)
+    stdin = sys.stdin.fileno()
+    is_tty = os.isatty(stdin)
+    saved = termios.tcgetattr(stdin) if is_tty else None
+    try:
+        _note("console of %s; Ctrl-] leaves it running" % what)
+        if is_tty:
+            tty.setraw(stdin)
+        con.write(b"\r")  # a fresh prompt to start from
+        watch = [s, stdin]
+        stdin_done = None
+        while True:
+            r, _, _ = select.select(watch, [], [], 0.2)
+            if s in r:
+                data = con.read(0)
+                if data:
+                    _out(data)
+                    if stdin_done is not None:
+                        stdin_done = time.monotonic()
+                elif con.eof:
+                    return None
+            if stdin in r:
+                data = os.read(stdin, 1024)
+                if not data:
+                    watch = [s]
+                    stdin_done = time.monotonic()
+                    continue
+                if QUIT_KEY in data:
+                    con.write(data[:data.index(QUIT_KEY)])
+                    return 0
+                if not is_tty:  # piped lines: Enter is \r on a serial console
+                    data = data.replace(b"\n", b"\r")
+                if not con.write(data):
+                    return None
+            if stdin_done is not None and time.monotonic() - stdin_done > quiet_s:
+                return 0
+    except KeyboardInterrupt:
+        return status.INTERRUPTED
+    finally:
+        if saved is not None:
+            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
+            sys.stderr.write("\n")
+        s.close()
+
 
 def repl(image, net, vm_opts):
     info = load_image(image)
