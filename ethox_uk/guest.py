@@ -21,6 +21,10 @@
 # 6. Return the stack, so boot.py ends and the REPL (and `ethox-uk exec`) sees
 #    the live stack as `net`.
 #
+# reload() (a REPL global) starts the app again from the current sys.path --
+# after `mpremote mount .` the host's copy, after a copy to /app.py the
+# filesystem's -- on a fresh Stack over the same device.
+#
 # Exit statuses (through isa-debug-exit; `ethox-uk run` reports them as is):
 #   1  the app raised (main() or one of its pollers; traceback on the console)
 #   2  bad boot words (ip=/gw=/mac=)
@@ -144,10 +148,42 @@ class Service:
                 self.log("ethox-uk: further internal errors are only counted")
 
 
-def start(app="app", bus=None, log=print):
+_started = None  # (app, bus, log, nic) of the last start(), for reload()
+_before_app = None  # the modules loaded before the app was first imported
+
+
+def reload():
+    """Start the app again, imported afresh from the current sys.path (the app and
+    every module imported since it first was), on a new Stack over the same device: the old app's
+    connections, bindings and tasks are dropped. Rebinds the REPL's `net` and
+    `config`; returns the new Stack."""
+    if _started is None:
+        raise RuntimeError("the network was never started (ethox_uk.guest.start)")
+    app, bus, log, nic = _started
+    bus.poll_hook(None)
+    from ethox_uk.stack import aio
+
+    aio.reset()
+    for name in list(sys.modules):
+        if name not in _before_app:  # the app's, and what it (or the REPL) imported
+            del sys.modules[name]
+    stack = start(app, bus=bus, log=log, nic=nic)
+    try:
+        import __main__
+
+        __main__.net = stack
+        __main__.config = stack.config
+    except ImportError:
+        pass
+    return stack
+
+
+def start(app="app", bus=None, log=print, nic=None):
     """Bring up the network and the app; returns the Stack (see the header).
     app: the module name (or a module-like object); bus: the hardware accessor
-    (default: the runtime's _ethox); log: where console lines go."""
+    (default: the runtime's _ethox); log: where console lines go; nic: a device
+    already brought up (reload())."""
+    global _started, _before_app
     on_runtime = bus is None  # not a test's simulated machine
     if on_runtime:
         import _ethox as bus
@@ -161,11 +197,13 @@ def start(app="app", bus=None, log=print):
         bus.exit(EXIT_BAD_WORDS)
     from virtio import VirtioError
 
-    try:
-        nic = find_nic(bus, words)
-    except VirtioError as e:
-        log("ethox-uk: virtio-net: %s" % e)
-        bus.exit(e.status)
+    if nic is None:
+        try:
+            nic = find_nic(bus, words)
+        except VirtioError as e:
+            log("ethox-uk: virtio-net: %s" % e)
+            bus.exit(e.status)
+    _started = (app, bus, log, nic)
 
     from ethox_uk.stack import socket
     from ethox_uk.stack.iface import Stack
@@ -177,6 +215,8 @@ def start(app="app", bus=None, log=print):
         # at the REPL gets ours, so MicroPython network code runs unchanged.
         sys.modules["socket"] = socket
     stack.now = bus.ticks_ms()
+    if _before_app is None:
+        _before_app = set(sys.modules)
     main = None
     try:
         mod = __import__(app) if isinstance(app, str) else app

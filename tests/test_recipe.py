@@ -136,3 +136,20 @@ def test_bad_name_and_cmdline(tmp_path):
     assert "cmdline: bad IPv4 address" in error(tmp_path, 'cmdline = "ip=10.0.2.300/24"\n')
     assert "cmdline: gateway 10.9.9.9 is not inside" in \
         error(tmp_path, 'cmdline = "gw=10.9.9.9"\n')
+
+
+def test_fs_key(tmp_path):
+    r = R.load(make(tmp_path, ""))
+    assert r.fs == "256K" and r.fs_bytes == 256 << 10  # a small filesystem by default
+    r = R.load(make(tmp_path, 'fs = "0"\n'))
+    assert r.fs_bytes == 0
+    r = R.load(make(tmp_path, 'fs = "4m"\nmemory = "16M"\n'))
+    assert (r.fs, r.fs_bytes) == ("4M", 4 << 20)
+    assert r.as_dict()["fs"] == "4M"
+    for text, expect in (('fs = 256\n', "expected a size such as \"256K\", or \"0\""),
+                         ('fs = "1G"\n', "expected digits with K or M"),
+                         ('fs = "8K"\n', "out of range: expected 16K to 64M"),
+                         ('fs = "128M"\nmemory = "1G"\n', "out of range"),
+                         ('fs = "8M"\nmemory = "16M"\n', "more than a quarter of memory")):
+        msg = error(tmp_path, text)
+        assert "fs: " in msg and expect in msg, msg

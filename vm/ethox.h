@@ -34,6 +34,10 @@ uint32_t ethox_irq_take(void);
 /* Time (mphalport.c): calibration source 1 kvmclock, 2 cpuid, 3 PIT, 4 guess. */
 void ethox_clock_info(uint32_t *source, uint32_t *err_ppm, uint32_t *final);
 
+/* fsarea.c: the filesystem's RAM (outside the heap, kept over soft resets);
+ * NULL and 0 when the recipe has none (fs = "0"). */
+uint8_t *ethox_fs_area(size_t *size);
+
 /* The poll hook (mphalport.c): exceptions it raised; reset its state. */
 extern uint32_t ethox_hook_errors;
 void ethox_hook_reset(void);

@@ -184,6 +184,23 @@ char *strstr(const char *h, const char *n) {
     return l ? NULL : (char *)h;
 }
 
+/* littlefs splits paths with these two */
+size_t strspn(const char *s, const char *accept) {
+    size_t n = 0;
+    while (s[n] && strchr(accept, s[n])) {
+        n++;
+    }
+    return n;
+}
+
+size_t strcspn(const char *s, const char *reject) {
+    size_t n = 0;
+    while (s[n] && !strchr(reject, s[n])) {
+        n++;
+    }
+    return n;
+}
+
 void abort(void) {
     extern void __fatal_error(const char *msg) __attribute__((noreturn));
     __fatal_error("abort");

@@ -6,9 +6,11 @@
  *
  * Start-up: copy the command line and memory map out of start_info, switch
  * on the UART FIFO, take the largest usable RAM region above the image as the
- * GC heap, then loop: mp_init, frozen boot.py (always) and main.py (friendly
- * REPL mode only, as on other ports), the REPL, and on Ctrl-D a soft reset
- * ("MPY: soft reboot").
+ * GC heap, then loop: mp_init, frozen boot.py (always: it mounts the
+ * filesystem, starts the network and the app), then as on a board the
+ * filesystem's /boot.py (always) and /main.py (friendly REPL mode only), the
+ * REPL, and on Ctrl-D a soft reset ("MPY: soft reboot").  Frozen main.py, if
+ * an image has one, runs before /main.py.
  *
  * Exit: sys.exit(n) anywhere at top level -> isa-debug-exit 0x10+n; an
  * uncaught exception (but KeyboardInterrupt) in boot.py/main.py, or any in
@@ -314,8 +316,16 @@ void umain(uintptr_t start_info) {
             trace_print();
             trace = 0;
         }
+        #if MICROPY_VFS
+        /* the user's scripts: an exception is printed and the REPL starts (as on a
+         * board); sys.exit(n) ends the VM with n */
+        pyexec_file_if_exists("/boot.py");
+        #endif
         if (pyexec_mode_kind == PYEXEC_MODE_FRIENDLY_REPL) {
             run_startup("main.py");
+            #if MICROPY_VFS
+            pyexec_file_if_exists("/main.py");
+            #endif
         }
 
         for (;;) {
@@ -340,11 +350,12 @@ void umain(uintptr_t start_info) {
     }
 }
 
+#if !MICROPY_VFS
+/* no filesystem (the recipe says fs = "0") */
 mp_lexer_t *mp_lexer_new_from_file(qstr filename) {
     mp_raise_OSError(MP_ENOENT);
 }
 
-/* no filesystem */
 mp_obj_t mp_builtin_open(size_t n_args, const mp_obj_t *args, mp_map_t *kwargs) {
     mp_raise_OSError(MP_ENOENT);
 }
@@ -354,6 +365,7 @@ mp_import_stat_t mp_import_stat(const char *path) {
     (void)path;
     return MP_IMPORT_STAT_NO_EXIST;
 }
+#endif
 
 void nlr_jump_fail(void *val) {
     mp_printf(&mp_plat_print, "ethox-uk: uncaught NLR %p\n", val);

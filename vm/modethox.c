@@ -25,6 +25,8 @@
  *   cmdline()              the kernel command line (str)
  *   memmap()               [(addr, size, type), ...] from PVH start_info
  *   heap()                 (start, end) of the GC heap
+ *   fs_area()              memoryview of the filesystem's RAM (kept over soft
+ *                          resets), None without a filesystem
  *   poll_hook(fn)          fn() runs whenever the interpreter waits (REPL
  *                          input, select.poll, time.sleep); an int it returns
  *                          caps the next halt (ms); None clears the hook
@@ -55,6 +57,7 @@
 
 #include "py/runtime.h"
 #include "py/objint.h"
+#include "py/objarray.h"
 #include "py/mphal.h"
 #include "kernel.h"
 #include "ethox.h"
@@ -296,6 +299,17 @@ static mp_obj_t e_heap(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(e_heap_obj, e_heap);
 
+/* The filesystem's RAM (fsarea.c) as a writable memoryview, or None. */
+static mp_obj_t e_fs_area(void) {
+    size_t n;
+    uint8_t *p = ethox_fs_area(&n);
+    if (p == NULL) {
+        return mp_const_none;
+    }
+    return mp_obj_new_memoryview('B' | MP_OBJ_ARRAY_TYPECODE_FLAG_RW, n, p);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(e_fs_area_obj, e_fs_area);
+
 static mp_obj_t e_poll_hook(mp_obj_t fn) {
     MP_STATE_PORT(ethox_poll_hook) = fn == mp_const_none ? MP_OBJ_NULL : fn;
     return mp_const_none;
@@ -428,6 +442,7 @@ static const mp_rom_map_elem_t ethox_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_cmdline), MP_ROM_PTR(&e_cmdline_obj) },
     { MP_ROM_QSTR(MP_QSTR_memmap), MP_ROM_PTR(&e_memmap_obj) },
     { MP_ROM_QSTR(MP_QSTR_heap), MP_ROM_PTR(&e_heap_obj) },
+    { MP_ROM_QSTR(MP_QSTR_fs_area), MP_ROM_PTR(&e_fs_area_obj) },
     { MP_ROM_QSTR(MP_QSTR_poll_hook), MP_ROM_PTR(&e_poll_hook_obj) },
     { MP_ROM_QSTR(MP_QSTR_idle), MP_ROM_PTR(&e_idle_obj) },
     { MP_ROM_QSTR(MP_QSTR_irq_enable), MP_ROM_PTR(&e_irq_enable_obj) },

@@ -2,7 +2,10 @@
  * ethox-uk runtime: MicroPython configuration for the bare-metal x86_64 port.
  *
  * Feature level EXTRA_FEATURES, like the unix "standard" variant the stack's
- * tests run under, minus everything that needs an OS (files, sockets, VFS).
+ * tests run under, minus everything that needs an OS (sockets, a real disk).
+ * Files: with a filesystem in the recipe (vm/Makefile ETHOX_FS_SIZE > 0, which
+ * makes extmod.mk define MICROPY_VFS_LFS2) the VFS, littlefs2, `open` and
+ * imports from files are in; without one they are left out.
  */
 #include <stdint.h>
 
@@ -61,9 +64,19 @@
 #define MICROPY_PY_RANDOM_SEED_INIT_FUNC    (ethox_random_seed())
 #define MICROPY_PY_MACHINE                  (0)
 #define MICROPY_PY_FRAMEBUF                 (0)
+#if MICROPY_VFS_LFS2
+#define MICROPY_VFS                         (1)
+#define MICROPY_READER_VFS                  (1)
+#define MICROPY_VFS_LFS1                    (0)
+#define MICROPY_VFS_FAT                     (0)
+#define MICROPY_VFS_POSIX                   (0)
+#define MICROPY_VFS_ROM                     (0)
+#define MICROPY_PY_OS_STATVFS               (1)
+#else
 #define MICROPY_PY_VFS                      (0)
 #define MICROPY_VFS                         (0)
 #define MICROPY_READER_VFS                  (0)
+#endif
 #define MICROPY_PY_BTREE                    (0)
 #define MICROPY_PY_SOCKET                   (0)
 #define MICROPY_PY_NETWORK                  (0)

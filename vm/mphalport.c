@@ -268,6 +268,14 @@ mp_uint_t mp_hal_ticks_ms(void) {
     return (mp_uint_t)(ethox_time_us() / 1000);
 }
 
+#if MICROPY_VFS_LFS2
+/* littlefs' file times (only with VfsLfs2(mtime=True); ethox_uk/fs.py mounts
+ * without): there is no real-time clock, so the epoch is the boot. */
+uint64_t mp_hal_time_ns(void) {
+    return ethox_time_us() * 1000;
+}
+#endif
+
 mp_uint_t mp_hal_ticks_cpu(void) {
     return (mp_uint_t)rdtsc();
 }

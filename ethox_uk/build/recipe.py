@@ -4,6 +4,9 @@
     app     = "app"                       # module in the folder (app.py or app/__init__.py), default "app"
     modules = ["util.py", "lib"]          # extra .py files or folders (relative to the recipe folder)
     memory  = "64M"                       # guest RAM: digits + K/M/G, 16M..16G, default "64M"
+    fs      = "256K"                      # the image's filesystem (littlefs2 in RAM, kept over
+                                          # soft resets): 16K..64M and at most a quarter of
+                                          # memory; "0" leaves the filesystem code out
     cmdline = "ip=10.0.2.15/24 gw=10.0.2.2 greeting=hi"   # default boot words
 
 `load(arg)` takes RECIPE as the CLI does: `images/<name>`, a path to a recipe folder, or a path
@@ -25,9 +28,12 @@ DEFAULT_RECIPE = "images/echo"
 DEFAULT_APP = "app"
 DEFAULT_MEMORY = "64M"
 DEFAULT_CMDLINE = "ip=10.0.2.15/24 gw=10.0.2.2"
+DEFAULT_FS = "256K"
+MIN_FS = 16 << 10
+MAX_FS = 64 << 20
 MIN_MEMORY = 16 << 20
 MAX_MEMORY = 16 << 30
-KEYS = ("name", "app", "modules", "memory", "cmdline")
+KEYS = ("name", "app", "modules", "memory", "cmdline", "fs")
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -48,6 +54,7 @@ class Recipe:
     modules: list = field(default_factory=list)  # resolved Paths (files or folders)
     memory: str = DEFAULT_MEMORY
     cmdline: str = DEFAULT_CMDLINE
+    fs: str = DEFAULT_FS
 
     @property
     def dir(self) -> Path:
@@ -61,6 +68,10 @@ class Recipe:
     def memory_bytes(self) -> int:
         return parse_memory(self.memory)
 
+    @property
+    def fs_bytes(self) -> int:
+        return parse_fs(self.fs)
+
     def module_paths(self):
         """Every Python source to freeze: the app and the extra modules, as Paths."""
         return [self.app_path] + list(self.modules)
@@ -68,7 +79,7 @@ class Recipe:
     def as_dict(self):
         return {"file": str(self.file), "name": self.name, "app": self.app,
                 "modules": [str(m) for m in self.modules], "memory": self.memory,
-                "cmdline": self.cmdline}
+                "cmdline": self.cmdline, "fs": self.fs}
 
 
 def parse_memory(text) -> int:
@@ -83,6 +94,23 @@ def parse_memory(text) -> int:
     n = int(m.group(1)) * _UNITS[m.group(2)]
     if not MIN_MEMORY <= n <= MAX_MEMORY:
         raise ValueError("%r is out of range: expected 16M to 16G" % text)
+    return n
+
+
+def parse_fs(text) -> int:
+    """Bytes of the filesystem: "0", or a size such as "256K" (16K..64M); ValueError."""
+    if isinstance(text, str) and text.strip() == "0":
+        return 0
+    if not isinstance(text, str):
+        raise ValueError("%r is not a size: expected a string such as \"256K\", or \"0\" for "
+                         "no filesystem" % (text,))
+    m = _SIZE.match(text.strip().upper())
+    if not m or m.group(2) == "G":
+        raise ValueError("%r is not a size: expected digits with K or M, e.g. \"256K\" (\"0\": "
+                         "no filesystem)" % text)
+    n = int(m.group(1)) * _UNITS[m.group(2)]
+    if not MIN_FS <= n <= MAX_FS:
+        raise ValueError("%r is out of range: expected 16K to 64M, or \"0\"" % text)
     return n
 
 
@@ -183,6 +211,15 @@ def load(arg=DEFAULT_RECIPE) -> Recipe:
     except ValueError as e:
         raise err("memory", str(e)) from None
 
+    fs = get("fs", DEFAULT_FS, str, 'a size such as "256K", or "0" for no filesystem')
+    try:
+        fs_bytes = parse_fs(fs)
+    except ValueError as e:
+        raise err("fs", str(e)) from None
+    if fs_bytes * 4 > parse_memory(memory):
+        raise err("fs", "%r is more than a quarter of memory (%s): the filesystem lives in "
+                        "guest RAM; make it smaller or raise memory" % (fs, memory))
+
     cmdline = get("cmdline", DEFAULT_CMDLINE, str,
                   'a string of boot words, e.g. "ip=10.0.2.15/24 gw=10.0.2.2"')
     try:
@@ -191,7 +228,7 @@ def load(arg=DEFAULT_RECIPE) -> Recipe:
         raise err("cmdline", str(e)) from None
 
     return Recipe(file=file.resolve(), name=name, app=app, modules=modules, memory=memory,
-                  cmdline=" ".join(cmdline.split()))
+                  cmdline=" ".join(cmdline.split()), fs=fs.strip().upper())
 
 
 def _toml_type(v) -> str:

@@ -205,7 +205,7 @@ def test_usage_errors(kernels):
         (["run", img, "--serial", "tcp:1234"], "expected stdio, pty or unix:PATH"),
         (["run", img, "--pcap", "/tmp/x.pcap"], "give --net as well"),
         (["run", img, "--mem", "64"], "is not a size"),
-        (["exec", img], "expected IMAGE (CODE | -f FILE)"),
+        (["exec", img], "expected IMAGE|NAME (CODE | -f FILE)"),
         (["exec", "--attach", "unix:/tmp/x.sock", "--accel", "tcg", "pass"], "running image"),
         (["exec", "--attach", "tcp:1", "pass"], "expected unix:PATH"),
     ]

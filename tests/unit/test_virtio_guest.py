@@ -142,3 +142,29 @@ def test_q35_boot_puts_the_ready_line_on_a_line_of_its_own():
     bus, dev, net, lines, app = boot(bus=bus, dev=dev)
     assert lines == ["", READY]  # after SeaBIOS's "Booting from ROM.." (no newline)
     assert net.nic.t.kind == "pci" and bus.exits == []
+
+
+def test_reload_starts_the_app_again_on_a_new_stack_over_the_same_device():
+    import sys
+
+    bus, dev, net, lines, app = boot()
+    sys.modules["user_helper_mod"] = sys  # stands for a module the app imported
+    old_hook = bus.hook
+    new = guest.reload()
+    assert new is not net and new.nic is net.nic and app.net is new
+    assert lines == [READY, READY]  # ready again once the app is up
+    assert bus.hook is not old_hook
+    assert "user_helper_mod" not in sys.modules  # imported afresh next time
+    assert "ethox_uk.guest" in sys.modules  # the image's own stay
+    from ethox_uk.stack import socket
+
+    assert socket.current_stack() is new
+    # the new stack serves (its app bound UDP echo again)
+    body = arp_body(1, PEER_MAC, PEER_IP, b"\x00" * 6, OUR_IP)
+    dev.deliver(eth_frame(BCAST_MAC, PEER_MAC, 0x0806, body))
+    dev.deliver(frame_in(ipv4_pkt(PEER_IP, OUR_IP, 17,
+                                  udp_dgram(PEER_IP, OUR_IP, 5555, 7, b"again"))))
+    bus.hook()
+    out = dev.take_sent()
+    assert len(out) == 2 and out[1][42:47] == b"again"
+    assert new.counters.c["internal_error"] == 0
