@@ -22,7 +22,7 @@ it tests, from the RFC text: `level=MUST`, `SHOULD` or `MAY`. A check ends in on
 
 `variants` = {KEY: "what is accepted, and which RFC or SHOULD allows it"}; a check that
 declares any names its `negative` controls too: the fault switches (faults.FAULTS) or relay
-mutations (tests/conformance/mutations.py) under which it must still fail, outside every
+mutations (tests/conformance/mutations_ip.py, mutations_tcp.py) under which it must still fail, outside every
 accepted behaviour. `accepts` stays the one-line summary of everything accepted.
 """
 

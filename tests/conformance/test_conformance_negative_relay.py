@@ -3,7 +3,6 @@ the correct host target (`ethox-uk host images/echo`) makes the target misbehave
 way, and every check aimed at that behaviour must then fail. One host process and one relay
 serve every case; each case is one short --attach session."""
 
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +12,6 @@ from mutations_ip import MUTATIONS
 from conftest import run_checks
 from relay import passthrough
 
-ROOT = Path(__file__).resolve().parents[2]
 LOWER = ("arp", "ipv4", "icmp", "udp")
 
 
