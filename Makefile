@@ -13,9 +13,10 @@ VENV_BIN := $(VENV)/bin
 # is newer (dependencies changed); editable mode picks up code changes by itself.
 VENV_STAMP := $(VENV)/.ethox-uk-installed
 
-# DESIGN §5's list, plus python3-venv: Debian's python3 cannot create a venv without it.
+# DESIGN §5's list, plus python3-venv (Debian's python3 cannot create a venv without it) and
+# gdb (tests/image/test_gdb.py drives a real gdb session against the --gdb stub).
 DEBIAN_PACKAGES := qemu-system-x86 qemu-utils gcc make musl-dev libffi-dev pkg-config \
-	xz-utils iproute2 tcpdump curl netcat-openbsd iperf3 python3 python3-venv
+	xz-utils iproute2 tcpdump curl netcat-openbsd iperf3 python3 python3-venv gdb
 
 PYTEST_FLAGS ?= -p no:cacheprovider
 

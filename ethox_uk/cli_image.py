@@ -55,6 +55,20 @@ def _cb_serial(ctx, param, value):
     return value
 
 
+class _RunCommand(click.Command):
+    """`--gdb` takes its port only as --gdb=PORT or when the next word is a number, so
+    `run --gdb IMAGE` means port 1234 (click alone would take IMAGE as the port)."""
+
+    def parse_args(self, ctx, args):
+        args = list(args)
+        for i, a in enumerate(args):
+            if a == "--":
+                break
+            if a == "--gdb" and not (i + 1 < len(args) and args[i + 1].isdigit()):
+                args[i] = "--gdb=1234"
+        return super().parse_args(ctx, args)
+
+
 @click.command()
 @click.argument("recipe", required=False, metavar="[RECIPE]")
 @click.option("-o", "--output", metavar="IMAGE", type=click.Path(dir_okay=False),
@@ -79,7 +93,7 @@ def build(recipe, output, quiet):
         raise CommandError("interrupted: nothing was written", 130) from None
 
 
-@click.command()
+@click.command(cls=_RunCommand)
 @click.argument("image", type=click.Path(dir_okay=False))
 @netopts
 @publish_option
@@ -97,7 +111,13 @@ def build(recipe, output, quiet):
                    "Without --net: --net user.")
 @click.option("--name", metavar="NAME",
               help="With -d: the VM's name (default <recipe>-N), 1-32 of a-z 0-9 . _ -.")
-def run(image, net, publish, vm, serial, timeout, detach, name):
+@click.option("--gdb", "gdb", type=str, is_flag=False, flag_value="1234", metavar="[=PORT]",
+              callback=lambda c, p, v: _cb_gdb(c, p, v),
+              help="Start QEMU's gdb stub on 127.0.0.1:PORT (default 1234) with the guest "
+                   "paused until gdb continues it; prints the gdb command line.")
+@click.option("--gdb-nowait", is_flag=True,
+              help="With --gdb: let the guest run at once (attach gdb whenever you like).")
+def run(image, net, publish, vm, serial, timeout, detach, name, gdb, gdb_nowait):
     """Boot IMAGE in QEMU until the guest exits (or, with -d, in the background).
 
     Exit status: the guest's sys.exit(n); 1 for an uncaught exception; 120 QEMU failed,
@@ -109,10 +129,24 @@ def run(image, net, publish, vm, serial, timeout, detach, name):
       ethox-uk run build/echo.elf -p 8080:80        # then: curl localhost:8080
       ethox-uk run build/echo.elf --serial pty      # console for mpremote
       ethox-uk run -d --name web -p 8080:80 build/echo.elf
+      ethox-uk run --gdb build/echo.elf             # then the printed gdb command
     """
     from .qemu import session
 
     net = apply_publish(net, publish)
+    if gdb_nowait and gdb is None:
+        gdb = 1234
+    vm.gdb, vm.gdb_wait = gdb, not gdb_nowait
+    if gdb is not None and vm.accel == "auto":
+        # breakpoints work under TCG everywhere; this workplace's KVM (kvm_pvm) ignores them
+        vm.accel = "tcg"
+        click.echo("ethox-uk: --gdb: running under TCG so that breakpoints work (--accel kvm "
+                   "to keep KVM: there hbreak needs a KVM with guest debugging)", err=True)
+    if gdb is not None and vm.gdb_wait and (detach or timeout is not None):
+        raise click.BadParameter("a guest paused for gdb has no ready line until gdb continues "
+                                 "it: add --gdb-nowait%s" % (" (then attach gdb to the "
+                                 "background VM whenever you like)" if detach else
+                                 ", or drop --timeout"), param_hint="--gdb")
     if name is not None and not detach:
         raise click.BadParameter("names are for background VMs: add -d", param_hint="--name")
     if detach:
@@ -129,6 +163,15 @@ def run(image, net, publish, vm, serial, timeout, detach, name):
         raise click.BadParameter("--timeout watches the console for the ready line: it needs "
                                  "--serial stdio", param_hint="--timeout")
     sys.exit(_guard(session.run, image, net, vm, serial=serial, timeout=timeout))
+
+
+def _cb_gdb(ctx, param, value):
+    if value is None:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise click.BadParameter("%r is not a port: write --gdb (port 1234) or --gdb=PORT, e.g. "
+                                 "--gdb=1235" % value, ctx, param)
+    return int(value)
 
 
 def _vm_name(arg):

@@ -213,8 +213,14 @@ def serial_args(serial):
     raise ValueError("unknown serial kind %r" % serial.kind)
 
 
+def gdb_args(port, wait):
+    """QEMU's gdb stub on 127.0.0.1:port (never another address: it controls the guest);
+    -S keeps the guest paused until gdb continues it."""
+    return ["-gdb", "tcp:127.0.0.1:%d" % port] + (["-S"] if wait else [])
+
+
 def assemble(image, *, accel, machine="microvm", mem="64M", append="", net=None,
-             serial=None, qmp_fd=None, qemu=QEMU, udp_link=None):
+             serial=None, qmp_fd=None, qemu=QEMU, udp_link=None, gdb=None, gdb_wait=True):
     """The argv of QEMU (DESIGN §5's canonical line, with the console and QMP as asked)."""
     if net is not None and net.pcap and (net.spec is None):
         raise QemuError("--pcap records the frames of --net: give --net as well", status=2)
@@ -233,6 +239,8 @@ def assemble(image, *, accel, machine="microvm", mem="64M", append="", net=None,
         argv = list(net.spec.prefix()) + argv
     if qmp_fd is not None:
         argv += ["-chardev", "socket,id=qmp,fd=%d" % qmp_fd, "-mon", "chardev=qmp,mode=control"]
+    if gdb is not None:
+        argv += gdb_args(gdb, gdb_wait)
     return argv
 
 

@@ -23,6 +23,8 @@ class VmOptions:
         self.accel = accel
         self.machine = machine
         self.mem = mem
+        self.gdb = None  # `run --gdb`: the gdb stub's TCP port on 127.0.0.1
+        self.gdb_wait = True  # the guest waits (QEMU -S) until gdb continues it
 
     def __repr__(self):
         return "VmOptions(accel=%r, machine=%r, mem=%r)" % (self.accel, self.machine, self.mem)

@@ -87,6 +87,19 @@ def run(image, net, vm_opts, serial="stdio", timeout=None):
         return _run(info, net, vm_opts, serial, timeout)
 
 
+def announce_gdb(info, vm_opts):
+    """The gdb command line for a VM started with --gdb (the unstripped image carries the
+    symbols: `ethox-uk build` writes it so)."""
+    port = getattr(vm_opts, "gdb", None)
+    if port is None:
+        return
+    import shlex
+
+    _note("gdb stub on 127.0.0.1:%d (%s): gdb %s -ex 'target remote 127.0.0.1:%d'"
+          % (port, "the guest waits for gdb to continue it" if vm_opts.gdb_wait else
+             "the guest runs; attach whenever you like", shlex.quote(str(info.path)), port))
+
+
 def _run(info, net, vm_opts, serial, timeout):
     if serial == "stdio":
         return _run_stdio(info, net, vm_opts, timeout)
@@ -94,6 +107,7 @@ def _run(info, net, vm_opts, serial, timeout):
     old = signal.getsignal(signal.SIGINT)
     try:
         vm.start()
+        announce_gdb(info, vm_opts)
         if serial == "pty":
             pty = vm.wait_pty()
             if pty:
@@ -123,6 +137,7 @@ def _run_stdio(info, net, vm_opts, timeout):
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # QEMU handles the terminal's Ctrl-C
     try:
         vm.start(stdin=None, stdout=subprocess.PIPE, new_session=False)
+        announce_gdb(info, vm_opts)
         fd = vm.proc.stdout.fileno()
         dl = None if timeout is None else time.monotonic() + timeout
         seen = bytearray()

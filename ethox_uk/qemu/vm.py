@@ -73,7 +73,9 @@ class Vm:
         return cmdline.assemble(self.info.path, accel=self.accel, machine=self.vm_opts.machine,
                                 mem=self.mem, append=self.append, net=self.net, serial=serial,
                                 qmp_fd=qmp_fd, qemu=cmdline.qemu_binary(),
-                                udp_link=self.udpfwd.link if self.udpfwd else None)
+                                udp_link=self.udpfwd.link if self.udpfwd else None,
+                                gdb=getattr(self.vm_opts, "gdb", None),
+                                gdb_wait=getattr(self.vm_opts, "gdb_wait", True))
 
     def start(self, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, new_session=True):
         ours, theirs = socket.socketpair()
@@ -88,6 +90,7 @@ class Vm:
                 serial = cmdline.Serial("unix", path=self.console_kind[5:])
             else:
                 serial = cmdline.Serial(self.console_kind)
+            self._check_gdb_port()
             self._check_published()
             argv = self.argv(serial, theirs.fileno())
             if serial.kind == "unix":
@@ -124,6 +127,17 @@ class Vm:
         self._stderr_thread.start()
         self.qmp = QmpWatch(ours, on_stuck=self._kill_stuck).start()
         return self
+
+    def _check_gdb_port(self):
+        port = getattr(self.vm_opts, "gdb", None)
+        if port is None:
+            return
+        from ..publish import Publish, port_taken
+
+        why = port_taken(Publish("127.0.0.1", port, port))
+        if why is not None:
+            raise cmdline.QemuError("--gdb=%d: 127.0.0.1:%d is %s: pick another, e.g. --gdb=%d"
+                                    % (port, port, why, port + 1), status=2)
 
     def _check_published(self):
         """A published host port that is already taken: a clear error (status 2) before

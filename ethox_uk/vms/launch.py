@@ -40,7 +40,8 @@ def _spec(info, image, net, vm_opts, name):
         "net_text": net.spec.text if net.spec is not None else "user",
         "publish": publish,
         "ports_text": [str(p) for p in net.publish],
-        "vm": {"accel": vm_opts.accel, "machine": vm_opts.machine, "mem": vm_opts.mem},
+        "vm": {"accel": vm_opts.accel, "machine": vm_opts.machine, "mem": vm_opts.mem,
+               "gdb": getattr(vm_opts, "gdb", None)},
     }
 
 
@@ -130,4 +131,7 @@ def detach(image, net, vm_opts, name=None, timeout=60.0):
         where.insert(0, "ports " + ", ".join(info_["ports"]))
     _note("%s is running (%s): %s; ethox-uk exec %s CODE | logs %s | stop %s"
           % (name, info_["net"], "; ".join(where), name, name, name))
+    from ..qemu.session import announce_gdb
+
+    announce_gdb(info, vm_opts)
     return 0

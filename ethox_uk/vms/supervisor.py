@@ -127,6 +127,7 @@ class Supervisor:
         net = net_from_spec(self.spec.get("net", {}))
         v = self.spec.get("vm", {})
         vm_opts = VmOptions(v.get("accel", "auto"), v.get("machine", "microvm"), v.get("mem"))
+        vm_opts.gdb, vm_opts.gdb_wait = v.get("gdb"), False  # run -d takes --gdb-nowait only
         with bridged(net, info.get("cmdline", "")) as net:
             vm = Vm(info, vm_opts, net, console="socket")
             hub = None
