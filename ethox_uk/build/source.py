@@ -160,9 +160,11 @@ def _mismatch(path: Path, actual: str, removed: bool, hint: str) -> ToolchainErr
     )
 
 
-def _download(url: str, dest: Path) -> None:
-    """Download url to dest through a temp file in the same folder; verify; rename."""
-    print(f"ethox-uk: downloading {url}", file=sys.stderr)
+def _download(url: str, dest: Path, progress=None) -> None:
+    """Download url to dest through a temp file in the same folder; verify; rename.
+    progress: an object with download(done, total) (ethox_uk.build.image's bar), or None."""
+    if progress is None:
+        print(f"ethox-uk: downloading {url}", file=sys.stderr)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".download-", suffix=".part")
     tmp = Path(tmp)
     try:
@@ -170,9 +172,14 @@ def _download(url: str, dest: Path) -> None:
         with os.fdopen(fd, "wb") as out:
             try:
                 with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as resp:
+                    total = int(resp.headers.get("Content-Length") or 0) or None
+                    done = 0
                     for chunk in iter(lambda: resp.read(1 << 16), b""):
                         h.update(chunk)
                         out.write(chunk)
+                        done += len(chunk)
+                        if progress is not None:
+                            progress.download(done, total)
             except (urllib.error.URLError, OSError) as e:
                 raise ToolchainError(
                     f"cannot download {url}: {e}; check the network or set {ENV_SRC} "
@@ -189,7 +196,7 @@ def _download(url: str, dest: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def tarball_path() -> Path:
+def tarball_path(progress=None) -> Path:
     """A verified copy of the pinned tarball: the override, the cache, or a download."""
     override = os.environ.get(ENV_SRC)
     if override and Path(override).expanduser().is_file():
@@ -207,7 +214,7 @@ def tarball_path() -> Path:
             return dest
         dest.unlink()
         raise _mismatch(dest, actual, True, "run the command again to download it afresh")
-    _download(tarball_url(), dest)
+    _download(tarball_url(), dest, progress)
     return dest
 
 
@@ -238,8 +245,9 @@ def _check_tree(d: Path) -> Path:
     return d.resolve()
 
 
-def source_dir() -> Path:
-    """The MicroPython source tree, fetched, verified and extracted on first use."""
+def source_dir(progress=None) -> Path:
+    """The MicroPython source tree, fetched, verified and extracted on first use.
+    progress: download(done, total) and busy(text) for a progress display, or None."""
     override = os.environ.get(ENV_SRC)
     if override:
         p = Path(override).expanduser()
@@ -258,7 +266,10 @@ def source_dir() -> Path:
                 shutil.rmtree(junk, ignore_errors=True)
             for junk in dest.parent.glob(".download-*"):
                 junk.unlink(missing_ok=True)
-            _extract(tarball_path(), dest)
+            tarball = tarball_path(progress)
+            if progress is not None:
+                progress.busy("extracting the MicroPython source")
+            _extract(tarball, dest)
     return _check_tree(dest)
 
 

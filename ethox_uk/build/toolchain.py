@@ -74,10 +74,12 @@ def _is_current(binary: Path, key: str) -> bool:
         return False
 
 
-def _run_make(name: str, argv: list, src: Path, binary: Path, extra: str = "") -> Path:
+def _run_make(name: str, argv: list, src: Path, binary: Path, extra: str = "",
+              notify=None) -> Path:
     """Run make (argv) in src unless binary's stamp says it is current; return binary.
 
-    `extra` is anything else the build depends on (e.g. the manifest's text)."""
+    `extra` is anything else the build depends on (e.g. the manifest's text); notify(text),
+    if given, is told instead of stderr that a build starts (a progress display)."""
     key = _key(argv + [extra], src)
     if _is_current(binary, key):
         return binary
@@ -87,7 +89,10 @@ def _run_make(name: str, argv: list, src: Path, binary: Path, extra: str = "") -
         logs = source.cache_dir() / "logs"
         logs.mkdir(exist_ok=True)
         log = logs / f"{name}.log"
-        print(f"ethox-uk: building {name} (log: {log})", file=sys.stderr)
+        if notify is not None:
+            notify(f"building {name} (log: {log})")
+        else:
+            print(f"ethox-uk: building {name} (log: {log})", file=sys.stderr)
         (binary.parent / STAMP).unlink(missing_ok=True)
         with open(log, "w") as f:
             f.write("$ " + " ".join(argv) + "\n")
@@ -107,11 +112,12 @@ def _run_make(name: str, argv: list, src: Path, binary: Path, extra: str = "") -
     return binary
 
 
-def mpy_cross() -> Path:
+def mpy_cross(notify=None) -> Path:
     """Build (if needed) and return the path of mpy-cross."""
     src = source.source_dir()
     argv = ["make", JOBS, "-C", "mpy-cross", f"PYTHON={sys.executable}"]
-    return _run_make("mpy-cross", argv, src, src / "mpy-cross" / "build" / "mpy-cross")
+    return _run_make("mpy-cross", argv, src, src / "mpy-cross" / "build" / "mpy-cross",
+                     notify=notify)
 
 
 def micropython_unix() -> Path:
