@@ -144,13 +144,14 @@ def _parse_versus(ctx, param, values):
 
 def _register_others():
     # Commands that live in their own modules (thin as well): build, run, exec, repl, inspect
-    # (cli_image.py), ps, logs, stop, rm, cp (cli_vms.py) and conformance
+    # (cli_image.py), ps, logs, stop, rm, cp (cli_vms.py), new (cli_new.py) and conformance
     # (conformance/command.py).
     from .cli_image import COMMANDS
+    from .cli_new import COMMANDS as NEW_COMMANDS
     from .cli_vms import COMMANDS as VM_COMMANDS
     from .conformance.command import conformance
 
-    for c in COMMANDS + VM_COMMANDS + (conformance,):
+    for c in COMMANDS + VM_COMMANDS + NEW_COMMANDS + (conformance,):
         main.add_command(c)
 
 
