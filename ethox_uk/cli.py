@@ -47,6 +47,10 @@ def host(recipe, net):
     --net dgram:/tmp/ethox.sock,/tmp/peer.sock (a peer binds the second path and sends to the
     first) or --net tap:tap0 inside a network namespace. Prints the ready line when serving;
     stops cleanly on SIGINT/SIGTERM.
+
+    \b
+    Example:
+      ethox-uk host images/echo --net dgram:/tmp/ethox.sock,/tmp/peer.sock
     """
     from .host.runner import run
 
@@ -68,7 +72,13 @@ def host(recipe, net):
 def demo(recipe, host_mode, accel, machine, timeout):
     """Build and boot the echo image over unix datagram sockets (rootless) and talk to it
     with scapy: ARP, ping, UDP echo and an HTTP GET over crafted TCP segments. Exit 1 if
-    anything is unanswered."""
+    anything is unanswered.
+
+    \b
+    Examples:
+      ethox-uk demo
+      ethox-uk demo --host                    # the same app under CPython, no VM
+    """
     if host_mode:
         from .host.demo import run_demo
 
@@ -86,7 +96,8 @@ def demo(recipe, host_mode, accel, machine, timeout):
 @click.option("--runs", default=5, show_default=True, type=click.IntRange(1, 100),
               help="--image: runs per figure (the median is shown).")
 @click.option("--json", "json_path", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Also write the results as JSON to FILE.")
+              help="Also write the results as JSON to FILE ('-': the JSON alone on stdout, "
+                   "the tables on stderr).")
 @click.option("--count", default=2000, show_default=True, type=click.IntRange(10, 10**7),
               help="Round trips per measurement.")
 @click.option("--no-micropython", is_flag=True,
@@ -116,6 +127,13 @@ def bench(host_recipe, image, runs, json_path, count, no_micropython, link, vers
     Example: ethox-uk bench --image build/echo.elf --net tap \\
       --versus linux="qemu-system-x86_64 -M microvm,accel=tcg ... -netdev tap,id=n0,ifname=@TAP@,..."
     """
+    from . import jsonout
+
+    sys.exit(jsonout.run(json_path, lambda path: _bench(host_recipe, image, runs, path, count,
+                                                        no_micropython, link, versus, vm)))
+
+
+def _bench(host_recipe, image, runs, json_path, count, no_micropython, link, versus, vm):
     if (link or versus) and image is None:
         raise click.UsageError("--net and --versus measure a booted image: give --image IMAGE")
     if versus and not link:
@@ -126,14 +144,14 @@ def bench(host_recipe, image, runs, json_path, count, no_micropython, link, vers
         if link:
             from .bench.link import run_link_bench
 
-            sys.exit(run_link_bench(image, link, vm, versus, json_path))
+            return run_link_bench(image, link, vm, versus, json_path)
         from .bench.image import run_bench as run_image_bench
 
-        sys.exit(run_image_bench(image, vm, json_path, runs))
+        return run_image_bench(image, vm, json_path, runs)
     from .bench.host import run_bench
 
-    sys.exit(run_bench(host_recipe or "images/echo", json_path, count,
-                       micropython=not no_micropython))
+    return run_bench(host_recipe or "images/echo", json_path, count,
+                     micropython=not no_micropython)
 
 
 def _parse_versus(ctx, param, values):

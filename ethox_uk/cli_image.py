@@ -78,7 +78,13 @@ def build(recipe, output, quiet):
     """Build RECIPE's image: images/<name>, a recipe folder or its recipe.toml (default
     images/echo). Fetches and checks the pinned MicroPython source on first use, freezes the
     stack, the app and asyncio, and links a PVH ELF that QEMU boots with -kernel. make's
-    work folder (.work/<recipe name> beside the image) is kept, so rebuilds are quick."""
+    work folder (.work/<recipe name> beside the image) is kept, so rebuilds are quick.
+
+    \b
+    Examples:
+      ethox-uk build                          # images/echo -> build/echo.elf
+      ethox-uk build myapp -o /tmp/myapp.elf  # a folder made by `ethox-uk new myapp`
+    """
     from .build.image import build as do_build
     from .build.recipe import RecipeError
     from .build.source import ToolchainError
@@ -287,9 +293,17 @@ def repl(image, net, publish, vm):
 
 @click.command()
 @click.argument("image", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="One JSON object (DESIGN §5's keys).")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object: entry, pvh_entry, size, sections, frozen_modules, "
+                   "micropython_version, source_sha256, recipe, revision, memory, cmdline.")
 def inspect(image, as_json):
-    """Show what IMAGE is: entry points, sections, frozen modules, build metadata."""
+    """Show what IMAGE is: entry points, sections, frozen modules, build metadata.
+
+    \b
+    Examples:
+      ethox-uk inspect build/echo.elf
+      ethox-uk inspect --json build/echo.elf | jq .frozen_modules
+    """
     from .build import elfinfo
 
     info = _guard(elfinfo.check, image)

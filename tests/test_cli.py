@@ -173,3 +173,29 @@ def test_host_reports_a_file_in_the_way(sockdir):
     r = invoke("host", "images/echo", "--net", "dgram:%s/s,%s/p" % (sockdir, sockdir))
     assert r.exit_code == 2
     assert "exists and is not a socket" in error_line(r)
+
+
+def test_every_command_has_an_example_and_no_internal_document_reference():
+    for name in sorted(cli.main.commands):
+        r = invoke(name, "--help")
+        assert r.exit_code == 0, name
+        assert "Example" in r.output, name + ": no example in its help"
+        for internal in ("DESIGN", "ARCHITECTURE", "§5", "issue "):
+            assert internal not in r.output, "%s --help mentions %s" % (name, internal)
+
+
+def test_shell_completion_script_is_generated():
+    # the command README's "Shell completion" section tells users to run
+    import subprocess
+    import sys
+
+    env = dict(os.environ, _ETHOX_UK_COMPLETE="bash_source")
+    r = subprocess.run([sys.executable, "-c", "from ethox_uk.cli import main; "
+                        "main(prog_name='ethox-uk')"], env=env, capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    assert b"_ethox_uk_completion" in r.stdout and b"complete " in r.stdout
+    env = dict(os.environ, _ETHOX_UK_COMPLETE="bash_complete", COMP_WORDS="ethox-uk ne",
+               COMP_CWORD="1")
+    r = subprocess.run([sys.executable, "-c", "from ethox_uk.cli import main; "
+                        "main(prog_name='ethox-uk')"], env=env, capture_output=True, timeout=60)
+    assert b"new" in r.stdout, r.stdout

@@ -199,7 +199,8 @@ def _cb_out(ctx, param, value):
 @vmopts
 @click.option("--junit", metavar="F", callback=_cb_out, help="Write JUnit XML to F.")
 @click.option("--json", "json_path", metavar="F", callback=_cb_out,
-              help="Write the results as JSON to F.")
+              help="Write the results as JSON to F ('-': the JSON alone on stdout, the "
+                   "table on stderr).")
 @click.option("-k", "kexpr", metavar="EXPR",
               help="Only checks whose name matches EXPR: substrings combined with and/or/"
                    "not and parentheses, e.g. -k 'icmp and not echo'.")
@@ -231,6 +232,12 @@ def conformance(image, host_recipe, attach, linux, net, vm, junit, json_path, ke
     otherwise, 2 when the target could not be started or reached. Prints a table, a per-RFC
     summary and the line `conformance: N passed, N failed, N skipped` (failed: what the
     exit status counts; skipped: n/a + expected failures). VMOPTS apply to --image.
+
+    \b
+    Examples:
+      ethox-uk conformance --host images/echo
+      ethox-uk conformance --image build/echo.elf --smoke --json - | jq .summary
+      ethox-uk conformance --attach dgram:/tmp/s.sock,/tmp/p.sock -k 'tcp and not timers'
     """
     if compare:
         sys.exit(run_compare(*compare))
@@ -243,10 +250,13 @@ def conformance(image, host_recipe, attach, linux, net, vm, junit, json_path, ke
                                                   if chosen else ""))
     if (attach is not None or linux) and net.spec is not None:
         raise click.UsageError("%s already names the link: drop --net" % chosen[0])
-    sys.exit(run(image=image, host=host_recipe, attach=attach, net=net, accel=vm.accel,
-                 machine=vm.machine, mem=vm.mem, junit=junit, json_path=json_path,
-                 kexpr=kexpr, list_only=list_only, smoke=smoke, linux=linux, strict=strict,
-                 slack=slack, html=html, tap=tap, summary_md=summary_md))
+    from ..jsonout import run as json_to
+
+    sys.exit(json_to(json_path, lambda path: run(
+        image=image, host=host_recipe, attach=attach, net=net, accel=vm.accel,
+        machine=vm.machine, mem=vm.mem, junit=junit, json_path=path, kexpr=kexpr,
+        list_only=list_only, smoke=smoke, linux=linux, strict=strict, slack=slack, html=html,
+        tap=tap, summary_md=summary_md)))
 
 
 def run_compare(a_path, b_path, out=None):
