@@ -1,6 +1,7 @@
 """The QEMU command line of DESIGN §5, built from an image, VMOPTS, NETOPTS and a console.
 
-    qemu-system-x86_64 -M microvm,acpi=off -accel kvm|tcg -m 64M -nodefaults -no-user-config
+    qemu-system-x86_64 -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,
+      resourcecontrol=deny -M microvm,acpi=off -accel kvm|tcg -m 64M -nodefaults -no-user-config
       -nographic -no-reboot -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04
       -global virtio-mmio.force-legacy=false -kernel IMAGE -append "ip=10.0.2.15/24 gw=10.0.2.2"
       -netdev dgram,... -device virtio-net-device,netdev=n0,mac=52:54:00:12:34:56
@@ -10,6 +11,8 @@ disable-legacy=on. The console replaces `-serial stdio` in place: `-serial pty`,
 unix socket (`--serial unix:PATH`) or an inherited socket (`fd`, what exec and repl use); the
 QMP monitor, when asked for, is an inherited socket too, so no path can go stale or race.
 Never `-netdev user`, never `-cpu host`/`max` (they abort under this machine's KVM).
+Every line carries QEMU's seccomp sandbox (SANDBOX): a guest that breaks out of the device
+models still cannot exec, fork helpers, change its limits or use obsolete system calls.
 """
 
 import os
@@ -22,6 +25,8 @@ from . import kvm
 from .status import QEMU_FAILED
 
 QEMU = "qemu-system-x86_64"
+# DESIGN §5, additions of 2026-12-04: on every QEMU line we build (tests build theirs with it)
+SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 MAX_SOCKET_PATH = 99  # sun_path holds 108 bytes; DESIGN §5 keeps paths under 100
 HARMLESS_STDERR = (
     # the default CPU model under this KVM (DESIGN §8): nothing is wrong
@@ -161,7 +166,8 @@ def assemble(image, *, accel, machine="microvm", mem="64M", append="", net=None,
     if net is not None and net.pcap and (net.spec is None):
         raise QemuError("--pcap records the frames of --net: give --net as well", status=2)
     serial = serial or Serial("stdio")
-    argv = [qemu, "-M", "microvm,acpi=off" if machine == "microvm" else machine,
+    argv = [qemu, "-sandbox", SANDBOX,
+            "-M", "microvm,acpi=off" if machine == "microvm" else machine,
             "-accel", accel, "-m", mem_arg(mem),
             "-nodefaults", "-no-user-config", "-nographic", "-no-reboot"]
     argv += serial_args(serial)

@@ -1,0 +1,84 @@
+"""QEMU's seccomp sandbox (issue 11 item 9): every QEMU line ethox-uk builds carries
+`-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny`, and a
+booted image really runs under the filter (the kernel's Seccomp field of the QEMU process)."""
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from ethox_uk.bench.image import Guest
+from ethox_uk.build import elfinfo
+from ethox_uk.build import image as image_mod
+from ethox_uk.netspec import NetOpts, parse_spec
+from ethox_uk.qemu import cmdline, kvm
+from ethox_uk.qemu.options import VmOptions
+from ethox_uk.qemu.vm import Console, Vm
+
+REPO = Path(__file__).resolve().parent.parent
+SANDBOX = ["-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
+ACCEL = "kvm" if kvm.usable() else "tcg"
+BOOT_TIMEOUT = 60.0
+
+
+def sandbox_of(argv):
+    i = argv.index("-sandbox")
+    return argv[i:i + 2]
+
+
+NETS = [None, "dgram:/tmp/eusb-g.sock,/tmp/eusb-p.sock", "tap:tap0"]
+SERIALS = [cmdline.Serial("stdio"), cmdline.Serial("pty"),
+           cmdline.Serial("unix", path="/tmp/eusb-con.sock"), cmdline.Serial("fd", fd=5)]
+
+
+@pytest.mark.parametrize("machine", ["microvm", "q35"])
+@pytest.mark.parametrize("net", NETS, ids=["nonet", "dgram", "tap"])
+def test_every_assembled_line_carries_the_sandbox(machine, net):
+    nets = NetOpts(parse_spec(net)) if net else None
+    for serial in SERIALS:
+        argv = cmdline.assemble("i.elf", accel="tcg", machine=machine, net=nets,
+                                serial=serial, qmp_fd=7)
+        assert argv[1:3] == SANDBOX, argv
+        assert argv.count("-sandbox") == 1
+
+
+def test_bench_guest_line_carries_the_sandbox():
+    net = NetOpts(parse_spec("dgram:/tmp/eusb-g.sock,/tmp/eusb-p.sock"))
+    assert sandbox_of(Guest("i.elf", "tcg", "microvm", net=net).argv) == SANDBOX
+
+
+@pytest.fixture(scope="module")
+def image():
+    return image_mod.build("images/echo", output=REPO / "build" / "echo.elf", quiet=True)
+
+
+def seccomp_mode(pid):
+    """The Seccomp field of /proc/PID/status: 0 off, 1 strict, 2 filter."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Seccomp:"):
+                return int(line.split()[1])
+    raise AssertionError("no Seccomp line in /proc/%d/status" % pid)
+
+
+def test_a_booted_image_runs_under_the_seccomp_filter(image):
+    d = tempfile.mkdtemp(prefix="eusb", dir="/tmp")
+    net = NetOpts(parse_spec("dgram:%s/g,%s/p" % (d, d)))
+    vm = Vm(elfinfo.check(image), VmOptions(ACCEL, "microvm"), net, console="socket")
+    try:
+        vm.start()
+        con = Console(vm.console)
+        seen = bytearray()
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while b">>> " not in seen and time.monotonic() < deadline and not con.eof:
+            seen += con.read(0.5)
+        assert b"ethox-uk: ready ip=" in seen and b">>> " in seen, bytes(seen[-300:])
+        assert vm.running()
+        assert seccomp_mode(vm.proc.pid) == 2
+    finally:
+        vm.close()
+        for name in os.listdir(d):
+            os.unlink(os.path.join(d, name))
+        os.rmdir(d)
