@@ -1,6 +1,8 @@
-"""QEMU's seccomp sandbox (issue 11 item 9): every QEMU line ethox-uk builds carries
-`-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny`, and a
-booted image really runs under the filter (the kernel's Seccomp field of the QEMU process)."""
+"""QEMU's seccomp sandbox and privilege drop (issue 11 item 9): every QEMU line ethox-uk
+builds carries `-sandbox on,obsolete=deny,...,spawn=deny,resourcecontrol=deny` (with
+elevateprivileges=deny, except where QEMU must setuid for -runas), a booted image really runs
+under the filter (the kernel's Seccomp field of the QEMU process), and the bridge line hands
+QEMU its tap as an fd and drops root. tests/image/test_bridge.py boots that line as root."""
 
 import os
 import tempfile
@@ -14,6 +16,7 @@ from ethox_uk.build import elfinfo
 from ethox_uk.build import image as image_mod
 from ethox_uk.netspec import NetOpts, parse_spec
 from ethox_uk.qemu import cmdline, kvm
+from ethox_uk.qemu.bridge import BridgeSpec
 from ethox_uk.qemu.options import VmOptions
 from ethox_uk.qemu.vm import Console, Vm
 
@@ -47,6 +50,41 @@ def test_every_assembled_line_carries_the_sandbox(machine, net):
 def test_bench_guest_line_carries_the_sandbox():
     net = NetOpts(parse_spec("dgram:/tmp/eusb-g.sock,/tmp/eusb-p.sock"))
     assert sandbox_of(Guest("i.elf", "tcg", "microvm", net=net).argv) == SANDBOX
+
+
+class FakeBridgeNet:
+    """What BridgeSpec needs of netsetup.BridgeNet, without making a namespace."""
+
+    def qemu_netdev(self, netdev_id, fd=None):
+        return "tap,id=%s,fd=%d" % (netdev_id, fd)
+
+    def prefix(self):
+        return ["ip", "netns", "exec", "exuk-1-1"]
+
+
+def test_bridge_line_passes_the_tap_fd_and_drops_root():
+    net = NetOpts(BridgeSpec(FakeBridgeNet(), 9, "nobody"))
+    argv = cmdline.assemble("i.elf", accel="kvm", net=net, qmp_fd=7)
+    assert argv[:5] == ["ip", "netns", "exec", "exuk-1-1", "qemu-system-x86_64"]
+    assert argv[5:7] == ["-sandbox", "on,obsolete=deny,elevateprivileges=allow,spawn=deny,"
+                                      "resourcecontrol=deny"]
+    line = " ".join(argv)
+    assert "-netdev tap,id=n0,fd=9 " in line and "ifname" not in line
+    assert argv[-2:] == ["-runas", "nobody"]
+    assert net.spec.pass_fds() == (9,)
+
+
+def test_the_unprivileged_user(monkeypatch):
+    monkeypatch.delenv(cmdline.ENV_QEMU_USER, raising=False)
+    assert cmdline.unprivileged_user() == "nobody"
+    monkeypatch.setenv(cmdline.ENV_QEMU_USER, "daemon")
+    assert cmdline.unprivileged_user() == "daemon"
+    monkeypatch.setenv(cmdline.ENV_QEMU_USER, "no-such-user-here")
+    with pytest.raises(cmdline.QemuError, match="no user 'no-such-user-here'.*ETHOX_UK_QEMU_USER"):
+        cmdline.unprivileged_user()
+    monkeypatch.setenv(cmdline.ENV_QEMU_USER, "root")
+    with pytest.raises(cmdline.QemuError, match="uid 0"):
+        cmdline.unprivileged_user()
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ models still cannot exec, fork helpers, change its limits or use obsolete system
 """
 
 import os
+import pwd
 import shutil
 import stat
 
@@ -27,6 +28,13 @@ from .status import QEMU_FAILED
 QEMU = "qemu-system-x86_64"
 # DESIGN §5, additions of 2026-12-04: on every QEMU line we build (tests build theirs with it)
 SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+# QEMU 7.2 installs its seccomp filter before it handles -runas, so with
+# elevateprivileges=deny the setgid()/setuid() of -runas kill QEMU (SIGSYS). A line that
+# drops root therefore allows set*id: after the drop QEMU holds no capability, so those
+# calls can only move between unprivileged ids. Everything else stays denied.
+SANDBOX_RUNAS = "on,obsolete=deny,elevateprivileges=allow,spawn=deny,resourcecontrol=deny"
+ENV_QEMU_USER = "ETHOX_UK_QEMU_USER"
+DEFAULT_QEMU_USER = "nobody"
 MAX_SOCKET_PATH = 99  # sun_path holds 108 bytes; DESIGN §5 keeps paths under 100
 HARMLESS_STDERR = (
     # the default CPU model under this KVM (DESIGN §8): nothing is wrong
@@ -89,6 +97,24 @@ def remove_stale_socket(path):
         raise QemuError("%s exists and is not a socket: remove it or pick another path" % path,
                         status=2)
     os.unlink(path)
+
+
+def unprivileged_user():
+    """Whom a QEMU started as root drops to: $ETHOX_UK_QEMU_USER, else nobody. Not
+    SUDO_USER: a QEMU taken over by its guest could then change that user's files (and
+    through them reach root again the next time the user runs sudo)."""
+    name = os.environ.get(ENV_QEMU_USER) or DEFAULT_QEMU_USER
+    try:
+        uid = pwd.getpwnam(name).pw_uid
+    except KeyError:
+        raise QemuError("%s: no user %r on this machine, for QEMU to drop root to: create it "
+                        "or set %s to an unprivileged user" % (ENV_QEMU_USER, name,
+                                                                ENV_QEMU_USER), status=2) \
+            from None
+    if uid == 0:
+        raise QemuError("%s=%s has uid 0: QEMU must drop root, name an unprivileged user "
+                        "(e.g. nobody)" % (ENV_QEMU_USER, name), status=2)
+    return name
 
 
 def qemu_binary():
@@ -166,7 +192,8 @@ def assemble(image, *, accel, machine="microvm", mem="64M", append="", net=None,
     if net is not None and net.pcap and (net.spec is None):
         raise QemuError("--pcap records the frames of --net: give --net as well", status=2)
     serial = serial or Serial("stdio")
-    argv = [qemu, "-sandbox", SANDBOX,
+    run_as = getattr(net.spec, "user", None) if net is not None else None
+    argv = [qemu, "-sandbox", SANDBOX_RUNAS if run_as else SANDBOX,
             "-M", "microvm,acpi=off" if machine == "microvm" else machine,
             "-accel", accel, "-m", mem_arg(mem),
             "-nodefaults", "-no-user-config", "-nographic", "-no-reboot"]
@@ -176,11 +203,15 @@ def assemble(image, *, accel, machine="microvm", mem="64M", append="", net=None,
         argv += ["-global", "virtio-mmio.force-legacy=false"]
     argv += ["-kernel", str(image), "-append", append]
     argv += netdev_args(net, machine, append)
-    if net is not None and net.spec is not None and hasattr(net.spec, "bridge_net"):
-        # --net bridge: QEMU runs inside the private namespace and opens its tap by name
-        argv = list(net.spec.prefix()) + argv
     if qmp_fd is not None:
         argv += ["-chardev", "socket,id=qmp,fd=%d" % qmp_fd, "-mon", "chardev=qmp,mode=control"]
+    if run_as:
+        # QEMU opens its devices and files as root, then becomes run_as. QEMU 7.2 spells it
+        # -runas; newer QEMUs deprecate that for -run-with user=, which 7.2 does not have.
+        argv += ["-runas", run_as]
+    if net is not None and hasattr(net.spec, "bridge_net"):
+        # --net bridge: QEMU runs inside the private namespace, so it sees only that network
+        argv = list(net.spec.prefix()) + argv
     return argv
 
 

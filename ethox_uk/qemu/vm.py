@@ -95,6 +95,7 @@ class Vm:
                 cmdline.remove_stale_socket(self.net.spec.local)
                 self._cleanup.append(self.net.spec.local)
             self.argv_used = argv
+            keep += self._net_fds()
             try:
                 self.proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout,
                                              stderr=subprocess.PIPE, pass_fds=keep,
@@ -113,11 +114,22 @@ class Vm:
             theirs.close()
             if con_theirs is not None:
                 con_theirs.close()
+            self._release_net_fds()
         self._stderr_thread = threading.Thread(target=self._pump_stderr, name="qemu-stderr",
                                                daemon=True)
         self._stderr_thread.start()
         self.qmp = QmpWatch(ours, on_stuck=self._kill_stuck).start()
         return self
+
+    def _net_fds(self):
+        """Fds the network hands to QEMU (--net bridge: the guest's tap)."""
+        spec = self.net.spec if self.net is not None else None
+        return list(spec.pass_fds()) if hasattr(spec, "pass_fds") else []
+
+    def _release_net_fds(self):
+        spec = self.net.spec if self.net is not None else None
+        if hasattr(spec, "release_tap"):
+            spec.release_tap()
 
     def _kill_stuck(self):
         """QEMU hung after its guest shut down (see QmpWatch): end it; status 125."""
