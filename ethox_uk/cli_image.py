@@ -160,6 +160,17 @@ def inspect(image, as_json):
         click.echo(json.dumps(info.as_dict(), indent=2))
     else:
         click.echo(elfinfo.format_text(info))
+        click.echo(_plain_qemu(info))
+
+
+def _plain_qemu(info):
+    """How to boot the image without ethox-uk: the line `run` builds, as the README shows."""
+    from .qemu import cmdline
+
+    line = cmdline.plain_line(info.path, mem=info.get("memory", "64M"),
+                              append=info.get("cmdline", ""))
+    return ("qemu (d=$(mktemp -d) first; a peer binds $d/peer.sock and sends to "
+            "$d/guest.sock; -accel tcg without KVM)\n  " + line)
 
 
 COMMANDS = (build, run, exec_, repl, inspect)

@@ -5,6 +5,9 @@ under the filter (the kernel's Seccomp field of the QEMU process), and the bridg
 QEMU its tap as an fd and drops root. tests/image/test_bridge.py boots that line as root."""
 
 import os
+import select
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -120,3 +123,37 @@ def test_a_booted_image_runs_under_the_seccomp_filter(image):
         for name in os.listdir(d):
             os.unlink(os.path.join(d, name))
         os.rmdir(d)
+
+
+def test_inspect_prints_a_sandboxed_line_that_boots(image):
+    """`inspect` shows the plain QEMU line (as the README does); pasted into a shell with
+    $d set, it boots the image to its ready line."""
+    r = subprocess.run([sys.executable, "-m", "ethox_uk.cli", "inspect", str(image)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    line = r.stdout.splitlines()[-1].strip()
+    assert line.startswith("qemu-system-x86_64 -sandbox " + SANDBOX[1] + " -M microvm")
+    assert '"dgram,id=n0,local.type=unix,local.path=$d/guest.sock,' in line
+    if ACCEL != "kvm":
+        line = line.replace("-accel kvm", "-accel tcg")
+    with tempfile.TemporaryDirectory(prefix="eusb", dir="/tmp") as d:
+        p = subprocess.Popen(["sh", "-c", "exec " + line], env=dict(os.environ, d=d),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        try:
+            seen = bytearray()
+            deadline = time.monotonic() + BOOT_TIMEOUT
+            while b"ethox-uk: ready ip=" not in seen and time.monotonic() < deadline:
+                r, _, _ = select.select([p.stdout], [], [], 0.5)
+                data = os.read(p.stdout.fileno(), 4096) if r else b""
+                if r and not data:
+                    break
+                seen += data
+            assert b"ethox-uk: ready ip=10.0.2.15" in seen, bytes(seen[-300:])
+            assert seccomp_mode(p.pid) == 2
+            assert os.path.exists(os.path.join(d, "guest.sock"))
+        finally:
+            p.kill()
+            p.wait(10)
+            p.stdin.close()
+            p.stdout.close()

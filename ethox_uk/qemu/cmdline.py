@@ -17,6 +17,7 @@ models still cannot exec, fork helpers, change its limits or use obsolete system
 
 import os
 import pwd
+import shlex
 import shutil
 import stat
 
@@ -217,6 +218,18 @@ def assemble(image, *, accel, machine="microvm", mem="64M", append="", net=None,
 
 def shell_line(argv):
     """argv as one shell line (for messages and --dry-run style output)."""
-    import shlex
-
     return " ".join(shlex.quote(a) for a in argv)
+
+
+PLAIN_DIR = "$d"  # the shell variable plain_line's socket paths live under
+
+
+def plain_line(image, mem="64M", append="", accel="kvm"):
+    """The line `run` builds for IMAGE on a dgram pair in "$d" (for `inspect` and the
+    README: the user runs `d=$(mktemp -d)` first; the peer binds $d/peer.sock)."""
+    from ..netspec import NetOpts, NetSpec
+
+    spec = NetSpec("dgram", PLAIN_DIR + "/guest.sock", PLAIN_DIR + "/peer.sock")
+    argv = assemble(image, accel=accel, mem=mem, append=append, net=NetOpts(spec))
+    # "$d" must expand: double quotes for those words (the rest has no shell characters)
+    return " ".join('"%s"' % a if PLAIN_DIR in a else shlex.quote(a) for a in argv)
