@@ -63,7 +63,8 @@ def build(recipe, output, quiet):
     """Build RECIPE's image: images/<name>, a recipe folder or its recipe.toml (default
     images/echo). Fetches and checks the pinned MicroPython source on first use, freezes the
     stack, the app and asyncio, and links a PVH ELF that QEMU boots with -kernel. make's
-    work folder (.work/<recipe name> beside the image) is kept, so rebuilds are quick."""
+    work folder (in the cache: $ETHOX_UK_CACHE/work/<recipe name>-<key>) is kept, so
+    rebuilds are quick."""
     from .build.image import build as do_build
     from .build.recipe import RecipeError
     from .build.source import ToolchainError
