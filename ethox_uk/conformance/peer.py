@@ -98,7 +98,9 @@ class Peer:
         if pcap:
             from scapy.utils import PcapWriter
 
-            self._pcap = PcapWriter(pcap, linktype=1, sync=True)
+            from ..capture import open_capture_file
+
+            self._pcap = PcapWriter(open_capture_file(pcap), linktype=1, sync=True)
 
     # -- transcript -----------------------------------------------------------------
     def start_transcript(self):

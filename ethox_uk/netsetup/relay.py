@@ -93,8 +93,10 @@ class Relay:
         remove_stale(self.remote)
         self._pcap = None
         if pcap:
+            from ..capture import open_capture_file
             from ..stack.nic.pcap import PcapWriter
-            self._pcap = PcapWriter(pcap)
+
+            self._pcap = PcapWriter(open_capture_file(pcap))
         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
             s.bind(self.remote)

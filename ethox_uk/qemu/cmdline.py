@@ -156,8 +156,9 @@ def guest_mac(net, cmdline):
     return words.get("mac") or DEFAULT_MAC
 
 
-def netdev_args(net, machine, cmdline):
-    """-netdev/-device/-object for NETOPTS (nothing without --net)."""
+def netdev_args(net, machine, cmdline, pcap_fd=None):
+    """-netdev/-device/-object for NETOPTS (nothing without --net). --pcap: QEMU writes to
+    pcap_fd, the file we opened (capture.open_capture), never to the path by name."""
     if net is None or net.spec is None:
         return []
     spec = net.spec
@@ -172,7 +173,10 @@ def netdev_args(net, machine, cmdline):
     else:
         args += ["-device", "virtio-net-device,netdev=n0,mac=%s" % mac]
     if net.pcap:
-        args += ["-object", "filter-dump,id=f0,netdev=n0,file=%s" % net.pcap]
+        if pcap_fd is None:
+            raise QemuError("--pcap %s: open it with capture.open_capture and pass pcap_fd"
+                            % net.pcap, status=2)
+        args += ["-object", "filter-dump,id=f0,netdev=n0,file=/proc/self/fd/%d" % pcap_fd]
     return args
 
 
@@ -188,8 +192,9 @@ def serial_args(serial):
 
 
 def assemble(image, *, accel, machine="microvm", mem="64M", append="", net=None,
-             serial=None, qmp_fd=None, qemu=QEMU):
-    """The argv of QEMU (DESIGN §5's canonical line, with the console and QMP as asked)."""
+             serial=None, qmp_fd=None, pcap_fd=None, qemu=QEMU):
+    """The argv of QEMU (DESIGN §5's canonical line, with the console and QMP as asked;
+    pcap_fd: the open --pcap file QEMU inherits)."""
     if net is not None and net.pcap and (net.spec is None):
         raise QemuError("--pcap records the frames of --net: give --net as well", status=2)
     serial = serial or Serial("stdio")
@@ -203,7 +208,7 @@ def assemble(image, *, accel, machine="microvm", mem="64M", append="", net=None,
     if machine == "microvm":
         argv += ["-global", "virtio-mmio.force-legacy=false"]
     argv += ["-kernel", str(image), "-append", append]
-    argv += netdev_args(net, machine, append)
+    argv += netdev_args(net, machine, append, pcap_fd)
     if qmp_fd is not None:
         argv += ["-chardev", "socket,id=qmp,fd=%d" % qmp_fd, "-mon", "chardev=qmp,mode=control"]
     if run_as:
