@@ -16,9 +16,9 @@ import errno
 import os
 import select
 import socket
-import stat
 import time
 
+from ..stack.nic.dgram import remove_stale
 from .describe import describe
 from .registry import CheckTimeout
 
@@ -57,17 +57,6 @@ class Frame:
         return "Frame(#%d %s)" % (self.index, describe(self.raw))
 
 
-def remove_stale_socket(path):
-    """Remove a leftover socket file at path; refuse anything that is not a socket."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(st.st_mode):
-        raise ValueError("%s exists and is not a socket: refusing to remove it" % path)
-    os.unlink(path)
-
-
 class Peer:
     def __init__(self, target_path, own_path, mac, ip, pcap=None, clock=time.monotonic):
         self.target_path = target_path
@@ -85,7 +74,7 @@ class Peer:
         self.sent_frames = 0
         self.received_frames = 0
         self._pcap = None
-        remove_stale_socket(own_path)
+        remove_stale(own_path)
         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
             s.bind(own_path)

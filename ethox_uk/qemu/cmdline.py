@@ -19,10 +19,10 @@ import os
 import pwd
 import shlex
 import shutil
-import stat
 
 from ..build.recipe import parse_memory
 from ..stack.config import DEFAULT_MAC, Config
+from ..stack.nic.dgram import remove_stale
 from . import kvm
 from .status import QEMU_FAILED
 
@@ -89,15 +89,12 @@ def check_socket_path(path, what):
 
 
 def remove_stale_socket(path):
-    """Remove a socket file left by an earlier run; refuse to remove anything else."""
+    """Remove a socket file left by an earlier run; refuse to remove anything else (a file
+    that is not a socket, a socket a running process is bound to): status 2."""
     try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(st.st_mode):
-        raise QemuError("%s exists and is not a socket: remove it or pick another path" % path,
-                        status=2)
-    os.unlink(path)
+        remove_stale(path)
+    except ValueError as e:
+        raise QemuError("%s: remove it or pick another path" % e, status=2) from None
 
 
 def unprivileged_user():
