@@ -216,6 +216,35 @@ def test_qemu_drops_root_keeps_the_tap_and_offers_offloads(bridge_run, tmp_path)
     assert r.returncode == 0 and r.stdout == data, (len(r.stdout), r.stderr)
 
 
+def test_a_sigkilled_run_is_cleaned_up_by_the_next_one(image):
+    """Issue 11 item 13: SIGKILL leaves the namespace and, since -runas clears QEMU's
+    parent-death signal, the QEMU in it; the next command that makes a namespace removes
+    both and says so."""
+    run = Run(image)
+    try:
+        ns = run.wait_ready()
+        qemu = int(qemu_child(run.proc.pid)["Pid"])
+    finally:
+        run.stop(signal.SIGKILL)
+    try:
+        assert ns in list_namespaces()
+        r = subprocess.run([sys.executable, "-m", "ethox_uk.cli", "exec", str(image),
+                            "print(6*7)", "--net", "bridge"], cwd=REPO, capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0 and r.stdout == "42\n", r.stderr
+        assert "removed network namespace %s left by pid %d, which is gone; ended what ran " \
+               "in it: qemu-system-x86 pid %d" % (ns, run.proc.pid, qemu) in r.stderr, r.stderr
+        assert ns not in list_namespaces()
+        dl = time.monotonic() + 5  # killed; its new parent reaps it
+        while os.path.exists("/proc/%d" % qemu) and time.monotonic() < dl:
+            time.sleep(0.1)
+        assert not os.path.exists("/proc/%d" % qemu)
+    finally:
+        if os.path.exists("/proc/%d" % qemu):
+            os.kill(qemu, signal.SIGKILL)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+
+
 def test_sigterm_removes_the_namespace(image):
     run = Run(image)
     try:
