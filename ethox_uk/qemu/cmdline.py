@@ -20,7 +20,7 @@ import pwd
 import shlex
 import shutil
 
-from ..build.recipe import parse_memory
+from ..build.recipe import QEMU_MMIO_WORD, check_cmdline_length, parse_memory
 from ..stack.config import DEFAULT_MAC, Config
 from ..stack.nic.dgram import remove_stale
 from . import kvm
@@ -177,6 +177,18 @@ def netdev_args(net, machine, cmdline, pcap_fd=None):
     return args
 
 
+def check_append(append, machine, net):
+    """Refuse a kernel command line the runtime would cut short (status 2), counting the
+    word QEMU appends for the virtio-mmio device on microvm (acpi=off)."""
+    has_device = net is not None and net.spec is not None
+    adds = QEMU_MMIO_WORD if machine == "microvm" and has_device else ""
+    try:
+        check_cmdline_length(append, adds)
+    except ValueError as e:
+        raise QemuError("%s; boot words come from the image's recipe (cmdline) and "
+                        "--ip/--gw/--mac" % e, status=2) from None
+
+
 def serial_args(serial):
     if serial.kind in ("stdio", "pty"):
         return ["-serial", serial.kind]
@@ -194,6 +206,7 @@ def assemble(image, *, accel, machine="microvm", mem="64M", append="", net=None,
     pcap_fd: the open --pcap file QEMU inherits)."""
     if net is not None and net.pcap and (net.spec is None):
         raise QemuError("--pcap records the frames of --net: give --net as well", status=2)
+    check_append(append, machine, net)
     serial = serial or Serial("stdio")
     run_as = getattr(net.spec, "user", None) if net is not None else None
     argv = [qemu, "-sandbox", SANDBOX_RUNAS if run_as else SANDBOX,
