@@ -143,13 +143,15 @@ def test_inspect_prints_a_sandboxed_line_that_boots(image):
         try:
             seen = bytearray()
             deadline = time.monotonic() + BOOT_TIMEOUT
-            while b"ethox-uk: ready ip=" not in seen and time.monotonic() < deadline:
+            while b"ethox-uk: ready ip=10.0.2.15 mac=52:54:00:12:34:56" not in seen \
+                    and time.monotonic() < deadline:
                 r, _, _ = select.select([p.stdout], [], [], 0.5)
                 data = os.read(p.stdout.fileno(), 4096) if r else b""
                 if r and not data:
                     break
                 seen += data
-            assert b"ethox-uk: ready ip=10.0.2.15" in seen, bytes(seen[-300:])
+            assert b"ethox-uk: ready ip=10.0.2.15 mac=52:54:00:12:34:56" in seen, \
+                bytes(seen[-300:])
             assert seccomp_mode(p.pid) == 2
             assert os.path.exists(os.path.join(d, "guest.sock"))
         finally:
