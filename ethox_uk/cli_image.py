@@ -168,8 +168,11 @@ def _plain_qemu(info):
     """How to boot the image without ethox-uk: the line `run` builds, as the README shows."""
     from .qemu import cmdline
 
-    line = cmdline.plain_line(info.path, mem=info.get("memory", "64M"),
-                              append=info.get("cmdline", ""))
+    mem, words = info.get("memory", "64M"), info.get("cmdline", "")
+    try:
+        line = cmdline.plain_line(info.path, mem=str(mem), append=str(words))
+    except (cmdline.QemuError, ValueError) as e:  # metadata of an image built elsewhere
+        return "qemu                none: %s" % e
     return ("qemu (d=$(mktemp -d) first; a peer binds $d/peer.sock and sends to "
             "$d/guest.sock; -accel tcg without KVM)\n  " + line)
 
