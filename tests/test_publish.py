@@ -104,8 +104,8 @@ def test_udp_publish_puts_the_guest_on_a_hub_with_the_forwarder():
     assert nets[0].startswith("user,id=u0,restrict=on,") and "udp" not in nets[0]
     assert "hostfwd=tcp:127.0.0.1:8080-10.0.2.15:80" in nets[0]
     assert nets[1:] == ["hubport,id=n0,hubid=0", "hubport,id=h0u,hubid=0,netdev=u0",
-                        "dgram,id=f0,local.type=unix,local.path=/tmp/q.sock,remote.type=unix,"
-                        "remote.path=/tmp/f.sock", "hubport,id=h0f,hubid=0,netdev=f0"]
+                        "dgram,id=fw0,local.type=unix,local.path=/tmp/q.sock,remote.type=unix,"
+                        "remote.path=/tmp/f.sock", "hubport,id=h0f,hubid=0,netdev=fw0"]
 
 
 def test_publish_with_another_net_is_a_usage_error(tmp_path):
