@@ -50,6 +50,18 @@ def test_every_assembled_line_carries_the_sandbox(machine, net):
         assert argv.count("-sandbox") == 1
 
 
+def test_user_net_published_ports_and_gdb_lines_carry_the_sandbox():
+    from ethox_uk.publish import parse_publish
+
+    pub = (parse_publish("8080:80"), parse_publish("5353:53/udp"))
+    net = NetOpts(parse_spec("user"), publish=pub)
+    argv = cmdline.assemble("i.elf", accel="tcg", net=net, serial=cmdline.Serial("pty"),
+                            qmp_fd=7, udp_link=("/tmp/eusb-q.sock", "/tmp/eusb-f.sock"),
+                            gdb=1234, gdb_wait=True)
+    assert argv[1:3] == SANDBOX and argv.count("-sandbox") == 1, argv
+    assert "-gdb" in argv and any("restrict=on" in a for a in argv)
+
+
 def test_bench_guest_line_carries_the_sandbox():
     net = NetOpts(parse_spec("dgram:/tmp/eusb-g.sock,/tmp/eusb-p.sock"))
     assert sandbox_of(Guest("i.elf", "tcg", "microvm", net=net).argv) == SANDBOX
