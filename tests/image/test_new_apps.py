@@ -1,7 +1,9 @@
 """`ethox-uk new` for each template: the folder builds, boots detached with its port published
 (--net user, rootless) and answers real clients on 127.0.0.1; the http template goes through
 the README's quick start: curl, an edit through `mpremote mount .` + reload(), stop, rm.
-KVM on microvm (TCG when /dev/kvm is unusable)."""
+Every command runs without any capability (setpriv empties the bounding set, so even as
+root the processes and QEMU hold none: no namespace, tap or privileged port is possible):
+the quick start needs no root. KVM on microvm (TCG when /dev/kvm is unusable)."""
 
 import os
 import shutil
@@ -15,6 +17,7 @@ import pytest
 from test_pipeline import KVM, T_CMD, eu as eu_argv
 
 MPREMOTE = str(Path(sys.executable).parent / "mpremote")
+NO_CAPS = ["setpriv", "--bounding-set", "-all", "--inh-caps", "-all", "--no-new-privs", "--"]
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +35,15 @@ def work():
 
 def eu(work, *args, timeout=T_CMD, cwd=None):
     d, env = work
-    return subprocess.run(eu_argv() + [str(a) for a in args], cwd=cwd or d, env=env,
+    return subprocess.run(NO_CAPS + eu_argv() + [str(a) for a in args], cwd=cwd or d, env=env,
                           capture_output=True, timeout=timeout)
+
+
+def effective_caps(pid):
+    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return int(line.split()[1], 16)
+    raise AssertionError("no CapEff in /proc/%d/status" % pid)
 
 
 def free_port():
@@ -86,11 +96,14 @@ def nc(port, data, udp=False):
 def test_http_template_quick_start(work):
     port = new_and_start(work, "myapp", "http", 80)
     assert b"<p>Hello from myapp!</p>" in curl(port)
+    qemu_pid = int(eu(work, "ps", "--format", "{pid}", "myapp").stdout)
+    assert effective_caps(qemu_pid) == 0
     assert curl(port, "/bytes/300") == bytes(i & 255 for i in range(300))
     app = work[0] / "myapp" / "app.py"
     app.write_text(app.read_text().replace("Hello from myapp!", "Edited on the host"))
     pty = eu(work, "ps", "--format", "{pty}", "myapp").stdout.decode().strip()
-    r = subprocess.run([MPREMOTE, "connect", pty, "resume", "mount", ".", "exec", "reload()"],
+    r = subprocess.run(NO_CAPS + [MPREMOTE, "connect", pty, "resume", "mount", ".", "exec",
+                                  "reload()"],
                        cwd=work[0] / "myapp", capture_output=True, timeout=T_CMD)
     assert r.returncode == 0, r.stderr.decode()
     assert b"<p>Edited on the host</p>" in curl(port)
