@@ -23,6 +23,8 @@ class CommandError(click.ClickException):
     def __init__(self, message, exit_code=1):
         super().__init__(message)
         self.exit_code = exit_code
+        # the running command, so that the error names it (`ethox-uk new: error: ...`)
+        self.ctx = click.get_current_context(silent=True)
 
 
 def _fail(e, status):

@@ -50,6 +50,7 @@ def test_new_goes_into_images_when_the_working_directory_has_one(tmp_path):
 def test_bad_input_is_refused_with_a_reason(tmp_path):
     r = eu(tmp_path, "new", "My App")
     assert r.returncode == 2 and b"not a usable name" in r.stderr
+    assert r.stderr.startswith(b"ethox-uk new: error: "), r.stderr  # names the command
     r = eu(tmp_path, "new", "x", "--template", "nope")
     assert r.returncode == 2 and b"nope" in r.stderr
     (tmp_path / "taken").mkdir()
