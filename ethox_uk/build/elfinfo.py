@@ -29,8 +29,12 @@ class ImageError(Exception):
 
 
 class ImageInfo:
-    def __init__(self, path, size, entry, pvh_entry, sections, meta, frozen_modules):
+    def __init__(self, path, size, entry, pvh_entry, sections, meta, frozen_modules,
+                 load_end=0):
         self.path = path
+        # the guest-physical end of the loaded image (code, data, bss: the filesystem's RAM
+        # area among them); the interpreter's heap is the RAM above it
+        self.load_end = load_end
         self.size = size
         self.entry = entry
         self.pvh_entry = pvh_entry
@@ -177,7 +181,8 @@ def _read(elf, f, shown, size):
     frozen = meta.get("frozen_modules")
     if not isinstance(frozen, list):
         frozen = _frozen_from_symbol(elf, f)
-    return ImageInfo(shown, size, elf["e_entry"], pvh, sections, meta, frozen)
+    load_end = max(s["p_paddr"] + s["p_memsz"] for s in segments if s["p_type"] == "PT_LOAD")
+    return ImageInfo(shown, size, elf["e_entry"], pvh, sections, meta, frozen, load_end)
 
 
 def format_text(info):

@@ -40,6 +40,7 @@ def _die_with_parent():
 
 
 STOP_WAIT = 3.0  # seconds for each step of stop()
+MIN_HEAP = 1 << 20  # the least heap a start-up with a network device gets through
 PTY_LINE = re.compile(r"char device redirected to (/dev/pts/\d+)")
 
 
@@ -92,6 +93,7 @@ class Vm:
                 serial = cmdline.Serial("unix", path=self.console_kind[5:])
             else:
                 serial = cmdline.Serial(self.console_kind)
+            self._check_memory()
             self._check_gdb_port()
             self._check_published()
             pcap_fd = self._open_pcap()
@@ -136,6 +138,19 @@ class Vm:
         self._stderr_thread.start()
         self.qmp = QmpWatch(ours, on_stuck=self._kill_stuck).start()
         return self
+
+    def _check_memory(self):
+        """Guest RAM that cannot hold the image and a heap: QEMU would load it past the end
+        of RAM and the guest hang silently (or fail its first allocations), so refuse first."""
+        need = self.info.load_end + MIN_HEAP
+        have = cmdline.parse_memory(self.mem)
+        if self.info.load_end and need > have:
+            raise cmdline.QemuError(
+                "--mem %s is too small for %s: its code, data and filesystem end at %.1f MiB "
+                "of guest RAM and the interpreter needs %d MiB of heap above them: give --mem "
+                "%dM or more (or a smaller fs in the recipe)"
+                % (self.mem, self.info.path, self.info.load_end / (1 << 20), MIN_HEAP >> 20,
+                   -(-need >> 20)), status=2)
 
     def _check_gdb_port(self):
         port = getattr(self.vm_opts, "gdb", None)
