@@ -190,6 +190,11 @@ def _vm_name(arg):
     from .vms import registry
 
     if not registry.exists(arg):
+        if not os.path.exists(arg) and registry.NAME.match(arg) and "." not in arg:
+            # neither: say both meanings, since a VM name is as likely as an image
+            raise CommandError("%s: no such image or background VM: give an image file "
+                               "(`ethox-uk build` writes build/<recipe>.elf) or the name of a "
+                               "running VM (`ethox-uk ps`)" % arg, 126)
         return None
     if os.path.exists(arg):
         raise click.UsageError("%r is both a file and a background VM: write ./%s for the "

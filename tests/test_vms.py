@@ -196,6 +196,10 @@ def test_cli_refusals(state, tmp_path):
         assert r.exit_code == 1 and "no VM named nope" in r.output, args
     r = invoke("cp", "a.txt", "b.txt")
     assert r.exit_code == 2 and "cp FILE NAME:PATH" in r.output
+    r = invoke("cp", "a.txt", "web:/a.txt")  # a VM that does not exist: said so
+    assert r.exit_code == 2 and "no VM named web" in r.output, r.output
+    r = invoke("exec", "web", "print(1)")
+    assert r.exit_code == 126 and "no such image or background VM" in r.output, r.output
     r = invoke("ps", "--json", "--format", "{name}")
     assert r.exit_code == 2
     rec = registry.Vm(registry.reserve("old"))

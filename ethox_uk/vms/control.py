@@ -252,6 +252,13 @@ def cp(src, dst):
     """`cp SRC NAME:DST` or `cp NAME:SRC DST` through mpremote's transport on the VM's pty."""
     s_name, s_path = split_remote(src)
     d_name, d_path = split_remote(dst)
+    if s_name is None and d_name is None:
+        for arg in (src, dst):
+            name, sep, _ = arg.partition(":")
+            if sep and registry.NAME.match(name) and not os.path.exists(arg):
+                raise VmError("cp %s: no VM named %s (`ethox-uk ps -a` lists them; a local "
+                              "file name with ':' is written ./%s)" % (arg, name, arg),
+                              status=2)
     if (s_name is None) == (d_name is None):
         raise VmError("cp copies between this machine and a running VM: write cp FILE "
                       "NAME:PATH or cp NAME:PATH FILE (both sides %s)"
