@@ -71,3 +71,68 @@ def test_window_updates_with_wscale_14_move_the_edge():
             repeats += 1
     assert repeats == 0, repeats
     assert len(seen) <= 60, len(seen)  # 36 here; 106 before
+
+
+# -- item 3: fast and partial-ACK retransmissions within SND.MAX and SND.WND ------------
+def test_fast_retransmit_to_a_small_window_stays_within_what_was_sent():
+    lo = T.Lone(tail_loss_probe=False)
+    key, iss = lo.handshake(wnd=200)
+    s0 = (iss + 1) & M
+    lo.app.push(key, bytes(3000), 0)
+    first = _data(lo.out())
+    assert [len(r.payload) for r in first] == [200]
+    for i in range(3):
+        lo.send(R(40000, 80, 1001, s0, ACK, wnd=200), now=10 + i)
+    re = _data(lo.out())
+    assert len(re) == 1 and re[0].seq == s0 and len(re[0].payload) == 200, re
+    c = lo.s.tcp.connection(key)
+    assert c.snd_max == (s0 + 200) & M
+    # its acknowledgment is an ordinary one (not an "ACK of unsent data")
+    lo.send(R(40000, 80, 1001, s0 + 200, ACK, wnd=200), now=20)
+    assert lo.s.counters["tcp_bad_ack"] == 0 and lo.s.counters["tcp_challenge_acks_sent"] == 0
+    nxt = _data(lo.out())
+    assert nxt and nxt[0].seq == (s0 + 200) & M and lo.s.counters["tcp_timeouts"] == 0
+
+
+def test_partial_ack_retransmission_respects_a_shrunk_window():
+    lo = T.Lone(iw10=False, tail_loss_probe=False)
+    key, iss = lo.handshake(wnd=8760)
+    s0 = (iss + 1) & M
+    lo.app.push(key, bytes(1460 * 3), 0)
+    assert len(_data(lo.out())) == 3
+    for i in range(3):
+        lo.send(R(40000, 80, 1001, s0, ACK, wnd=8760), now=10 + i)
+    re = _data(lo.out())
+    assert re[0].seq == s0 and len(re[0].payload) == 1460  # fast retransmit
+    # a partial ACK with the window shrunk to 500 bytes: the next hole goes
+    # out, but no further than the window reaches
+    lo.send(R(40000, 80, 1001, s0 + 1460, ACK, wnd=500), now=20)
+    re = _data(lo.out())
+    assert re and re[0].seq == (s0 + 1460) & M and len(re[0].payload) == 500, re
+    # a window shut entirely: nothing before the RTO (which probes it, item 1)
+    lo.send(R(40000, 80, 1001, s0 + 1960, ACK, wnd=0), now=30)
+    assert _data(lo.out()) == []
+    assert lo.s.counters["internal_error"] == 0
+
+
+def test_sack_recovery_retransmission_respects_a_shrunk_window():
+    lo = T.Lone(tail_loss_probe=False)
+    key, iss = lo.handshake(wnd=8760, sack_perm=True)
+    s0 = (iss + 1) & M
+    lo.app.push(key, bytes(1460 * 6), 0)
+    assert len(_data(lo.out())) == 6
+    # segments 0..3 lost, 4 and 5 arrived
+    blk = [((s0 + 5840) & M, (s0 + 8760) & M)]
+    for i in range(3):
+        lo.send(R(40000, 80, 1001, s0, ACK, wnd=8760, sack=blk), now=10 + i)
+    re = _data(lo.out())
+    assert re and re[0].seq == s0 and lo.s.counters["tcp_fast_retrans_sent"] == 1
+    # segment 0 acknowledged, the window shrunk to 500 bytes: the holes left
+    # (one at 4380) lie beyond it
+    lo.send(R(40000, 80, 1001, s0 + 1460, ACK, wnd=500, sack=blk), now=20)
+    for r in _data(lo.out()):
+        assert (r.seq + len(r.payload) - s0) & M <= 1960, r
+    lo.send(R(40000, 80, 1001, s0 + 1460, ACK, wnd=500, sack=blk), now=21)
+    for r in _data(lo.out()):
+        assert (r.seq + len(r.payload) - s0) & M <= 1960, r
+    assert lo.s.counters["internal_error"] == 0

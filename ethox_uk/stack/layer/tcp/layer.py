@@ -550,6 +550,10 @@ class TcpLayer:
                 n -= 1  # the FIN's sequence number holds no data
             if n > mss:
                 n = mss
+            if n > conn.snd_wnd:
+                # a window shrunk since: no further than it reaches (shut, the
+                # RTO probes it: item 1 of issue 16)
+                n = conn.snd_wnd
             fl = _ACK
             if fin_seq >= 0 and (una + n) & MASK == fin_seq:
                 fl |= _FIN
@@ -569,6 +573,11 @@ class TcpLayer:
                 if h < 0:
                     break
                 n = conn.hole_len if conn.hole_len < mss else mss
+                w = (una + conn.snd_wnd - h) & MASK
+                if w >= HALF or w == 0:
+                    break  # the hole lies beyond a window shrunk since
+                if n > w:
+                    n = w
                 fl = _ACK
                 if fin_seq >= 0 and (h + n) & MASK == (fin_seq + 1) & MASK:
                     n -= 1  # a hole ending with our FIN
