@@ -136,3 +136,29 @@ def test_sack_recovery_retransmission_respects_a_shrunk_window():
     for r in _data(lo.out()):
         assert (r.seq + len(r.payload) - s0) & M <= 1960, r
     assert lo.s.counters["internal_error"] == 0
+
+
+# -- item 4: duplicate ACKs after a retransmission timeout -------------------------------
+def test_duplicate_acks_after_an_rto_do_not_inflate_the_window():
+    lo = T.Lone(tail_loss_probe=False)
+    key, iss = lo.handshake()
+    s0 = (iss + 1) & M
+    lo.app.push(key, bytes(1460 * 20), 0)
+    first = _data(lo.out())
+    assert len(first) == 10  # RFC 6928's initial window
+    top = (first[-1].seq + len(first[-1].payload)) & M
+    lo.tick(1000)  # the RTO: one segment (the loss window, RFC 5681 §3.1)
+    re = _data(lo.out())
+    assert len(re) == 1 and re[0].seq == s0
+    c = lo.s.tcp.connection(key)
+    assert c.cwnd == c.mss
+    extra = []
+    for i in range(10):
+        lo.send(R(40000, 80, 1001, s0, ACK), now=1010 + i)
+        extra += _data(lo.out())
+    # limited transmit (RFC 3042): two segments at most, and only new data;
+    # each duplicate once added a segment (11 in flight on a 1-segment window)
+    assert len(extra) <= 2, [(r.seq - s0) & M for r in extra]
+    for r in extra:
+        assert (r.seq - top) & M < 0x80000000, r  # at or beyond SND.MAX before the RTO
+    assert lo.s.counters["internal_error"] == 0

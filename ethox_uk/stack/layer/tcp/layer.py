@@ -617,8 +617,10 @@ class TcpLayer:
             else:
                 cw = conn.cwnd
                 d = conn.dupacks
-                if d and not conn.in_recovery:
-                    cw += (d if d < 2 else 2) * mss  # limited transmit: two at most (RFC 3042)
+                if d and not conn.in_recovery and nxt == conn.snd_max:
+                    # limited transmit (RFC 3042): two segments at most, and
+                    # only new data (after an RTO's go-back-N it would resend)
+                    cw += (d if d < 2 else 2) * mss
                 wnd = conn.snd_wnd if conn.snd_wnd < cw else cw
                 usable = (una + wnd - nxt) & MASK
                 if usable >= HALF:
