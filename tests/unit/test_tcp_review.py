@@ -162,3 +162,53 @@ def test_duplicate_acks_after_an_rto_do_not_inflate_the_window():
     for r in extra:
         assert (r.seq - top) & M < 0x80000000, r  # at or beyond SND.MAX before the RTO
     assert lo.s.counters["internal_error"] == 0
+
+
+# -- item 1: a window shut with data in flight ---------------------------------------------
+def _shut_window_with_data_in_flight(**tcp_args):
+    lo = T.Lone(**tcp_args)
+    key, iss = lo.handshake()
+    s0 = (iss + 1) & M
+    lo.app.push(key, bytes(2920), 0)
+    assert len(_data(lo.out())) == 2
+    lo.send(R(40000, 80, 1001, s0 + 1460, ACK, wnd=0), now=10)  # 1460 of 2920, window 0
+    assert lo.out() == []
+    return lo, key, s0
+
+
+def test_shut_window_with_data_in_flight_is_probed_while_the_peer_answers():
+    lo, key, s0 = _shut_window_with_data_in_flight()
+    probes = []
+    t = 10
+    while t < 900000:
+        t += 100
+        lo.tick(t)
+        for r in lo.out():
+            probes.append(t)
+            # the peer answers every probe, its window still shut
+            lo.send(R(40000, 80, 1001, s0 + 1460, ACK, wnd=0), now=t)
+    # before: not one segment in 483 s, then the connection was aborted
+    assert len(probes) >= 15, probes
+    assert probes[0] <= 1200 and probes[1] - probes[0] >= 1000, probes
+    gaps = [probes[i + 1] - probes[i] for i in range(len(probes) - 1)]
+    assert max(gaps) <= 60000 + 200, gaps  # backed off up to the RTO's 60 s ceiling
+    assert lo.s.tcp.state_name(key) == "ESTABLISHED"
+    c = lo.s.counters
+    assert c["tcp_aborted"] == 0 and c["tcp_fast_retrans_sent"] == 0 and c["tcp_probes_sent"] >= 15
+    # the window opens: the 1460 bytes beyond the old edge go (again)
+    lo.send(R(40000, 80, 1001, s0 + 1460, ACK, wnd=8000), now=t + 1)
+    out = _data(lo.out())
+    assert out and out[0].seq == (s0 + 1460) & M and len(out[0].payload) == 1460
+    assert c["internal_error"] == 0
+
+
+def test_shut_window_with_a_silent_peer_still_times_out():
+    lo, key, s0 = _shut_window_with_data_in_flight(max_retries=4)
+    probes = 0
+    t = 10
+    while t < 200000 and lo.s.tcp.state(key) != 0:
+        t += 100
+        lo.tick(t)
+        probes += len(lo.out())
+    assert lo.s.tcp.state(key) == 0 and lo.s.counters["tcp_aborted"] == 1
+    assert probes == 4  # each RTO probed, no answer came

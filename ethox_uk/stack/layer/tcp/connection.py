@@ -349,7 +349,8 @@ class Connection:
         if ua > 0:
             self._new_ack(L, ack, ua, now, ts)
         elif ua == 0 and dlen == 0 and not flags & (_SYN | _FIN) and swnd == self.snd_wnd \
-                and self.snd_max != self.snd_una:
+                and self.snd_max != self.snd_una and swnd:
+            # (with the window shut they answer our probes: no sign of loss)
             self._dupack(L, now)
         # window update (RFC 9293 §3.10.7.4, fifth check)
         if (self.snd_wl1 - seq) & MASK >= HALF or (
@@ -582,6 +583,17 @@ class Connection:
             L.c["tcp_fast_retrans_sent"] += 1
             L.want_send(self)
 
+    def _probe_shut_window(self, L, now):
+        """The peer shut its window with data in flight (RFC 9293 §3.8.6.1,
+        MUST-35; RFC 1122 §4.2.2.17): each RTO probes it instead of resending
+        into it. Its answers reset `retries` (arrive), so only a silent peer
+        times out. Not congestion: cwnd stays; what lay beyond the window goes
+        again once it opens."""
+        L.window_probe(self, now)
+        self.snd_nxt = self.snd_una
+        self.rto_at = now + self.rto
+        L.arm(self.rto_at)
+
     def consume_fin(self, L, now):
         """The peer's FIN is next in sequence: the stream from the peer ends."""
         self.rcv_nxt = (self.rcv_fin + 1) & MASK
@@ -623,6 +635,9 @@ class Connection:
         if st == SYN_SENT or st == SYN_RECEIVED:
             self.syn_rexmit = True
             L.send_syn(self, now)
+            return
+        if self.snd_wnd == 0:
+            self._probe_shut_window(L, now)
             return
         if self.retries == 1:
             fl = (self.snd_max - self.snd_una) & MASK

@@ -1013,8 +1013,9 @@ class TcpLayer:
     def _on_pto(self, conn, now):
         una = conn.snd_una
         smax = conn.snd_max
-        if conn.in_recovery or una == smax or conn.state < ESTABLISHED or conn.sbuf is None:
-            return
+        if conn.in_recovery or una == smax or conn.state < ESTABLISHED or conn.sbuf is None \
+                or conn.snd_wnd == 0:
+            return  # (a shut window is probed by the RTO, connection.on_rto)
         # the probe: the last segment again (it carries the FIN if that was last)
         n = (smax - una) & MASK
         fl = _ACK
@@ -1038,10 +1039,7 @@ class TcpLayer:
             conn.persist_shift = 0
             return
         if conn.snd_wnd == 0:
-            # zero-window probe: an old sequence number makes the peer answer
-            # with its current window (RFC 9293 §3.8.6.1)
-            self.c["tcp_probes_sent"] += 1
-            self._xmit(conn, (conn.snd_una - 1) & MASK, _ACK, 0, None, now, None)
+            self.window_probe(conn, now)
             if conn.persist_shift < 12:
                 conn.persist_shift += 1
             t = conn.rto << conn.persist_shift
@@ -1049,6 +1047,12 @@ class TcpLayer:
         else:
             conn.persist_at = -2  # output() may send one small segment
             self.want_send(conn)
+
+    def window_probe(self, conn, now):
+        """Zero-window probe: an old sequence number makes the peer answer with
+        its current window (RFC 9293 §3.8.6.1)."""
+        self.c["tcp_probes_sent"] += 1
+        self._xmit(conn, (conn.snd_una - 1) & MASK, _ACK, 0, None, now, None)
 
     def _on_keepalive(self, conn, now):
         st = conn.state
