@@ -212,3 +212,28 @@ def test_shut_window_with_a_silent_peer_still_times_out():
         probes += len(lo.out())
     assert lo.s.tcp.state(key) == 0 and lo.s.counters["tcp_aborted"] == 1
     assert probes == 4  # each RTO probed, no answer came
+
+
+# -- item 9: RST in TIME-WAIT ---------------------------------------------------------------
+def test_rst_does_not_end_time_wait():
+    lo = T.Lone()
+    key, iss = lo.handshake()
+    lo.app.close(key, 0)
+    lo.out()
+    lo.send(R(40000, 80, 1001, iss + 2, ACK | T.FIN), now=10)
+    assert lo.s.tcp.state_name(key) == "TIME-WAIT"
+    lo.out()
+    # an exact RST (SEG.SEQ = RCV.NXT) and an in-window one: both ignored
+    # (RFC 1337), neither answered (no challenge ACK)
+    lo.send(R(40000, 80, 1002, 0, T.RST, wnd=0), now=20)
+    lo.send(R(40000, 80, 1500, 0, T.RST, wnd=0), now=30)
+    lo.send(R(40000, 80, 1002, iss + 2, T.RST | ACK, wnd=0), now=40)
+    assert lo.s.tcp.state_name(key) == "TIME-WAIT" and lo.out() == []
+    assert lo.s.counters["tcp_time_wait_rst_ignored"] == 3
+    # a retransmitted FIN is still acknowledged: the connection is there
+    lo.send(R(40000, 80, 1001, iss + 2, ACK | T.FIN), now=50)
+    out = lo.out()
+    assert len(out) == 1 and out[0].flags == ACK and out[0].ack == 1002
+    lo.tick(60050)  # 2 MSL after that FIN: over
+    assert lo.s.tcp.state_name(key) == "CLOSED"
+    assert lo.app.log[-1] == (T.io.CLOSED, key, "UserSignals()")

@@ -206,6 +206,13 @@ class Connection:
                 # RFC 9293 §3.10.7.4 / RFC 6191: a new incarnation may reuse the pair
                 return REOPEN
 
+        if st == TIME_WAIT and flags & _RST:
+            # RFC 1337 ("TIME-WAIT assassination", fix TW1): a RST would end
+            # TIME-WAIT early and let an old duplicate into a new incarnation;
+            # TIME-WAIT ends by its timer (or a new SYN, RFC 6191) only
+            c["tcp_time_wait_rst_ignored"] += 1
+            return DROP
+
         # RFC 7323 §5.3 R1 (PAWS): an older timestamp than TS.Recent is an old
         # duplicate: not acceptable (an ACK answers it, as for any such segment)
         ts = -1
