@@ -1,6 +1,8 @@
 # Regression tests for issue 16 (a TCP review against RFC 9293, 5681, 1122):
 # each test shows one finding in simulated time and fails on the code before
 # its fix. Item numbers are the issue's.
+import errno
+
 import tcp_support as T
 from tcp_support import R, ACK
 from ethox_uk.stack.wire import tcp as wtcp
@@ -237,3 +239,100 @@ def test_rst_does_not_end_time_wait():
     lo.tick(60050)  # 2 MSL after that FIN: over
     assert lo.s.tcp.state_name(key) == "CLOSED"
     assert lo.app.log[-1] == (T.io.CLOSED, key, "UserSignals()")
+
+
+# -- item 6: unlisten + listen on the same port -----------------------------------------------
+def test_unlisten_resets_half_open_connections():
+    lo = T.Lone()
+    tcp = lo.s.tcp
+    tcp.listen(80)
+    lo.send(R(40000, 80, 1000, 0, T.SYN, mss=1460))
+    synack = lo.out()[-1]
+    assert synack.flags == T.SYN | ACK and len(tcp.keys()) == 1
+    tcp.unlisten(80)
+    tcp.listen(80)
+    rst = lo.out()
+    assert len(rst) == 1 and rst[0].flags & T.RST and rst[0].seq == (synack.seq + 1) & M
+    assert tcp.keys() == []  # no slot held
+    # the peer's ACK finds no connection (RST), the new listener is not fooled
+    lo.send(R(40000, 80, 1001, synack.seq + 1, ACK), now=10)
+    assert lo.out()[-1].flags & T.RST and tcp.keys() == [] and tcp.accept(80) is None
+    # a fresh handshake reaches the new listener's accept queue
+    key, iss = lo.handshake(sport=40001)
+    assert key is not None and lo.s.counters["internal_error"] == 0
+
+
+def test_listen_twice_keeps_the_listener_and_its_half_open_connections():
+    lo = T.Lone()
+    tcp = lo.s.tcp
+    tcp.listen(80, 4)
+    lo.send(R(40000, 80, 1000, 0, T.SYN, mss=1460))
+    synack = lo.out()[-1]
+    tcp.listen(80, 8)
+    lo.send(R(40000, 80, 1001, synack.seq + 1, ACK), now=10)
+    assert tcp.accept(80) is not None and tcp.listeners[80].backlog == 8
+
+
+def _socknet():
+    import support
+    from ethox_uk.stack import socket
+
+    A, B = support.two_stacks()
+    clock = support.SimClock(step=1)
+
+    def idle(ms):
+        A.poll(clock.t)
+        B.poll(clock.t)
+
+    socket.use(A, clock=clock, idle=idle)
+    return A, B, clock
+
+
+def _sock_on(stack):
+    from ethox_uk.stack import socket
+
+    socket.use(stack, clock=socket._clock, idle=socket._idle)
+    return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+
+
+def _run_both(A, B, clock, ms):
+    end = clock.t + ms
+    while clock.t < end:
+        A.poll(clock.t)
+        B.poll(clock.t)
+        clock.t += 1
+
+
+def test_socket_relisten_does_not_strand_a_half_open_connection():
+    import support
+    from ethox_uk.stack import socket
+
+    A, B, clock = _socknet()
+    ls = _sock_on(B)
+    ls.bind(("", 5000))
+    ls.listen(4)
+    c = _sock_on(A)
+    c.setblocking(False)
+    assert support.raises(OSError, c.connect, ("10.0.2.2", 5000)).args[0] == socket.EINPROGRESS
+    for _ in range(20):  # ARP, then the SYN; stop once B's SYN-ACK left
+        A.poll(clock.t)
+        B.poll(clock.t)
+        clock.t += 1
+        if B.tcp.keys():
+            break
+    assert len(B.tcp.keys()) == 1
+    ls.close()
+    ls2 = _sock_on(B)
+    ls2.bind(("", 5000))
+    ls2.listen(4)
+    ls2.setblocking(False)
+    _run_both(A, B, clock, 3000)
+    # before: the handshake completed onto the old listener, 128 KiB of rings
+    # held by a connection no accept() would ever return
+    assert B.tcp.keys() == []
+    assert c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) in (socket.ECONNRESET,
+                                                                  socket.ECONNREFUSED)
+    assert support.raises(OSError, ls2.accept).args[0] == errno.EAGAIN
+    c.close()
+    ls2.close()
+    assert A.counters["internal_error"] == 0 and B.counters["internal_error"] == 0

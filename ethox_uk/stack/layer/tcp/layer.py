@@ -104,11 +104,24 @@ class TcpLayer:
 
     # -- public API ---------------------------------------------------------------
     def listen(self, port, backlog=16):
+        lst = self.listeners.get(port)
+        if lst is not None:
+            # listening already: the same Listener (with its half-open and
+            # queued connections) takes the new backlog
+            lst.backlog = backlog if backlog > 0 else 1
+            return
         self.listeners[port] = Listener(port, backlog)
 
     def unlisten(self, port):
-        if port in self.listeners:
-            del self.listeners[port]
+        """Stop listening on port. Its half-open connections are reset: they
+        could only complete onto a listener nobody accepts from (established
+        ones not yet accepted stay the user's)."""
+        lst = self.listeners.pop(port, None)
+        if lst is None:
+            return
+        for conn in list(self.ep.half_open):
+            if conn.listener is lst:
+                self.abort(conn.key, self.now)
 
     def accept(self, port):
         """The key of an established connection from the listener on port, or None."""
