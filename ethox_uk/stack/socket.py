@@ -37,6 +37,7 @@ from .config import parse_ip, format_ip
 from .layer.udp import PAYLOAD_OFF as _UDP_PAYLOAD_OFF
 from .layer.tcp import TcpLayer, RingSendBuf, RingRecvBuf
 from .layer.tcp import io as _tcpio
+from .layer.tcp.connection import TIME_WAIT as _TIME_WAIT
 
 AF_INET = const(2)
 AF_INET6 = const(10)
@@ -659,7 +660,7 @@ class TcpMux:
         window update). While aio's pump runs, only ask for a send opportunity
         in the next poll round, so the writes of all its tasks coalesce into
         full segments."""
-        if c.gone:
+        if c.gone or c.rb is None:
             return
         if _batching:
             self.layer.wake(c.key)
@@ -699,6 +700,15 @@ class TcpMux:
         self.orphans.append(c)
         self.push(c)
 
+    def time_wait(self, c):
+        """A closed socket's connection reached TIME-WAIT: both streams are
+        over, so its rings go back now rather than 2 MSL later (the layer
+        keeps the four-tuple for TIME-WAIT on its own)."""
+        if c in self.orphans:
+            self.orphans.remove(c)
+        self.layer.drop_buffers(c.key)
+        self.release(c)
+
     def _reap(self, now):
         keep = []
         for c in self.orphans:
@@ -732,10 +742,12 @@ class _Conn:
         self.told = self.rb.window()  # the free space TCP last heard of
 
     def tcp_open(self, pkt):
+        rb = self.rb
+        if rb is None:
+            return  # rings given back (TIME-WAIT of a closed socket): nothing to do
         sig = pkt.signals
         if sig.established:
             self.est = True
-        rb = self.rb
         pkt.read(rb)
         if sig.half_closed:
             self.eof = True
@@ -744,6 +756,8 @@ class _Conn:
             pkt.read(rb)
         pkt.write(self.sb)
         self.told = rb.window()
+        if self.orphan and self.mux.layer.state(self.key) == _TIME_WAIT:
+            self.mux.time_wait(self)
 
     def tcp_closed(self, pkt):
         self.gone = True

@@ -336,3 +336,39 @@ def test_socket_relisten_does_not_strand_a_half_open_connection():
     c.close()
     ls2.close()
     assert A.counters["internal_error"] == 0 and B.counters["internal_error"] == 0
+
+
+# -- item 7: the rings of closed sockets in TIME-WAIT --------------------------------------------
+def test_closed_sockets_give_their_rings_back_at_time_wait():
+    from ethox_uk.stack import socket
+
+    A, B, clock = _socknet()
+    ls = _sock_on(B)
+    ls.bind(("", 5000))
+    ls.listen(8)
+    clients = []
+    for i in range(20):
+        c = _sock_on(A)
+        c.connect(("10.0.2.2", 5000))
+        s, _ = ls.accept()
+        s.close()  # B closes first: its side goes through TIME-WAIT
+        clients.append(c)
+    _run_both(A, B, clock, 500)
+    for c in clients:
+        assert c.recv(10) == b""  # B's FIN
+        c.close()
+    _run_both(A, B, clock, 500)
+    states = [B.tcp.state_name(k) for k in B.tcp.keys()]
+    assert states == ["TIME-WAIT"] * 20, states
+    mux = socket.tcp_mux(B)
+    held = [h for h in mux.conns.values() if getattr(h, "rb", None) is not None]
+    # before: 20 x 128 KiB held for 2 MSL
+    assert held == [] and mux.orphans == []
+    assert len(mux._spare) <= socket.TCP_POOL
+    for k in B.tcp.keys():
+        c = B.tcp.connection(k)
+        assert c.sbuf is None and c.rbuf is None
+    _run_both(A, B, clock, 61000)  # TIME-WAIT ends quietly
+    assert B.tcp.keys() == [] and mux.conns == {}
+    ls.close()
+    assert A.counters["internal_error"] == 0 and B.counters["internal_error"] == 0

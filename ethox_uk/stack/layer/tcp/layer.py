@@ -180,6 +180,14 @@ class TcpLayer:
         elif not idle:
             conn.ka_at = -1
 
+    def drop_buffers(self, key):
+        """TIME-WAIT: the layer lets go of the user's buffers (nothing is sent
+        or received any more), so a user may free or reuse them."""
+        conn = self.ep.get(key)
+        if conn is not None and conn.state == TIME_WAIT:
+            conn.sbuf = None
+            conn.rbuf = None
+
     def wake(self, key):
         """Ask for a user.send opportunity for key on the next poll (new data, close)."""
         conn = self.ep.get(key)
