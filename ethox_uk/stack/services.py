@@ -27,6 +27,7 @@ from .wire.copy import copy as _copy
 from . import http
 from .layer.tcp.buffers import OutOfOrder
 from .socket import tcp_mux, _RecvRing
+from .layer.tcp.connection import TIME_WAIT as _TIME_WAIT
 
 _MASK = const(0xFFFFFFFF)
 _HALF = const(0x80000000)
@@ -400,6 +401,7 @@ class ChargenConn:
 class HttpConn:
     def __init__(self, svc, key):
         self.svc = svc
+        self.key = key
         self.rb = svc.ring(HTTP_RING)
         self.sb = ChunkSend()
         self.skip = 0  # body bytes of the last request still to drop
@@ -408,6 +410,8 @@ class HttpConn:
 
     def tcp_open(self, pkt):
         rb = self.rb
+        if rb is None:
+            return  # TIME-WAIT: the ring went back already
         pkt.read(rb)
         if pkt.signals.half_closed:
             self.peer_done = True
@@ -424,6 +428,13 @@ class HttpConn:
         if (self.closing or self.peer_done) and not self.sb.fin:
             self.sb.close()  # FIN after the responses queued
         pkt.write(self.sb)
+        if self.sb.fin:
+            layer = self.svc.mux.layer
+            if layer.state(self.key) == _TIME_WAIT:
+                # we closed first and both streams are over: the ring goes
+                # back now, not 2 MSL later (issue 16, item 7)
+                layer.drop_buffers(self.key)
+                self.tcp_closed(pkt)
 
     def _send(self, r):
         sb = self.sb
@@ -468,8 +479,9 @@ class HttpConn:
             self._send(r)
 
     def tcp_closed(self, pkt):
-        self.svc.done(self.rb)
-        self.rb = None
+        if self.rb is not None:
+            self.svc.done(self.rb)
+            self.rb = None
 
 
 def _udp_echo(view, payload_off, payload_len, src_ip_off, src_port, now):

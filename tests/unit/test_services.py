@@ -441,3 +441,23 @@ def test_page_lists_every_counter():
     for n in NAMES:
         assert n in vals
     assert body.startswith(b"<!DOCTYPE html>")
+
+
+def test_http_ring_goes_back_at_time_wait():
+    # Connection: close: the service closes first and sits in TIME-WAIT for
+    # 2 MSL; its 16 KiB ring is free from the moment both streams are over
+    p = Pair()
+    svc = p.svcs[3]
+    k = p.connect(80)
+    ca = p.ca(k)
+    _http(p, k, b"GET /bytes/10 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert p.run(lambda: ca.half_closed)
+    p.app.close(k, p.now)
+    assert p.run(lambda: ca.closed)
+    ka = p.a.tcp.keys()
+    assert [p.a.tcp.state_name(x) for x in ka] == ["TIME-WAIT"]
+    assert svc.active == 0 and len(svc.spare) == 1
+    assert p.a.tcp.connection(ka[0]).rbuf is None
+    assert p.run(lambda: not p.a.tcp.keys(), 70000)
+    assert svc.active == 0 and len(svc.spare) == 1
+    p.ok()
