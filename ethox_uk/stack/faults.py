@@ -30,6 +30,8 @@
 #                                   MSS ignored (1460-byte segments)
 #   accept_out_of_window      tcp:  no segment acceptability test
 #   no_fast_retransmit        tcp:  no fast (nor early) retransmit
+#   ack_data_after_close      socket: data arriving after close() is acknowledged and
+#                                   dropped (no RST)
 
 NAMES = (
     "ignore_ip_checksum",
@@ -49,6 +51,7 @@ NAMES = (
     "no_mss_option",
     "accept_out_of_window",
     "no_fast_retransmit",
+    "ack_data_after_close",
 )
 
 

@@ -555,6 +555,9 @@ class TcpMux:
     def __init__(self, stack):
         self.stack = stack
         self.layer = None
+        # test-only fault switch (stack/faults.py), read once: data arriving
+        # after close() is acknowledged and dropped instead of reset
+        self.ack_after_close = "ack_data_after_close" in getattr(stack, "faults", ())
         self.conns = {}  # SlotKey -> handler
         self.ports = {}  # listening port -> listener (tcp_accept(key) -> handler or None)
         self.bound = {}  # local port -> the socket or service holding it
@@ -564,10 +567,15 @@ class TcpMux:
 
     # -- the layer's user interface ----------------------------------------------
     def receive(self, pkt):
+        if self.orphans:
+            # first: an orphan past its deadline ends before a segment of its own counts
+            self._reap(self.layer.now)
         kind = pkt.kind
         if kind == _tcpio.OPEN:
             h = self.conns.get(pkt.key)
             if h is None:
+                if self.layer.connection(pkt.key) is None:
+                    return  # just reaped
                 h = self._new(pkt)
                 if h is None:
                     return
@@ -576,8 +584,6 @@ class TcpMux:
             h = self.conns.pop(pkt.key, None)
             if h is not None:
                 h.tcp_closed(pkt)
-        if self.orphans:
-            self._reap(self.layer.now)
 
     def send(self, raw):
         key = raw.key
@@ -700,6 +706,13 @@ class TcpMux:
         self.orphans.append(c)
         self.push(c)
 
+    def data_after_close(self, c):
+        """Data arrived for a closed socket: nobody will ever read it, so the
+        peer hears of the loss by a RST rather than an ACK (RFC 1122
+        §4.2.2.13, RFC 2525 §2.17)."""
+        self.stack.counters.c["tcp_data_after_close"] += 1
+        self.abort(c.key, self.layer.now)
+
     def time_wait(self, c):
         """A closed socket's connection reached TIME-WAIT: both streams are
         over, so its rings go back now rather than 2 MSL later (the layer
@@ -751,6 +764,9 @@ class _Conn:
         pkt.read(rb)
         if sig.half_closed:
             self.eof = True
+        if self.orphan and rb.count and not self.mux.ack_after_close:
+            self.mux.data_after_close(self)
+            return
         if (self.rd_shut or self.orphan) and rb.count:
             rb.skip(rb.count)  # nobody will read it
             pkt.read(rb)

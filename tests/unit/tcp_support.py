@@ -418,3 +418,61 @@ def bulk(seed, size, loss=0, reorder=0, duplicate=0, corrupt=0, both=True, limit
     ok = n.run(done, limit)
     n.key_a = ka
     return n, ab, ba, ok
+
+
+# -- sockets (ethox_uk.stack.socket) on two stacks, simulated time -------------------------
+def sock_net(faults=()):
+    """(A, B, clock): two stacks (A 10.0.2.15 with the test-only `faults`,
+    B 10.0.2.2); blocking socket calls poll both on the simulated clock."""
+    import support
+    from ethox_uk.stack import socket
+
+    A, B = support.two_stacks(faults=faults)
+    clock = support.SimClock(step=1)
+
+    def idle(ms):
+        A.poll(clock.t)
+        B.poll(clock.t)
+
+    socket.use(A, clock=clock, idle=idle)
+    return A, B, clock
+
+
+def sock_on(stack):
+    """A new TCP socket on `stack` (same clock and idle hook)."""
+    from ethox_uk.stack import socket
+
+    socket.use(stack, clock=socket._clock, idle=socket._idle)
+    return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+
+
+def run_both(A, B, clock, ms):
+    end = clock.t + ms
+    while clock.t < end:
+        A.poll(clock.t)
+        B.poll(clock.t)
+        clock.t += 1
+
+
+def closed_server_socket(faults=()):
+    """A listens on 5000, B connects, A's application closes its side (FIN,
+    nothing left to read): (A, B, clock, B's socket, A's listener, socket module)."""
+    from ethox_uk.stack import socket
+
+    A, B, clock = sock_net(faults)
+    ls = sock_on(A)
+    ls.bind(("", 5000))
+    ls.listen(2)
+    c = sock_on(B)
+    c.setblocking(False)
+    try:
+        c.connect(("10.0.2.15", 5000))
+    except OSError as e:
+        assert e.args[0] == socket.EINPROGRESS
+    sock_on(A)
+    s, _ = ls.accept()
+    s.close()
+    run_both(A, B, clock, 200)
+    assert A.tcp.state_name(A.tcp.keys()[0]) == "FIN-WAIT-2"
+    c.setblocking(True)
+    return A, B, clock, c, ls, socket

@@ -58,7 +58,7 @@ def test_parse_unknown_names_it_and_lists_known():
 
 
 def test_names():
-    assert type(faults.NAMES) is tuple and len(set(faults.NAMES)) == len(faults.NAMES) == 17
+    assert type(faults.NAMES) is tuple and len(set(faults.NAMES)) == len(faults.NAMES) == 18
 
 
 def test_default_stack_has_every_switch_off():
@@ -390,3 +390,19 @@ def test_no_fast_retransmit():
             assert n == 1 and out and out[0].seq == iss + 1 and len(out[0].payload) == 1460
         else:
             assert n == 0 and out == [] and lo.s.counters["tcp_retrans_sent"] == 0
+
+
+def test_ack_data_after_close():
+    for name in (None, "ack_data_after_close"):
+        A, B, clock, c, ls, socket = T.closed_server_socket(
+            faults.parse(name) if name else ())
+        c.send(b"late")
+        T.run_both(A, B, clock, 200)
+        if name:
+            assert [A.tcp.state_name(k) for k in A.tcp.keys()] == ["FIN-WAIT-2"]
+            assert A.counters["tcp_data_after_close"] == 0 and A.counters["tcp_rst_sent"] == 0
+        else:
+            assert A.tcp.keys() == [] and A.counters["tcp_data_after_close"] == 1
+        c.close()
+        ls.close()
+        assert A.counters["internal_error"] == 0

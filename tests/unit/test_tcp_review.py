@@ -273,45 +273,15 @@ def test_listen_twice_keeps_the_listener_and_its_half_open_connections():
     assert tcp.accept(80) is not None and tcp.listeners[80].backlog == 8
 
 
-def _socknet():
-    import support
-    from ethox_uk.stack import socket
-
-    A, B = support.two_stacks()
-    clock = support.SimClock(step=1)
-
-    def idle(ms):
-        A.poll(clock.t)
-        B.poll(clock.t)
-
-    socket.use(A, clock=clock, idle=idle)
-    return A, B, clock
-
-
-def _sock_on(stack):
-    from ethox_uk.stack import socket
-
-    socket.use(stack, clock=socket._clock, idle=socket._idle)
-    return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-
-
-def _run_both(A, B, clock, ms):
-    end = clock.t + ms
-    while clock.t < end:
-        A.poll(clock.t)
-        B.poll(clock.t)
-        clock.t += 1
-
-
 def test_socket_relisten_does_not_strand_a_half_open_connection():
     import support
     from ethox_uk.stack import socket
 
-    A, B, clock = _socknet()
-    ls = _sock_on(B)
+    A, B, clock = T.sock_net()
+    ls = T.sock_on(B)
     ls.bind(("", 5000))
     ls.listen(4)
-    c = _sock_on(A)
+    c = T.sock_on(A)
     c.setblocking(False)
     assert support.raises(OSError, c.connect, ("10.0.2.2", 5000)).args[0] == socket.EINPROGRESS
     for _ in range(20):  # ARP, then the SYN; stop once B's SYN-ACK left
@@ -322,11 +292,11 @@ def test_socket_relisten_does_not_strand_a_half_open_connection():
             break
     assert len(B.tcp.keys()) == 1
     ls.close()
-    ls2 = _sock_on(B)
+    ls2 = T.sock_on(B)
     ls2.bind(("", 5000))
     ls2.listen(4)
     ls2.setblocking(False)
-    _run_both(A, B, clock, 3000)
+    T.run_both(A, B, clock, 3000)
     # before: the handshake completed onto the old listener, 128 KiB of rings
     # held by a connection no accept() would ever return
     assert B.tcp.keys() == []
@@ -342,22 +312,22 @@ def test_socket_relisten_does_not_strand_a_half_open_connection():
 def test_closed_sockets_give_their_rings_back_at_time_wait():
     from ethox_uk.stack import socket
 
-    A, B, clock = _socknet()
-    ls = _sock_on(B)
+    A, B, clock = T.sock_net()
+    ls = T.sock_on(B)
     ls.bind(("", 5000))
     ls.listen(8)
     clients = []
     for i in range(20):
-        c = _sock_on(A)
+        c = T.sock_on(A)
         c.connect(("10.0.2.2", 5000))
         s, _ = ls.accept()
         s.close()  # B closes first: its side goes through TIME-WAIT
         clients.append(c)
-    _run_both(A, B, clock, 500)
+    T.run_both(A, B, clock, 500)
     for c in clients:
         assert c.recv(10) == b""  # B's FIN
         c.close()
-    _run_both(A, B, clock, 500)
+    T.run_both(A, B, clock, 500)
     states = [B.tcp.state_name(k) for k in B.tcp.keys()]
     assert states == ["TIME-WAIT"] * 20, states
     mux = socket.tcp_mux(B)
@@ -368,7 +338,35 @@ def test_closed_sockets_give_their_rings_back_at_time_wait():
     for k in B.tcp.keys():
         c = B.tcp.connection(k)
         assert c.sbuf is None and c.rbuf is None
-    _run_both(A, B, clock, 61000)  # TIME-WAIT ends quietly
+    T.run_both(A, B, clock, 61000)  # TIME-WAIT ends quietly
     assert B.tcp.keys() == [] and mux.conns == {}
     ls.close()
     assert A.counters["internal_error"] == 0 and B.counters["internal_error"] == 0
+
+
+# -- item 5: data after close() ---------------------------------------------------------------
+def _closed_server_socket():
+    return T.closed_server_socket()
+
+
+def test_data_after_close_is_answered_with_a_reset():
+    A, B, clock, c, ls, socket = _closed_server_socket()
+    c.send(b"is anyone there?")  # the peer has not seen our FIN's meaning yet
+    T.run_both(A, B, clock, 200)
+    # before: acknowledged and thrown away, the sender none the wiser
+    assert A.tcp.keys() == [] and A.counters["tcp_data_after_close"] == 1
+    assert A.counters["tcp_aborts_sent"] == 1 and A.counters["tcp_rst_sent"] == 1
+    assert c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == socket.ECONNRESET
+    assert socket.tcp_mux(A).orphans == [] or socket.tcp_mux(A).orphans[0].gone
+    c.close()
+    ls.close()
+    assert A.counters["internal_error"] == 0 and B.counters["internal_error"] == 0
+
+
+def test_a_fin_alone_after_close_ends_the_connection_cleanly():
+    A, B, clock, c, ls, socket = _closed_server_socket()
+    c.close()
+    T.run_both(A, B, clock, 200)
+    assert A.counters["tcp_data_after_close"] == 0 and A.counters["tcp_rst_sent"] == 0
+    assert [A.tcp.state_name(k) for k in A.tcp.keys()] == ["TIME-WAIT"]
+    ls.close()
