@@ -370,3 +370,39 @@ def test_a_fin_alone_after_close_ends_the_connection_cleanly():
     assert A.counters["tcp_data_after_close"] == 0 and A.counters["tcp_rst_sent"] == 0
     assert [A.tcp.state_name(k) for k in A.tcp.keys()] == ["TIME-WAIT"]
     ls.close()
+
+
+# -- smaller findings ---------------------------------------------------------------------------
+def test_abort_sends_its_rst_at_snd_max():
+    lo = T.Lone(tail_loss_probe=False)
+    key, iss = lo.handshake()
+    s0 = (iss + 1) & M
+    lo.app.push(key, bytes(1460 * 4), 0)
+    assert len(_data(lo.out())) == 4
+    lo.tick(1000)  # RTO: go back N, SND.NXT falls behind SND.MAX
+    lo.out()
+    c = lo.s.tcp.connection(key)
+    assert c.snd_nxt != c.snd_max
+    lo.s.tcp.abort(key, 1001)
+    rst = lo.out()
+    # the peer may hold everything up to SND.MAX: a RST at SND.NXT would lie
+    # below its RCV.NXT and be dropped
+    assert len(rst) == 1 and rst[0].flags & T.RST and rst[0].seq == (s0 + 4 * 1460) & M
+
+
+def test_out_of_window_segments_do_not_keep_a_dead_peer_alive():
+    lo = T.Lone()
+    key, iss = lo.handshake()
+    lo.s.tcp.set_keepalive(key, 10000, 1000, 3)
+    t = 0
+    probes = 0
+    while t < 30000 and lo.s.tcp.state(key) != 0:
+        t += 250
+        # an off-path sender's junk: far outside the window, every 250 ms
+        lo.send(R(40000, 80, 1001 + 200000, iss + 1, ACK, payload=b"junk"), now=t)
+        lo.out()
+        lo.tick(t)
+        probes += len([r for r in lo.out() if r.seq == iss and not r.payload])
+    # before: each junk segment reset the idle clock, so no probe ever went
+    assert lo.s.tcp.state(key) == 0 and lo.s.counters["tcp_aborted"] == 1
+    assert lo.s.counters["tcp_keepalives_sent"] == 3 and t <= 13500

@@ -189,8 +189,6 @@ class Connection:
         flags = sg.flags
         seq = sg.seq
         dlen = sg.dlen
-        self.last_rx = now
-        self.ka_sent = 0
 
         if flags & _SYN:
             if st == SYN_RECEIVED and seq == self.irs:
@@ -266,6 +264,10 @@ class Connection:
                 L.arm(self.tw_at)
             L.send_ack(self, now)
             return io.SENDING
+        # an acceptable segment shows the peer alive (keepalive, RFC 1122
+        # §4.2.3.6); an old duplicate or a blind guess does not
+        self.last_rx = now
+        self.ka_sent = 0
         if ts >= 0 and ((seq - self.last_ack_sent) & MASK == 0
                         or (seq - self.last_ack_sent) & MASK >= HALF):
             # R3 / §4.3: SEG.SEQ <= Last.ACK.sent (the segment reaches the edge

@@ -202,7 +202,9 @@ class TcpLayer:
             return False
         st = conn.state
         if st == SYN_RECEIVED or (ESTABLISHED <= st <= CLOSE_WAIT):
-            self.send_rst(conn.rip, conn.rport, conn.lport, conn.snd_nxt, 0, _RST, now)
+            # SND.MAX, not SND.NXT: after a go-back-N the peer may already
+            # hold more than SND.NXT, and a RST below its RCV.NXT is dropped
+            self.send_rst(conn.rip, conn.rport, conn.lport, conn.snd_max, 0, _RST, now)
         self.c["tcp_aborts_sent"] += 1
         self.delete(conn)
         return True
