@@ -54,6 +54,7 @@ IPPROTO_UDP = const(17)
 TCP_NODELAY = const(1)
 SO_KEEPALIVE = const(8)  # lwIP's values, as MicroPython's socket module has them
 SO_ERROR = const(0x1007)
+SO_LINGER = const(0x0080)  # lwIP's value; the option is (l_onoff, l_linger) or struct linger
 SHUT_RD = const(0)
 SHUT_WR = const(1)
 SHUT_RDWR = const(2)
@@ -90,6 +91,7 @@ ECONNRESET = _errno("ECONNRESET", 104)
 ENOTCONN = _errno("ENOTCONN", 107)
 ETIMEDOUT = _errno("ETIMEDOUT", 110)
 ENOBUFS = _errno("ENOBUFS", 105)
+ENOPROTOOPT = _errno("ENOPROTOOPT", 92)
 EADDRINUSE = _errno("EADDRINUSE", 98)
 
 _stack = None
@@ -206,11 +208,19 @@ class SocketBase(_Base):
     def gettimeout(self):
         return None if self._timeout < 0 else self._timeout / 1000
 
+    OPTIONS = ()  # the (level, option) pairs a socket type knows
+
     def setsockopt(self, level, opt, value):
+        """Known options are kept (and acted on by the subclass); anything
+        else is refused with ENOPROTOOPT rather than silently ignored."""
         self._check()
+        if (level, opt) not in self.OPTIONS:
+            raise OSError(ENOPROTOOPT)
         self._opts[(level, opt)] = value
 
     def getsockopt(self, level, opt):
+        if (level, opt) not in self.OPTIONS:
+            raise OSError(ENOPROTOOPT)
         return self._opts.get((level, opt), 0)
 
     # -- readiness -------------------------------------------------------------
@@ -286,6 +296,10 @@ class UdpSocket(SocketBase):
     """SOCK_DGRAM. Received datagrams wait in a ring of RX_SLOTS preallocated
     slots (allocated at bind time); a full ring drops them (udp_socket_full).
     A connected socket only accepts datagrams from its peer."""
+
+    # accepted and kept: a port is refused only while bound, and broadcasts
+    # may always be sent
+    OPTIONS = ((SOL_SOCKET, SO_REUSEADDR), (SOL_SOCKET, SO_BROADCAST))
 
     def __init__(self, stack, af=AF_INET, type=SOCK_DGRAM, proto=0):
         SocketBase.__init__(self, stack, af, type, proto)
@@ -689,16 +703,17 @@ class TcpMux:
                 self.release(h)
         _flush(self.stack)
 
-    def close_conn(self, c):
+    def close_conn(self, c, reset=False):
         """The socket owning c is closed: FIN after the data sent (RST when
-        received data was never read, as Linux does); rings come back when the
-        connection ends, or after TCP_ORPHAN_MS."""
+        received data was never read, as Linux does, or when `reset`: SO_LINGER
+        {on, 0}); rings come back when the connection ends, or after
+        TCP_ORPHAN_MS."""
         c.orphan = True
         if c.gone:
             self.release(c)
             return
         now = _now(self.stack)
-        if not c.est or (c.rb.count and not c.rd_shut):
+        if reset or not c.est or (c.rb.count and not c.rd_shut):
             self.abort(c.key, now)
             return
         c.sb.close()
@@ -809,11 +824,33 @@ class _SockListener:
 KEEPALIVE_IDLE_MS = const(7200000)  # RFC 1122 §4.2.3.6: no less than two hours
 
 
+def _linger(value):
+    """(l_onoff, l_linger) from a pair or an 8-byte struct linger (two native
+    ints, little-endian here); OSError(EINVAL) otherwise."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        if len(value) != 8:
+            raise OSError(errno.EINVAL)
+        return (int.from_bytes(bytes(value[0:4]), "little"),
+                int.from_bytes(bytes(value[4:8]), "little"))
+    try:
+        on, secs = value
+        on = int(on)
+        secs = int(secs)
+    except (TypeError, ValueError):
+        raise OSError(errno.EINVAL)
+    if secs < 0:
+        raise OSError(errno.EINVAL)
+    return on, secs
+
+
 class TcpSocket(SocketBase):
     """SOCK_STREAM over the TCP layer. Blocking calls drive the stack (see the
     top of this file); non-blocking ones raise EAGAIN, except the stream
     methods read/readinto/readline/write, which return None (as MicroPython's
     streams do) so asyncio can use them."""
+
+    OPTIONS = ((SOL_SOCKET, SO_REUSEADDR), (SOL_SOCKET, SO_KEEPALIVE),
+               (SOL_SOCKET, SO_LINGER), (SOL_SOCKET, SO_ERROR), (IPPROTO_TCP, TCP_NODELAY))
 
     def __init__(self, stack, af=AF_INET, type=SOCK_STREAM, proto=0):
         SocketBase.__init__(self, stack, af, type, proto)
@@ -823,9 +860,20 @@ class TcpSocket(SocketBase):
         self._c = None  # _Conn once connecting / accepted
         self._nodelay = False
         self._keepalive = False
+        self._reset_on_close = False  # SO_LINGER {on, 0}
 
     # -- options ---------------------------------------------------------------
     def setsockopt(self, level, opt, value):
+        if level == SOL_SOCKET and opt == SO_ERROR:
+            raise OSError(ENOPROTOOPT)  # read-only
+        if level == SOL_SOCKET and opt == SO_LINGER:
+            on, secs = _linger(value)
+            SocketBase.setsockopt(self, level, opt, (on, secs))
+            # {on, 0}: close() resets the connection (RST, unsent data
+            # dropped). {on, N > 0} is kept but close() never blocks: the
+            # FIN follows the data as without the option.
+            self._reset_on_close = bool(on) and secs == 0
+            return
         SocketBase.setsockopt(self, level, opt, value)
         if isinstance(value, (bytes, bytearray)):
             value = value[0] if len(value) else 0
@@ -852,6 +900,8 @@ class TcpSocket(SocketBase):
             return e
         if level == IPPROTO_TCP and opt == TCP_NODELAY:
             return 1 if self._nodelay else 0
+        if level == SOL_SOCKET and opt == SO_LINGER:
+            return self._opts.get((level, opt), (0, 0))
         return SocketBase.getsockopt(self, level, opt)
 
     # -- addresses -------------------------------------------------------------
@@ -1041,6 +1091,10 @@ class TcpSocket(SocketBase):
         c = self._conn()
         if bufsize < 0:
             raise OSError(errno.EINVAL)
+        if bufsize == 0:
+            # asks for nothing: never waits (as Linux and CPython); an error
+            # with nothing left to read is still reported
+            return self._end(c) if not c.rb.count else b""
         self._wait_for(self._ready)
         rb = c.rb
         if rb.count and bufsize:
@@ -1052,6 +1106,10 @@ class TcpSocket(SocketBase):
     def recv_into(self, buf, nbytes=0):
         c = self._conn()
         n = nbytes if 0 < nbytes <= len(buf) else len(buf)
+        if n == 0:
+            if not c.rb.count:
+                self._end(c)
+            return 0  # no room: never waits
         self._wait_for(self._ready)
         rb = c.rb
         if rb.count and n:
@@ -1138,7 +1196,7 @@ class TcpSocket(SocketBase):
             self._lst = None
         c = self._c
         if c is not None:
-            mux.close_conn(c)
+            mux.close_conn(c, self._reset_on_close)
         if self._port and mux.bound.get(self._port) is self:
             del mux.bound[self._port]
 

@@ -406,3 +406,72 @@ def test_out_of_window_segments_do_not_keep_a_dead_peer_alive():
     # before: each junk segment reset the idle clock, so no probe ever went
     assert lo.s.tcp.state(key) == 0 and lo.s.counters["tcp_aborted"] == 1
     assert lo.s.counters["tcp_keepalives_sent"] == 3 and t <= 13500
+
+
+def test_recv_of_nothing_never_waits():
+    A, B, clock, c, ls, socket = T.closed_server_socket()
+    c2 = T.sock_on(B)
+    c2.connect(("10.0.2.15", 5000))
+    s2, _ = ls.accept()
+    s2.settimeout(5.0)
+    t0 = clock.t
+    assert s2.recv(0) == b"" and s2.recv_into(bytearray(0)) == 0
+    assert clock.t - t0 < 10  # before: blocked until the 5 s timeout
+    c2.send(b"x")
+    T.run_both(A, B, clock, 50)
+    assert s2.recv(0) == b"" and s2.recv(10) == b"x"
+    c2.close()
+    s2.close()
+    ls.close()
+
+
+def test_unknown_socket_options_are_refused():
+    import support
+    from ethox_uk.stack import socket
+
+    A, B, clock = T.sock_net()
+    s = T.sock_on(A)
+    for level, opt in ((socket.SOL_SOCKET, 0x1001), (socket.IPPROTO_TCP, 2),
+                       (socket.IPPROTO_IP, 1), (socket.SOL_SOCKET, socket.SO_ERROR)):
+        e = support.raises(OSError, s.setsockopt, level, opt, 1)
+        assert e.args[0] == socket.ENOPROTOOPT, (level, opt)
+    assert support.raises(OSError, s.getsockopt, socket.SOL_SOCKET, 0x1001).args[0] == \
+        socket.ENOPROTOOPT
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the known ones still work
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    assert support.raises(OSError, s.setsockopt, socket.SOL_SOCKET, socket.SO_LINGER,
+                          b"\x01\x00").args[0] == errno.EINVAL
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    assert support.raises(OSError, u.setsockopt, socket.IPPROTO_TCP, socket.TCP_NODELAY,
+                          1).args[0] == socket.ENOPROTOOPT
+    u.close()
+    s.close()
+
+
+def test_so_linger_zero_closes_with_a_reset():
+    from ethox_uk.stack import socket
+
+    for value, reset in (((1, 0), True), (b"\x01\x00\x00\x00\x00\x00\x00\x00", True),
+                         ((0, 0), False), ((1, 5), False)):
+        A, B, clock = T.sock_net()
+        ls = T.sock_on(A)
+        ls.bind(("", 5000))
+        ls.listen(2)
+        c = T.sock_on(B)
+        c.connect(("10.0.2.15", 5000))
+        s, _ = ls.accept()
+        s.send(b"unsent?")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, value)
+        assert s.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER)[0] == value[0]
+        s.close()
+        T.run_both(A, B, clock, 200)
+        if reset:
+            assert A.tcp.keys() == [] and A.counters["tcp_aborts_sent"] == 1
+            assert c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == socket.ECONNRESET
+        else:
+            assert A.counters["tcp_aborts_sent"] == 0 and c.recv(20) == b"unsent?"
+            assert c.recv(20) == b""  # the FIN after the data
+        c.close()
+        ls.close()
+        assert A.counters["internal_error"] == 0
