@@ -39,7 +39,7 @@ NAMES = (
     "tcp_aborted", "tcp_rst_rx", "tcp_rst_sent", "tcp_aborts_sent",
     "tcp_challenge_acks_sent", "tcp_retrans_sent", "tcp_fast_retrans_sent",
     "tcp_probes_sent", "tcp_keepalives_sent", "tcp_paws_dropped", "tcp_tail_probes_sent",
-    "tcp_time_wait_rst_ignored", "tcp_data_after_close",
+    "tcp_time_wait_rst_ignored", "tcp_data_after_close", "tcp_mss_raised",
 )
 
 

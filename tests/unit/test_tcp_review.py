@@ -475,3 +475,17 @@ def test_so_linger_zero_closes_with_a_reset():
         c.close()
         ls.close()
         assert A.counters["internal_error"] == 0
+
+
+def test_a_tiny_mss_is_raised_and_counted():
+    # a deliberate deviation from RFC 9293 MUST-16 (docs/TCP.md), now counted
+    for mss, ts, want in ((1, None, 64), (63, None, 64), (64, None, 64), (70, 5, 64),
+                          (536, None, 536)):
+        lo = T.Lone()
+        key, iss = lo.handshake(mss=mss, ts=ts)
+        assert lo.s.tcp.connection(key).mss == want
+        assert lo.s.counters["tcp_mss_raised"] == (1 if mss < 64 or mss - 12 * (ts is not None)
+                                                   < 64 else 0), mss
+        lo.app.push(key, bytes(200), 1)
+        for r in lo.out():
+            assert len(r.payload) <= want

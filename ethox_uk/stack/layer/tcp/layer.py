@@ -27,7 +27,11 @@ HALF = const(0x80000000)
 PAYLOAD_OFF = const(34)  # Ethernet 14 + IPv4 20: where send_begin() wants the TCP header
 PROTO_TCP = const(6)
 RCV_MSS = const(1460)  # 1500-byte MTU - 40
-MIN_MSS = const(64)  # a smaller MSS option would make segments absurd (and loops long)
+# A deliberate deviation from RFC 9293 MUST-16 (docs/TCP.md): an MSS option
+# below this is raised to it (counted, tcp_mss_raised), as Linux raises one
+# below tcp_min_snd_mss (48) since CVE-2019-11479 -- a peer could otherwise
+# make us cut every byte it asks for into its own segment.
+MIN_MSS = const(64)
 
 _FIN = const(0x01)
 _SYN = const(0x02)
@@ -404,6 +408,7 @@ class TcpLayer:
             mss = RCV_MSS
         elif mss < MIN_MSS:
             mss = MIN_MSS
+            self.c["tcp_mss_raised"] += 1
         conn.peer_ws = has and o.wscale >= 0
         if conn.peer_ws:
             conn.snd_wscale = o.wscale
@@ -419,6 +424,7 @@ class TcpLayer:
             mss -= 12
             if mss < MIN_MSS:
                 mss = MIN_MSS
+                self.c["tcp_mss_raised"] += 1
         conn.mss = mss
         conn.sack_ok = self.use_sack and has and o.sack_perm
         if conn.sack_ok:
