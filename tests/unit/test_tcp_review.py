@@ -489,3 +489,16 @@ def test_a_tiny_mss_is_raised_and_counted():
         lo.app.push(key, bytes(200), 1)
         for r in lo.out():
             assert len(r.payload) <= want
+
+
+def test_urgent_data_is_delivered_inline():
+    # RFC 6093 §6: new applications should not use urgent data; we deliver it
+    # inline, in sequence, and never signal the urgent pointer (docs/TCP.md)
+    lo = T.Lone()
+    key, iss = lo.handshake()
+    lo.send(R(40000, 80, 1001, iss + 1, ACK | wtcp.URG, payload=b"abc!def", urgent=4), now=1)
+    lo.send(R(40000, 80, 1008, iss + 1, ACK | wtcp.URG, payload=b"gh", urgent=60000), now=2)
+    lo.tick(100)
+    assert bytes(lo.app.get(key).received) == b"abc!defgh"
+    assert lo.out()[-1].ack == 1010
+    assert lo.s.counters["internal_error"] == 0
