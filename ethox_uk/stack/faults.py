@@ -32,6 +32,8 @@
 #   no_fast_retransmit        tcp:  no fast (nor early) retransmit
 #   ack_data_after_close      socket: data arriving after close() is acknowledged and
 #                                   dropped (no RST)
+#   syn_window_default        tcp:  the SYN / SYN-ACK offers rcv_window, not the smaller
+#                                   receive buffer the listener or opener named
 
 NAMES = (
     "ignore_ip_checksum",
@@ -52,6 +54,7 @@ NAMES = (
     "accept_out_of_window",
     "no_fast_retransmit",
     "ack_data_after_close",
+    "syn_window_default",
 )
 
 

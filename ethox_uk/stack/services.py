@@ -305,7 +305,7 @@ class ChunkSend:
 class Service:
     """A listening port whose connections get handlers from make(service, key)."""
 
-    def __init__(self, net, port, make, backlog=16, nodelay=False):
+    def __init__(self, net, port, make, backlog=16, nodelay=False, window=0):
         self.net = net
         self.port = port
         self.make = make
@@ -314,7 +314,8 @@ class Service:
         self.accepted = 0
         self.active = 0
         self.spare = []  # rings of closed connections, reused
-        self.mux.listen(port, self, backlog)
+        # window: the receive buffer its connections get (the SYN-ACK offers that)
+        self.mux.listen(port, self, backlog, window)
 
     def tcp_accept(self, key):
         layer = self.mux.layer
@@ -493,21 +494,21 @@ def serve_udp_echo(net, port=7):
 
 
 def serve_echo(net, port=7, backlog=16):
-    return Service(net, port, EchoConn, backlog, nodelay=True)
+    return Service(net, port, EchoConn, backlog, nodelay=True, window=ECHO_RING)
 
 
 def serve_discard(net, port=9, backlog=16):
-    return Service(net, port, DiscardConn, backlog)
+    return Service(net, port, DiscardConn, backlog, window=SINK_WINDOW)
 
 
 def serve_chargen(net, port=19, backlog=16):
-    return Service(net, port, ChargenConn, backlog)
+    return Service(net, port, ChargenConn, backlog, window=SINK_WINDOW)
 
 
 def serve_http(net, port=80, page=None, backlog=16):
     # no Nagle: a response is written whole, so it would only delay its last
     # partial segment until the peer's (delayed) ACK
-    svc = Service(net, port, HttpConn, backlog, nodelay=True)
+    svc = Service(net, port, HttpConn, backlog, nodelay=True, window=HTTP_RING)
     svc.page = page if page is not None else (lambda: http.page(net))
     return svc
 

@@ -623,15 +623,16 @@ class TcpMux:
         return h
 
     # -- listeners and ports -----------------------------------------------------
-    def listen(self, port, listener, backlog=16):
-        """Route new connections to port to listener.tcp_accept(key)."""
+    def listen(self, port, listener, backlog=16, window=TCP_RCVBUF):
+        """Route new connections to port to listener.tcp_accept(key); window:
+        the receive buffer its handlers give each connection."""
         owner = self.bound.get(port)
         if port in self.ports or (owner is not None and owner is not listener
                                   and getattr(listener, "sock", None) is not owner):
             raise OSError(EADDRINUSE)
         self.ports[port] = listener
         self.bound[port] = getattr(listener, "sock", None) or listener
-        self.layer.listen(port, backlog)
+        self.layer.listen(port, backlog, window)
 
     def unlisten(self, port):
         """Stop listening; connections not yet accepted are reset."""
@@ -992,7 +993,7 @@ class TcpSocket(SocketBase):
             raise OSError(errno.EHOSTUNREACH)
         mux = self._mux
         layer = mux.layer
-        o = layer.raw(_now(stack)).open(ip, port, self._port)
+        o = layer.raw(_now(stack)).open(ip, port, self._port, TCP_RCVBUF)
         if o is None:
             raise OSError(EADDRINUSE if self._port else ENOBUFS)
         key = o.key

@@ -148,9 +148,9 @@ class App:
         return [k for k, _, _ in self.log]
 
 
-def make_stack(nic, ip, mac, seed, user, **tcp_args):
+def make_stack(nic, ip, mac, seed, user, faults=(), **tcp_args):
     cfg = Config(ip=(ip, 24), gw="10.0.2.1", mac=mac)
-    s = Stack(nic, cfg, seed=seed)
+    s = Stack(nic, cfg, seed=seed, faults=faults)
     s.tcp = TcpLayer(s, user, **tcp_args)
     if user is not None:
         user.layer = s.tcp
@@ -214,10 +214,10 @@ class Lone:
     """Stack `s` (10.0.2.15) on one end; the test speaks raw segments from
     10.0.2.2 on the other end (ARP answered by hand)."""
 
-    def __init__(self, app=None, **tcp_args):
+    def __init__(self, app=None, faults=(), **tcp_args):
         self.nic, self.peer = make_pair(1)
         self.app = app if app is not None else App()
-        self.s = make_stack(self.nic, A_IP, A_MAC, 7, self.app, **tcp_args)
+        self.s = make_stack(self.nic, A_IP, A_MAC, 7, self.app, faults, **tcp_args)
         self.now = 0
         # an ARP request from B teaches the stack B's MAC: answers need no ARP round
         req = bytearray(42)
@@ -476,3 +476,23 @@ def closed_server_socket(faults=()):
     assert A.tcp.state_name(A.tcp.keys()[0]) == "FIN-WAIT-2"
     c.setblocking(True)
     return A, B, clock, c, ls, socket
+
+
+# -- the SYN's window (issue 16) -------------------------------------------------------------
+def syn_window_overrun(**tcp_args):
+    """Listen with a 4000-byte RecvBuf the application does not drain; the
+    peer sends what the SYN-ACK offered (at most 8000 bytes). Returns (the
+    SYN-ACK's window, bytes sent, bytes acknowledged)."""
+    app = App(rbuf_size=4000)
+    app.setup = lambda ca: setattr(ca, "consume", False)
+    lo = Lone(app=app, **tcp_args)
+    lo.s.tcp.listen(80, 4, 4000)
+    lo.send(R(40000, 80, 1000, 0, SYN, mss=1000))
+    sa = lo.out()[-1]
+    lo.send(R(40000, 80, 1001, sa.seq + 1, ACK), now=1)
+    offered = sa.window if sa.window < 8000 else 8000
+    for off in range(0, offered, 1000):
+        lo.send(R(40000, 80, 1001 + off, sa.seq + 1, ACK, payload=bytes(1000)), now=2)
+    lo.tick(300)
+    acked = max([r.ack for r in lo.out()]) - 1001
+    return sa.window, offered, acked

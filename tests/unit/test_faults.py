@@ -58,7 +58,7 @@ def test_parse_unknown_names_it_and_lists_known():
 
 
 def test_names():
-    assert type(faults.NAMES) is tuple and len(set(faults.NAMES)) == len(faults.NAMES) == 18
+    assert type(faults.NAMES) is tuple and len(set(faults.NAMES)) == len(faults.NAMES) == 19
 
 
 def test_default_stack_has_every_switch_off():
@@ -406,3 +406,10 @@ def test_ack_data_after_close():
         c.close()
         ls.close()
         assert A.counters["internal_error"] == 0
+
+
+def test_syn_window_default():
+    assert T.syn_window_overrun() == (4000, 4000, 4000)
+    win, sent, acked = T.syn_window_overrun(
+        faults=faults.parse("syn_window_default"))
+    assert win == 65535 and sent == 8000 and acked == 4000  # the rest was lost

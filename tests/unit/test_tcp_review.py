@@ -502,3 +502,23 @@ def test_urgent_data_is_delivered_inline():
     assert bytes(lo.app.get(key).received) == b"abc!defgh"
     assert lo.out()[-1].ack == 1010
     assert lo.s.counters["internal_error"] == 0
+
+
+# -- the SYN's window ------------------------------------------------------------------------------
+def test_syn_ack_offers_the_receive_buffer_it_will_fill():
+    win, sent, acked = T.syn_window_overrun()
+    assert win == 4000 and sent == 4000 and acked == 4000
+    # before (and under fault switch syn_window_default, test_faults.py): the
+    # SYN-ACK offered 64 KiB and a peer sending 8000 bytes lost half of them
+
+
+def test_services_offer_their_own_ring_in_the_syn_ack():
+    from ethox_uk.stack import services
+
+    for port, want in ((80, services.HTTP_RING), (7, 65535), (9, 65535), (19, 65535)):
+        lo = T.Lone(app=None)
+        lo.s.tcp = None
+        services.serve_all(lo.s)
+        lo.send(R(40000, port, 1000, 0, T.SYN, mss=1460))
+        sa = lo.out()[-1]
+        assert sa.flags == T.SYN | ACK and sa.window == want, (port, sa.window)

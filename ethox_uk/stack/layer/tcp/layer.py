@@ -82,6 +82,7 @@ class TcpLayer:
         self.answer_rst = "answer_rst" in faults
         self.no_mss_option = "no_mss_option" in faults
         self.accept_out_of_window = "accept_out_of_window" in faults
+        self.syn_window_default = "syn_window_default" in faults
         if "no_fast_retransmit" in faults:
             self.dupthresh = 0x3FFFFFFF
             self.early_rexmit = False
@@ -107,14 +108,18 @@ class TcpLayer:
         self.sig = self.pkt.signals
 
     # -- public API ---------------------------------------------------------------
-    def listen(self, port, backlog=16):
+    def listen(self, port, backlog=16, window=0):
+        """Accept connections to port. window: the size of the RecvBuf its
+        connections will get, so that the SYN-ACK offers no more than that
+        (0: rcv_window)."""
         lst = self.listeners.get(port)
         if lst is not None:
             # listening already: the same Listener (with its half-open and
             # queued connections) takes the new backlog
             lst.backlog = backlog if backlog > 0 else 1
+            lst.window = window
             return
-        self.listeners[port] = Listener(port, backlog)
+        self.listeners[port] = Listener(port, backlog, window)
 
     def unlisten(self, port):
         """Stop listening on port. Its half-open connections are reset: they
@@ -383,6 +388,7 @@ class TcpLayer:
         conn = Connection(self, dport, rip, rip_int, sport, ep.isn(dport, rip_int, sport, now), now)
         ep.add(conn)
         conn.listener = lst
+        self._offer(conn, lst.window)
         ep.half_open.append(conn)
         conn.state = SYN_RECEIVED
         conn.irs = sg.seq
@@ -459,7 +465,13 @@ class TcpLayer:
         return t if t > 0 else 0
 
     # -- user operations (through io.In / io.Raw) ------------------------------------
-    def conn_open(self, addr, port, local_port=0):
+    def _offer(self, conn, window):
+        """The SYN offers the RecvBuf the user will give (when known): a peer
+        trusting rcv_window would overrun a smaller one."""
+        if window > 0 and not self.syn_window_default:
+            conn.rcv_space = conn.rcv_space_max = window
+
+    def conn_open(self, addr, port, local_port=0, window=0):
         now = self.now
         ep = self.ep
         rip = bytes(addr)
@@ -477,6 +489,7 @@ class TcpLayer:
         conn = Connection(self, lport, rip, rip_int, port, ep.isn(lport, rip_int, port, now), now)
         ep.add(conn)
         conn.state = SYN_SENT
+        self._offer(conn, window)
         self.send_syn(conn, now)
         return self._out_for(conn)
 
