@@ -16,6 +16,9 @@
 #                            GET /bytes/N, keep-alive and pipelining; a
 #                            response is a list of chunks (head bytes, pattern
 #                            runs) that segments are filled from directly
+#   serve_qotd(net, 17)      TCP quote of the day (RFC 865), written on the socket
+#                            API: the quote, then a full close (the image's one
+#                            service on sockets, so conformance sees their close)
 #   serve_all(net)           all of the above on their usual ports
 #
 # Each serve_* returns a Service (`.close()` stops listening; `.accepted`,
@@ -26,7 +29,7 @@ from .compat import const
 from .wire.copy import copy as _copy
 from . import http
 from .layer.tcp.buffers import OutOfOrder
-from .socket import tcp_mux, _RecvRing
+from .socket import tcp_mux, _RecvRing, TcpSocket
 from .layer.tcp.connection import TIME_WAIT as _TIME_WAIT
 
 _MASK = const(0xFFFFFFFF)
@@ -513,7 +516,48 @@ def serve_http(net, port=80, page=None, backlog=16):
     return svc
 
 
+QUOTE = (b"The reasonable man adapts himself to the world; the unreasonable one "
+         b"persists in trying to adapt the world to himself. -- G. B. Shaw\r\n")
+
+
+class Qotd:
+    """RFC 865 on a listening socket: every connection accepted gets the quote
+    and is closed at once -- a full close(), so what the client sends after
+    it is answered with a RST (RFC 1122 §4.2.2.13)."""
+
+    def __init__(self, net, port=17, quote=QUOTE, backlog=16):
+        self.quote = quote
+        self.served = 0
+        s = TcpSocket(net)
+        s.bind(("", port))
+        s.listen(backlog)
+        s.setblocking(False)
+        self.sock = s
+        net.add_poller(self.poll)
+
+    def poll(self, now):
+        s = self.sock
+        while s.readable():  # a connection waits in the accept queue
+            c, _ = s.accept()
+            c.setblocking(False)
+            try:
+                c.write(self.quote)  # 100 bytes: the ring takes them whole
+            except OSError:
+                pass  # reset meanwhile: nothing to tell
+            c.close()
+            self.served += 1
+
+    def close(self):
+        self.sock.close()
+
+
+def serve_qotd(net, port=17):
+    return Qotd(net, port)
+
+
 def serve_all(net):
-    """UDP echo 7; TCP echo 7, discard 9, chargen 19, HTTP 80 (DESIGN §5)."""
+    """UDP echo 7; TCP echo 7, discard 9, chargen 19, HTTP 80 (DESIGN §5), and
+    quote of the day 17 (added for issue 16: a socket-API service)."""
     serve_udp_echo(net, 7)
-    return [serve_echo(net), serve_discard(net), serve_chargen(net), serve_http(net)]
+    return [serve_echo(net), serve_discard(net), serve_chargen(net), serve_http(net),
+            serve_qotd(net)]

@@ -17,7 +17,8 @@
 # answered in place with no allocation per datagram; TCP echo 7, discard 9
 # (RFC 863), chargen 19 (RFC 864) and HTTP/1.1 on 80 (GET / = counters page,
 # GET /bytes/N = N bytes of 0x00..0xff repeated), served from the TCP layer's
-# callbacks without sockets (ethox_uk/stack/services.py, http.py).
+# callbacks without sockets (ethox_uk/stack/services.py, http.py); quote of the
+# day on 17 (RFC 865) on the socket API: the quote, then close().
 from ethox_uk.stack import services
 
 ECHO_PORT = 7

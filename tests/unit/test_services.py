@@ -461,3 +461,24 @@ def test_http_ring_goes_back_at_time_wait():
     assert p.run(lambda: not p.a.tcp.keys(), 70000)
     assert svc.active == 0 and len(svc.spare) == 1
     p.ok()
+
+
+def test_qotd_sends_the_quote_closes_and_resets_late_data():
+    p = Pair()
+    qotd = p.svcs[4]
+    k = p.connect(17)
+    ca = p.ca(k)
+    assert p.run(lambda: ca.half_closed)
+    assert bytes(ca.received) == services.QUOTE and qotd.served == 1
+    # the server's socket is closed: data sent now is answered with a RST
+    p.app.push(k, b"thanks!", p.now)
+    assert p.run(lambda: ca.closed)
+    assert ca.reset and p.a.counters["tcp_data_after_close"] == 1
+    assert p.a.tcp.keys() == []
+    # a client that just closes ends it cleanly
+    k = p.connect(17)
+    ca = p.ca(k)
+    assert p.run(lambda: ca.half_closed)
+    p.app.close(k, p.now)
+    assert p.run(lambda: ca.closed) and not ca.reset and qotd.served == 2
+    p.ok(tcp_data_after_close=1)
