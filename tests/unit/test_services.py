@@ -5,7 +5,7 @@ import hashlib
 
 import support
 import tcp_support as T
-from ethox_uk.stack import services, http
+from ethox_uk.stack import services, http, socket
 from ethox_uk.stack.config import Config
 from ethox_uk.stack.iface import Stack
 from ethox_uk.stack.nic.pair import make_pair
@@ -24,8 +24,10 @@ class Pair:
         self.app = T.App()
         self.b.tcp = TcpLayer(self.b, self.app)
         self.app.layer = self.b.tcp
-        self.svcs = services.serve_all(self.a) if serve else None
         self.now = 0
+        # the socket API's clock (quote of the day is on sockets) is this pair's
+        socket.use(self.a, clock=lambda: self.now)
+        self.svcs = services.serve_all(self.a) if serve else None
 
     def step(self):
         self.a.poll(self.now)
