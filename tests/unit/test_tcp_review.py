@@ -522,3 +522,29 @@ def test_services_offer_their_own_ring_in_the_syn_ack():
         lo.send(R(40000, port, 1000, 0, T.SYN, mss=1460))
         sa = lo.out()[-1]
         assert sa.flags == T.SYN | ACK and sa.window == want, (port, sa.window)
+
+
+def test_no_tail_loss_probe_while_recovering_from_an_rto():
+    # RFC 8985 §7.2: no PTO in loss recovery. After an RTO the loss window is
+    # one segment; a probe 10 ms after the first ACK made it three (the
+    # conformance check tcp_congestion.rto_loss_window saw them)
+    lo = T.Lone()
+    key, iss = lo.handshake()
+    s0 = (iss + 1) & M
+    lo.app.push(key, bytes(1460 * 20), 0)
+    first = _data(lo.out())
+    t = 0
+    while lo.s.counters["tcp_timeouts"] == 0:
+        t += 5
+        lo.tick(t)
+        lo.out()
+    c = lo.s.tcp.connection(key)
+    probes = lo.s.counters["tcp_tail_probes_sent"]
+    lo.send(R(40000, 80, 1001, s0 + 1460, ACK), now=t + 1)  # the retransmission's ACK
+    after = _data(lo.out())
+    for dt in range(5, 400, 5):
+        lo.tick(t + 1 + dt)
+        after += _data(lo.out())
+    assert len(after) <= 2, [((r.seq - s0) & M, len(r.payload)) for r in after]
+    assert lo.s.counters["tcp_tail_probes_sent"] == probes and len(first) == 10
+    assert c.cwnd <= 2 * c.mss

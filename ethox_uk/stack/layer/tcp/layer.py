@@ -1041,6 +1041,8 @@ class TcpLayer:
         without waiting for the RTO (one second at least, RFC 6298)."""
         if conn.srtt8 < 0 or conn.tlp_sent or conn.in_recovery or not self.tlp:
             return
+        if 0 < (conn.recover - conn.snd_una) & MASK < HALF:
+            return  # §7.2: none in loss recovery -- after an RTO too, until SND.UNA passes it
         p = conn.srtt8 >> 2
         if p < 10:
             p = 10
