@@ -545,6 +545,17 @@ def extent(segs, base):
     return best
 
 
+def past_tail_probe(ctx, c, first, again, pred, what, timeout):
+    """RFC 8985 §7: one tail loss probe may resend the last segment about 2 SRTT after it
+    went (+200 ms with one segment out), well before the RTO, which then counts from the
+    probe (§7.3). When `again` (the first resend of `first`) is that early, note it and
+    return (the probe, the next resend); otherwise (first, again)."""
+    if again.t - first.t >= 0.9:
+        return first, again
+    ctx.note("a tail loss probe (RFC 8985) %.3f s after the first" % (again.t - first.t))
+    return again, c.expect(pred, what, timeout=timeout)
+
+
 def quiet_collect(c, bound, gap=0.15):
     """Segments of c until none came for `gap` s (at most `bound` s in all; both scaled
     by the session's timescale)."""

@@ -7,6 +7,7 @@ A mutation is fn(direction, raw) -> [(direction, raw)]; see relay.py.
 
 import socket
 import struct
+import time
 
 from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Ether
@@ -885,16 +886,23 @@ def _drop_fin_out():
 
 
 def _drop_retransmissions(first_only=False):
+    """Drop every retransmission, or (first_only) the first one the RTO sends: a resend
+    within 0.9 s of the previous copy is an RFC 8985 tail loss probe and goes through."""
     seen = {}
+    dropped = set()
 
     def fn(direction, raw):
         if direction == "out" and is_tcp(raw):
             t = Tcp(raw)
             if t.seglen and not t.flags & _RST:
                 k = (t.conn("out"), t.seq, t.flags & (_SYN | _FIN), len(t.data))
-                n = seen.get(k, 0)
-                seen[k] = n + 1
-                if n and (not first_only or n == 1):
+                now = time.monotonic()
+                n, last = seen.get(k, (0, now))
+                seen[k] = (n + 1, now)
+                if n and not first_only:
+                    return []
+                if n and k not in dropped and now - last >= 0.9:
+                    dropped.add(k)
                     return []
         return [(direction, raw)]
     return fn

@@ -5,7 +5,7 @@ Timings come from the peer's receive times; lower bounds are the RFC's, upper bo
 room for a busy host and scale with the session's timescale."""
 
 from ..registry import check
-from ..tcp import DISCARD, ECHO, TcpConn, check_seg
+from ..tcp import DISCARD, ECHO, TcpConn, check_seg, past_tail_probe
 
 
 @check("tcp_timers.initial_rto", "an unanswered SYN-ACK is retransmitted after the initial "
@@ -30,7 +30,8 @@ def initial_rto(ctx):
        "then after twice that (exponential backoff)", rfc="RFC 6298 §2.4 (RTO >= 1 s), "
        "§5.4-5.5 (retransmit the earliest segment, double the RTO)",
        accepts="first gap 0.9-3.3 s; second gap 1.6-2.5 times the first; the same bytes "
-       "from SND.UNA each time", timeout=10)
+       "from SND.UNA each time; one RFC 8985 tail loss probe before the first RTO (the RTO "
+       "then counts from it)", timeout=10)
 def rto_doubles(ctx):
     with TcpConn(ctx, ECHO) as c:
         c.open()
@@ -40,6 +41,11 @@ def rto_doubles(ctx):
         for n in (1, 2):
             s = c.expect(lambda s: s.data, "retransmission %d of the echo" % n,
                          timeout=(3.5 if n == 1 else 7) * ctx.timescale)
+            if n == 1:
+                probe, s = past_tail_probe(ctx, c, first, s, lambda s: s.data,
+                                           "retransmission 1 of the echo after its tail "
+                                           "loss probe", 3.5 * ctx.timescale)
+                times = [probe.t]
             check_seg(ctx, s)
             ctx.require(s.seq == first.seq and s.data == first.data, "%s is not the "
                         "unacknowledged segment (seq=%d, %dB) again" % (s.words(), first.seq,
