@@ -204,7 +204,7 @@ class Connection:
                 # RFC 9293 §3.10.7.4 / RFC 6191: a new incarnation may reuse the pair
                 return REOPEN
 
-        if st == TIME_WAIT and flags & _RST:
+        if st == TIME_WAIT and flags & _RST and not L.time_wait_rst_accepted:
             # RFC 1337 ("TIME-WAIT assassination", fix TW1): a RST would end
             # TIME-WAIT early and let an old duplicate into a new incarnation;
             # TIME-WAIT ends by its timer (or a new SYN, RFC 6191) only
@@ -645,7 +645,7 @@ class Connection:
             self.syn_rexmit = True
             L.send_syn(self, now)
             return
-        if self.snd_wnd == 0:
+        if self.snd_wnd == 0 and not L.no_probe_in_flight:
             self._probe_shut_window(L, now)
             return
         if self.retries == 1:

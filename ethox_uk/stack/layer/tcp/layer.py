@@ -83,6 +83,11 @@ class TcpLayer:
         self.no_mss_option = "no_mss_option" in faults
         self.accept_out_of_window = "accept_out_of_window" in faults
         self.syn_window_default = "syn_window_default" in faults
+        self.no_probe_in_flight = "no_probe_in_flight" in faults
+        self.window_update_unmoved = "window_update_unmoved" in faults
+        self.rexmit_past_window = "rexmit_past_window" in faults
+        self.dupack_inflation = "dupack_inflation" in faults
+        self.time_wait_rst_accepted = "time_wait_rst_accepted" in faults
         if "no_fast_retransmit" in faults:
             self.dupthresh = 0x3FFFFFFF
             self.early_rexmit = False
@@ -586,13 +591,15 @@ class TcpLayer:
             # the window checks below)
             conn.rexmit = False
             n = (smax - una) & MASK
+            if self.rexmit_past_window:
+                n = (data_end - una) & MASK  # fault switch: what the buffer holds
             if n >= HALF:
                 n = 0
             if fin_seq >= 0 and n:
                 n -= 1  # the FIN's sequence number holds no data
             if n > mss:
                 n = mss
-            if n > conn.snd_wnd:
+            if n > conn.snd_wnd and not self.rexmit_past_window:
                 # a window shrunk since: no further than it reaches (shut, the
                 # RTO probes it: item 1 of issue 16)
                 n = conn.snd_wnd
@@ -659,10 +666,13 @@ class TcpLayer:
             else:
                 cw = conn.cwnd
                 d = conn.dupacks
-                if d and not conn.in_recovery and nxt == conn.snd_max:
-                    # limited transmit (RFC 3042): two segments at most, and
-                    # only new data (after an RTO's go-back-N it would resend)
-                    cw += (d if d < 2 else 2) * mss
+                if d and not conn.in_recovery:
+                    if self.dupack_inflation:
+                        cw += d * mss  # fault switch: every duplicate opens the window
+                    elif nxt == conn.snd_max:
+                        # limited transmit (RFC 3042): two segments at most, and
+                        # only new data (after an RTO's go-back-N it would resend)
+                        cw += (d if d < 2 else 2) * mss
                 wnd = conn.snd_wnd if conn.snd_wnd < cw else cw
                 usable = (una + wnd - nxt) & MASK
                 if usable >= HALF:
@@ -783,6 +793,9 @@ class TcpLayer:
     def _window_update_due(self, conn):
         """Would an ACK move the advertised right edge on by enough to be worth
         one: min(2 MSS, buffer/2), measured on the edge the field can carry."""
+        if self.window_update_unmoved:
+            # fault switch: judged on the raw free space, whatever the edge does
+            return conn.rcv_space > (conn.rcv_adv - conn.rcv_nxt) & MASK
         self._adv_field(conn)
         grow = (self._edge - conn.rcv_adv) & MASK
         if grow >= HALF or grow == 0:
