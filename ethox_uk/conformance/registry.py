@@ -19,7 +19,7 @@ import re
 # Group modules under checks/, in the order they run (lower layers first).
 LOWER_GROUPS = ("arp", "ipv4", "icmp", "udp")
 TCP_GROUPS = ("tcp_handshake", "tcp_options", "tcp_data", "tcp_close", "tcp_rst",
-              "tcp_timers", "tcp_congestion")
+              "tcp_timers", "tcp_congestion", "tcp_review")
 GROUPS = LOWER_GROUPS + TCP_GROUPS  # the checks/ modules, in the order they run
 
 # The smoke subset (`--smoke`, issue 7 "In CI"): a few checks from every group, for the slow
