@@ -22,9 +22,11 @@
 #   serve_all(net)           all of the above on their usual ports
 #
 # Each serve_* returns a Service (`.close()` stops listening; `.accepted`,
-# `.active` count connections). They are apps' building blocks: call them in
-# main(net) (images/echo does). Data is read and sent from the TCP layer's
-# callbacks, so nothing here needs a poller.
+# `.active` count connections) -- quote of the day a Qotd (`.close()`,
+# `.served`). They are apps' building blocks: call them in main(net)
+# (images/echo does). Data is read and sent from the TCP layer's callbacks, so
+# nothing here needs a poller -- except quote of the day, whose socket is
+# accepted from one (net.add_poller).
 from .compat import const
 from .wire.copy import copy as _copy
 from . import http
@@ -541,7 +543,7 @@ class Qotd:
             c, _ = s.accept()
             c.setblocking(False)
             try:
-                c.write(self.quote)  # 100 bytes: the ring takes them whole
+                c.write(self.quote)  # a short quote: the empty ring takes it whole
             except OSError:
                 pass  # reset meanwhile: nothing to tell
             c.close()
