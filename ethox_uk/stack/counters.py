@@ -28,7 +28,7 @@ NAMES = (
     "icmp_echo_replies_rx",
     # udp
     "udp_truncated", "udp_bad_length", "udp_bad_checksum", "udp_no_listener",
-    "udp_socket_full", "udp_rx", "udp_tx",
+    "udp_socket_full", "udp_rx", "udp_tx", "udp_echo_refused",
     # tcp (the TCP layer adds its reasons here)
     "tcp_truncated", "tcp_bad_offset", "tcp_bad_checksum", "tcp_bad_options",
     "tcp_no_listener", "tcp_rx", "tcp_tx",

@@ -1,7 +1,9 @@
 # The classic small services, served straight on the TCP layer's user
 # interface (no sockets, no copies beyond the ones TCP needs):
 #
-#   serve_udp_echo(net, 7)   UDP echo (RFC 862), answered in place
+#   serve_udp_echo(net, 7)   UDP echo (RFC 862), answered in place; never to a
+#                            broadcast/multicast destination or a source port
+#                            below 1024 (no echo loops between servers)
 #   serve_echo(net, 7)       TCP echo (RFC 862): one ring is both the receive
 #                            buffer and the send buffer, so echoed bytes are
 #                            never copied between buffers
@@ -35,6 +37,7 @@ HTTP_RING = const(16384)  # holds a request's header section (http.MAX_HEAD) and
 SINK_WINDOW = const(1048576)  # discard keeps nothing: offer what a fast link needs in flight
 PIPELINE = const(8)  # responses queued per HTTP connection before reading on
 _POOL = const(4)
+_PRIVILEGED_PORTS = const(1024)  # UDP echo never answers a source port below this
 
 CHARGEN_LINE = const(72)
 CHARGEN_PERIOD = const(7030)  # 95 lines of 72 characters + CR LF
@@ -472,12 +475,29 @@ class HttpConn:
         self.rb = None
 
 
-def _udp_echo(view, payload_off, payload_len, src_ip_off, src_port, now):
-    return payload_len  # the payload already sits where the reply's goes
+def udp_echo_handler(net):
+    """The UDP echo handler of `net`: answers in place, but never a datagram
+    sent to a broadcast or multicast address (one spoofed datagram would draw
+    an answer from every host) nor one from a port below 1024, where echo,
+    chargen, daytime and time live: a spoofed datagram from another server's
+    port 7 would bounce between the two for ever (RFC 862 deployments refuse
+    these, as inetd's loop check does). Refusals count udp_echo_refused."""
+    c = net.counters.c
+
+    def echo(view, payload_off, payload_len, src_ip_off, src_port, now):
+        ours = net.ip_addr
+        d = src_ip_off + 4  # the destination follows the source in the IPv4 header
+        if (src_port < _PRIVILEGED_PORTS or view[d] != ours[0] or view[d + 1] != ours[1]
+                or view[d + 2] != ours[2] or view[d + 3] != ours[3]):
+            c["udp_echo_refused"] += 1
+            return None
+        return payload_len  # the payload already sits where the reply's goes
+
+    return echo
 
 
 def serve_udp_echo(net, port=7):
-    net.udp.bind(port, _udp_echo)
+    net.udp.bind(port, udp_echo_handler(net))
 
 
 def serve_echo(net, port=7, backlog=16):
