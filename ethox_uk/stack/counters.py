@@ -20,7 +20,7 @@ NAMES = (
     "ipv4_bad_checksum", "ipv4_bad_options", "ipv4_bad_source", "ipv4_not_for_us",
     "ipv4_unknown_protocol", "ipv4_frag_overlap", "ipv4_frag_timeout", "ipv4_frag_no_memory",
     "ipv4_frag_too_big", "ipv4_frag_bad", "ipv4_reassembled", "ipv4_no_route",
-    "ipv4_frag_duplicate", "ipv4_fragments_sent",
+    "ipv4_frag_duplicate", "ipv4_fragments_sent", "ipv4_frag_source_limit",
     # icmp
     "icmp_truncated", "icmp_bad_checksum", "icmp_unhandled_type", "icmp_echo_replies",
     "icmp_errors_sent", "icmp_error_suppressed", "icmp_errors_received",
