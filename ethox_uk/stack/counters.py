@@ -14,7 +14,7 @@ NAMES = (
     # arp
     "arp_truncated", "arp_bad_format", "arp_not_for_us", "arp_requests_sent",
     "arp_replies_sent", "arp_queue_full", "arp_unresolved", "arp_rate_limited",
-    "arp_bad_source",
+    "arp_bad_source", "arp_pending_limit", "arp_table_full",
     # ipv4
     "ipv4_truncated", "ipv4_bad_version", "ipv4_bad_header_len", "ipv4_bad_total_len",
     "ipv4_bad_checksum", "ipv4_bad_options", "ipv4_bad_source", "ipv4_not_for_us",
