@@ -39,6 +39,8 @@ PIPELINE = const(8)  # responses queued per HTTP connection before reading on
 _POOL = const(4)
 _PRIVILEGED_PORTS = const(1024)  # UDP echo never answers a source port below this
 
+HEAD_SCAN = http.MAX_HEAD + 2  # how far into the buffer a request head's end is looked for
+
 CHARGEN_LINE = const(72)
 CHARGEN_PERIOD = const(7030)  # 95 lines of 72 characters + CR LF
 _CG = None
@@ -406,6 +408,7 @@ class HttpConn:
         self.rb = svc.ring(HTTP_RING)
         self.sb = ChunkSend()
         self.skip = 0  # body bytes of the last request still to drop
+        self.scan = 0  # bytes of the pending request head already searched for its end
         self.closing = False  # a response said Connection: close
         self.peer_done = False
 
@@ -449,17 +452,18 @@ class HttpConn:
             n = rb.count
             if n == 0:
                 return
-            data = rb.peek(n if n <= http.MAX_HEAD + 2 else http.MAX_HEAD + 2)
-            end = http.head_end(data)
+            end = self._head_end(n)
             if end < 0:
                 if n > http.MAX_HEAD:
                     self._send(http.error_response(http.HttpError(
                         431, "the request header section is over %d bytes" % http.MAX_HEAD)))
-                elif self.peer_done and data.strip():
+                elif self.peer_done and rb.peek(n).strip():
                     self._send(http.error_response(http.HttpError(
                         400, "the connection ended inside a request")))
                 return
+            data = rb.peek(end)
             rb.skip(end)
+            self.scan = 0
             try:
                 req = http.parse_head(data[:end])
             except http.HttpError as e:
@@ -469,6 +473,31 @@ class HttpConn:
             if r.keep_alive and req.content_length:
                 self.skip = req.content_length  # a GET with a body: drop the body
             self._send(r)
+
+    def _head_end(self, n):
+        """Offset just past the blank line ending the request head among the
+        first n buffered bytes (at most MAX_HEAD + 2 are looked at), -1: not
+        there yet. Each call searches only bytes no earlier call searched (a
+        line end whose next bytes had not arrived is looked at again), so a
+        head dribbled in a byte per segment costs linear time, not quadratic;
+        bare LF line ends count, as in http.head_end."""
+        rb = self.rb
+        lim = n if n <= HEAD_SCAN else HEAD_SCAN
+        p = self.scan
+        while True:
+            i = rb.find(10, lim, p)
+            if i < 0:
+                self.scan = lim
+                return -1
+            j = i + 1
+            if j < lim and rb.at(j) == 13:
+                j += 1
+            if j >= lim:
+                self.scan = i
+                return -1
+            if rb.at(j) == 10:
+                return j + 1
+            p = i + 1
 
     def tcp_closed(self, pkt):
         self.svc.done(self.rb)

@@ -47,3 +47,85 @@ def test_udp_echo_loop_between_two_servers_is_gone():
     run_both(A, B, 2000, 2100)
     assert got == [b"hello"]
     counters_are(A, udp_rx=2, udp_tx=1, udp_echo_refused=1)
+
+
+# -- HTTP on the echo image's service ------------------------------------------------
+from test_services import Pair, _http, _responses  # noqa: E402
+
+
+def _http_conn(p):
+    """The server side (an HttpConn) of the only HTTP connection on A."""
+    for h in p.a.tcp.user.conns.values():
+        if isinstance(h, services.HttpConn):
+            return h
+    raise AssertionError("no HTTP connection on A")
+
+
+def _count_scans(rb):
+    """Make rb record how many buffered bytes its find/peek calls look at."""
+    seen = [0]
+    find = rb.find
+    peek = rb.peek
+
+    def counting_find(byte, limit=-1, start=0):
+        n = rb.count if limit < 0 or limit > rb.count else limit
+        if n > start:
+            seen[0] += n - start
+        return find(byte, limit, start)
+
+    def counting_peek(n=-1):
+        seen[0] += rb.count if n < 0 or n > rb.count else n
+        return peek(n)
+
+    rb.find = counting_find
+    rb.peek = counting_peek
+    return seen
+
+
+def test_http_head_dribble_scans_each_byte_once():
+    p = Pair()
+    k = p.connect(80)
+    ca = p.ca(k)
+    head = b"GET /bytes/5 HTTP/1.1\r\nHost: a\r\nX-Pad: " + b"y" * 6000 + b"\r\n\r\n"
+    _http(p, k, head[:10])
+    p.run(lambda: False, 5)
+    seen = _count_scans(_http_conn(p).rb)
+    for i in range(10, len(head), 40):  # 40-byte segments: 151 of them
+        _http(p, k, head[i:i + 40])
+        p.run(lambda: False, 3)
+    assert p.run(lambda: ca.received.endswith(b"\x00\x01\x02\x03\x04"))
+    # before: every segment re-read the whole head so far (~450 KB here)
+    assert seen[0] <= 3 * len(head), seen[0]
+    assert [r[0] for r in _responses(bytes(ca.received))] == [200]
+    p.ok()
+
+
+def test_http_head_end_found_across_segment_edges():
+    # the blank line split at every place, CRLF and bare LF
+    for head in (b"GET /bytes/1 HTTP/1.1\r\nHost: a\r\n\r\n", b"GET /bytes/1 HTTP/1.1\nHost: a\n\n",
+                 b"GET /bytes/1 HTTP/1.1\r\nHost: a\n\r\n"):
+        for cut in range(len(head) - 4, len(head)):
+            p = Pair()
+            k = p.connect(80)
+            ca = p.ca(k)
+            _http(p, k, head[:cut])
+            p.run(lambda: False, 5)
+            assert ca.received == bytearray()
+            _http(p, k, head[cut:])
+            assert p.run(lambda: ca.received.endswith(b"\r\n\r\n\x00")), (head, cut)
+            p.ok()
+
+
+def test_recv_ring_find_from_an_offset_across_the_wrap():
+    from ethox_uk.stack.socket import _RecvRing
+
+    rb = _RecvRing(16)
+    rb.start(0)
+    rb.receive(memoryview(b"0123456789"), 0, 10, 0)
+    rb.skip(10)
+    rb.receive(memoryview(b"ab\ncd\nefgh\nij"), 0, 13, 10)  # wraps after "ab\ncd\n"
+    assert rb.count == 13
+    assert [rb.at(i) for i in range(13)] == list(b"ab\ncd\nefgh\nij")
+    assert rb.find(10) == 2 and rb.find(10, -1, 3) == 5 and rb.find(10, -1, 6) == 10
+    assert rb.find(10, 10, 6) == -1 and rb.find(10, -1, 11) == -1 and rb.find(10, 3, 5) == -1
+    assert rb.find(ord("h")) == 9 and rb.find(ord("a"), -1, 1) == -1
