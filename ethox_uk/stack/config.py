@@ -83,6 +83,28 @@ class Config:
                 return False
         return True
 
+    def word_int(self, key, default):
+        """Boot word key=N as a whole number >= 0, or default when absent."""
+        v = self.words.get(key)
+        if v is None:
+            return default
+        if not v.isdigit() or len(v) > 12:
+            raise ValueError("boot word %s=%r: expected a whole number >= 0" % (key, v))
+        return int(v)
+
+    def word_ms(self, key, default_ms):
+        """Boot word key=SECONDS (decimals allowed, 0: off) in milliseconds,
+        or default_ms when absent."""
+        v = self.words.get(key)
+        if v is None:
+            return default_ms
+        whole, dot, frac = v.partition(".")
+        if (not whole.isdigit() or len(whole) > 9 or (dot and not frac.isdigit())
+                or len(frac) > 3):
+            raise ValueError("boot word %s=%r: expected seconds, e.g. %s=30 or %s=0.5"
+                             % (key, v, key, key))
+        return int(whole) * 1000 + (int((frac + "00")[:3]) if dot else 0)
+
     @classmethod
     def from_words(cls, cmdline, ip=None, gw=None, mac=None):
         """Build from boot words; explicit ip/gw/mac arguments win (CLI options)."""

@@ -17,7 +17,9 @@
 #   serve_http(net, 80)      HTTP/1.1 (http.py): GET / (counters page) and
 #                            GET /bytes/N, keep-alive and pipelining; a
 #                            response is a list of chunks (head bytes, pattern
-#                            runs) that segments are filled from directly
+#                            runs) that segments are filled from directly; a
+#                            request body is skipped in the ring as it comes
+#                            (never held), 413 above http_max_body
 #   serve_all(net)           all of the above on their usual ports
 #
 # Each serve_* returns a Service (`.close()` stops listening; `.accepted`,
@@ -469,7 +471,7 @@ class HttpConn:
             except http.HttpError as e:
                 self._send(http.error_response(e))
                 return
-            r = http.respond(req, self.svc.page)
+            r = http.respond(req, self.svc.page, self.svc.limits.max_body)
             if r.keep_alive and req.content_length:
                 self.skip = req.content_length  # a GET with a body: drop the body
             self._send(r)
@@ -541,11 +543,15 @@ def serve_chargen(net, port=19, backlog=16):
     return Service(net, port, ChargenConn, backlog)
 
 
-def serve_http(net, port=80, page=None, backlog=16):
+def serve_http(net, port=80, page=None, backlog=16, limits=None):
+    """limits: an http.Limits (default: from the boot words)."""
+    if limits is None:
+        limits = http.Limits.from_config(net.config)  # bad words fail here, at start
     # no Nagle: a response is written whole, so it would only delay its last
     # partial segment until the peer's (delayed) ACK
     svc = Service(net, port, HttpConn, backlog, nodelay=True)
     svc.page = page if page is not None else (lambda: http.page(net))
+    svc.limits = limits
     return svc
 
 

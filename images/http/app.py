@@ -5,7 +5,9 @@
 #   GET /          a small HTML page with the stack's counters
 #   GET /bytes/N   N bytes (N <= 64 MiB) of the repeating pattern 0x00..0xff
 # HEAD, keep-alive, pipelining and the error statuses as in ethox_uk/stack/http.py
-# (parsing and responses are shared with images/echo's zero-copy service).
+# (parsing and responses are shared with images/echo's zero-copy service); the
+# limits (body cap, timeouts) are its boot words http_max_body, http_*_timeout.
+# A request body is read through a small shared scratch buffer and dropped.
 #
 # THE APP CONTRACT for asyncio apps: main(net) schedules its coroutine with
 # aio.start(net, coro) and RETURNS; every poll round of the runner (or of the
@@ -15,6 +17,15 @@ from ethox_uk.stack import aio, http, socket
 PORT = 80
 CHUNK = 16384  # bytes of pattern per write
 _WIN = None  # CHUNK + 256 bytes of the pattern, made once: any phase is one slice
+SCRATCH = 2048  # request bodies are read through this many bytes and dropped
+_SCRATCH = None
+
+
+def scratch():
+    global _SCRATCH
+    if _SCRATCH is None:
+        _SCRATCH = memoryview(bytearray(SCRATCH))
+    return _SCRATCH
 
 
 def window():
@@ -64,7 +75,19 @@ async def send_pattern(writer, n):
         pos += k
 
 
-def handler(net):
+async def discard(reader, n):
+    """Read n bytes and drop them, through one shared scratch buffer: a
+    request body is never held whole (EOFError if the stream ends first)."""
+    s = scratch()
+    whole = len(s)
+    while n > 0:
+        k = await reader.readinto(s if n >= whole else s[:n])
+        if not k:
+            raise EOFError("the stream ended %d bytes into a request body" % n)
+        n -= k
+
+
+def handler(net, limits):
     def page():
         return http.page(net)
 
@@ -77,7 +100,7 @@ def handler(net):
                     if head is None:
                         break
                     req = http.parse_head(head)
-                    r = http.respond(req, page)
+                    r = http.respond(req, page, limits.max_body)
                 except http.HttpError as e:
                     r = http.error_response(e)
                 except ValueError:  # a line over the stream's limit
@@ -91,7 +114,7 @@ def handler(net):
                 if not r.keep_alive:
                     break
                 if req is not None and req.content_length:
-                    await reader.readexactly(req.content_length)  # a GET's body: dropped
+                    await discard(reader, req.content_length)  # a GET's body
         except (OSError, EOFError):
             pass  # the peer went away
         finally:
@@ -107,10 +130,11 @@ def handler(net):
     return handle
 
 
-async def serve(net, port):
-    await aio.start_server(handler(net), "0.0.0.0", port, net=net)
+async def serve(net, port, limits):
+    await aio.start_server(handler(net, limits), "0.0.0.0", port, net=net)
 
 
 def main(net):
     port = int(net.config.words.get("port", PORT))
-    aio.start(net, serve(net, port))
+    limits = http.Limits.from_config(net.config)  # bad boot words fail here, at start
+    aio.start(net, serve(net, port, limits))

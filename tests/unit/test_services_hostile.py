@@ -129,3 +129,80 @@ def test_recv_ring_find_from_an_offset_across_the_wrap():
     assert rb.find(10) == 2 and rb.find(10, -1, 3) == 5 and rb.find(10, -1, 6) == 10
     assert rb.find(10, 10, 6) == -1 and rb.find(10, -1, 11) == -1 and rb.find(10, 3, 5) == -1
     assert rb.find(ord("h")) == 9 and rb.find(ord("a"), -1, 1) == -1
+
+
+# -- request bodies and the cap (boot words) -------------------------------------------
+from ethox_uk.stack import http  # noqa: E402
+from ethox_uk.stack.config import Config  # noqa: E402
+
+
+def _serving(words=()):
+    p = Pair(serve=False)
+    for w in words:
+        k, v = w.split("=")
+        p.a.config.words[k] = v
+    p.svcs = services.serve_all(p.a)
+    return p
+
+
+def test_http_service_body_over_the_cap_gets_413_and_close():
+    p = _serving(["http_max_body=1000"])
+    k = p.connect(80)
+    ca = p.ca(k)
+    _http(p, k, b"GET /bytes/1 HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n\r\n" + b"x" * 1001)
+    assert p.run(lambda: ca.half_closed)
+    rs = _responses(bytes(ca.received))
+    assert [r[0] for r in rs] == [413] and rs[0][1]["connection"] == "close"
+    assert b"http_max_body" in rs[0][2]
+    p.app.close(k, p.now)
+    assert p.run(lambda: ca.closed)
+    p.ok()
+
+
+def test_http_service_streams_a_large_body_past_and_serves_on():
+    p = _serving(["http_max_body=2000000"])
+    k = p.connect(80)
+    ca = p.ca(k)
+    n = 1500000
+    _http(p, k, b"GET /bytes/1 HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % n)
+    left = [n]
+    zeros = bytes(4096)
+
+    def source(c):
+        while left[0] > 0:
+            m = c.sb.write(zeros, 0, min(left[0], 4096))
+            if not m:
+                return
+            left[0] -= m
+        if left[0] == 0:
+            c.sb.write(b"GET /bytes/2 HTTP/1.1\r\nHost: a\r\n\r\n")
+            left[0] = -1
+
+    ca.source = source
+    source(ca)
+    p.app.push(k, b"", p.now)
+    assert p.run(lambda: ca.received.endswith(b"\r\n\r\n\x00\x01"), 600000)
+    assert [r[0] for r in _responses(bytes(ca.received))] == [200, 200]
+    assert _http_conn(p).rb.cap == services.HTTP_RING  # 16 KiB held, whatever the body
+    p.ok()
+
+
+def test_boot_words_for_limits():
+    c = Config(words={"http_max_body": "5000", "http_head_timeout": "2.5",
+                      "http_keepalive_timeout": "0", "http_idle_timeout": "7"})
+    lim = http.Limits.from_config(c)
+    assert (lim.max_body, lim.head_ms, lim.keepalive_ms, lim.idle_ms) == (5000, 2500, 0, 7000)
+    lim = http.Limits.from_config(Config())
+    assert (lim.max_body, lim.head_ms, lim.keepalive_ms, lim.idle_ms) == (
+        1048576, 20000, 15000, 60000)
+    assert Config(words={"t": "0.05"}).word_ms("t", 1) == 50
+    for bad in ("-1", "1e3", "", "ten", "1.", "1.2345", ".5"):
+        e = support.raises(ValueError, Config(words={"t": bad}).word_ms, "t", 1)
+        assert "t=" in str(e)
+    for bad in ("-1", "1.5", "x", "9" * 13):
+        e = support.raises(ValueError, Config(words={"n": bad}).word_int, "n", 1)
+        assert "n=" in str(e)
+    a = Pair(serve=False).a
+    a.config.words["http_head_timeout"] = "soon"
+    e = support.raises(ValueError, services.serve_http, a)  # at start, naming the word
+    assert "http_head_timeout" in str(e)
