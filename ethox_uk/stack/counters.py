@@ -39,6 +39,9 @@ NAMES = (
     "tcp_aborted", "tcp_rst_rx", "tcp_rst_sent", "tcp_aborts_sent",
     "tcp_challenge_acks_sent", "tcp_retrans_sent", "tcp_fast_retrans_sent",
     "tcp_probes_sent", "tcp_keepalives_sent", "tcp_paws_dropped", "tcp_tail_probes_sent",
+    # services (services.py, http.py): connections closed for idleness, reset
+    # when that close did not finish, request heads too slow (408)
+    "svc_idle_closed", "svc_idle_reset", "http_head_timeout",
 )
 
 

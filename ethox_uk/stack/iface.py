@@ -65,6 +65,7 @@ class Stack:
         self.tcp = None
         self._pollers = []
         self._timer_sources = []
+        self._timers = []
         self._on_frame_cb = self._on_frame  # bound once: no allocation per poll
 
     def add_poller(self, fn):
@@ -117,6 +118,10 @@ class Stack:
             t = self.ip.frag.timer_at
             if 0 <= t <= now:
                 self.ip.poll(now)
+            for tm in self._timers:
+                t = tm.timer_at
+                if 0 <= t <= now:
+                    tm.poll(now)
         except Exception as e:
             self.counters.c["internal_error"] += 1
             self.last_error = e
@@ -126,6 +131,15 @@ class Stack:
         for p in self._pollers:
             p(now)
         return n
+
+    def add_timer(self, obj):
+        """Run obj.poll(now) in the round where obj.timer_at (absolute ms, -1:
+        none; early is fine, late is not) has come, as the layers' timers
+        run, and let it bound next_timeout(). For the stack's own services
+        (timeouts.py): unlike a poller, which runs every round and keeps the
+        image waking every 50 ms, it wakes an idle guest only when something
+        is due. Its exceptions are bugs: counted as internal_error."""
+        self._timers.append(obj)
 
     def add_timer_source(self, obj):
         """Let obj.next_timeout(now) bound how long the owner of the loop may
@@ -144,6 +158,10 @@ class Stack:
         t = self.ip.frag.timer_at
         if t >= 0 and (best < 0 or t < best):
             best = t
+        for tm in self._timers:
+            t = tm.timer_at
+            if t >= 0 and (best < 0 or t < best):
+                best = t
         tcp = self.tcp
         if tcp is not None:
             if tcp.due:

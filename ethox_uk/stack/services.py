@@ -26,9 +26,22 @@
 # `.active` count connections). They are apps' building blocks: call them in
 # main(net) (images/echo does). Data is read and sent from the TCP layer's
 # callbacks, so nothing here needs a poller.
+#
+# Idle timeouts (so silent or vanished clients cannot hold every connection):
+# a connection's "progress" is bytes received in order or acknowledged by the
+# peer; the clock restarts on each. Echo, discard and chargen close a
+# connection without progress for svc_idle_timeout (boot word, seconds,
+# default 60, 0: never); HTTP applies http.Limits (head, keep-alive and
+# busy timeouts, see http.py; a late request head gets 408). Closing is
+# graceful -- FIN after what is queued (svc_idle_closed, http_head_timeout) --
+# and if the connection has not ended CLOSE_GRACE_MS later (a peer that
+# neither reads nor answers) it is reset (svc_idle_reset). One timer per stack
+# watches every connection (timeouts.py): no poller, no periodic wake-up.
 from .compat import const
 from .wire.copy import copy as _copy
 from . import http
+from .timeouts import sweeper as _sweeper
+from .layer.tcp.connection import TIME_WAIT
 from .layer.tcp.buffers import OutOfOrder
 from .socket import tcp_mux, _RecvRing
 
@@ -39,6 +52,8 @@ HTTP_RING = const(16384)  # holds a request's header section (http.MAX_HEAD) and
 SINK_WINDOW = const(1048576)  # discard keeps nothing: offer what a fast link needs in flight
 PIPELINE = const(8)  # responses queued per HTTP connection before reading on
 _POOL = const(4)
+IDLE_MS = const(60000)  # default svc_idle_timeout (echo, discard, chargen)
+CLOSE_GRACE_MS = const(10000)  # after an idle close, a connection not ended by then is reset
 _PRIVILEGED_PORTS = const(1024)  # UDP echo never answers a source port below this
 
 HEAD_SCAN = http.MAX_HEAD + 2  # how far into the buffer a request head's end is looked for
@@ -311,12 +326,14 @@ class ChunkSend:
 class Service:
     """A listening port whose connections get handlers from make(service, key)."""
 
-    def __init__(self, net, port, make, backlog=16, nodelay=False):
+    def __init__(self, net, port, make, backlog=16, nodelay=False, idle_ms=IDLE_MS):
         self.net = net
         self.port = port
         self.make = make
         self.nodelay = nodelay
+        self.idle_ms = idle_ms  # no progress this long: close (0: never)
         self.mux = tcp_mux(net)
+        self.sweeper = _sweeper(net)
         self.accepted = 0
         self.active = 0
         self.spare = []  # rings of closed connections, reused
@@ -349,11 +366,76 @@ class Service:
         self.mux.unlisten(self.port)
 
 
-class EchoConn:
-    def __init__(self, svc, key):
+class TimedConn:
+    """What the services' connections share: progress bookkeeping and the
+    idle close (see the top of this file). A subclass calls _timed() when it
+    is made, touch() at the end of each tcp_open, _untimed() when it ends,
+    and defines progress() (an int that changes with progress), expire(now)
+    (make the close graceful) and release() (give its buffers back)."""
+
+    def _timed(self, svc, key):
         self.svc = svc
+        self.key = key
+        self.last = svc.mux.layer.now  # the latest progress
+        self.mark = 0
+        self.closing_at = -1  # after an idle close: reset if not ended by then
+        svc.sweeper.add(self, self.deadline())
+
+    def touch(self):
+        m = self.progress()
+        if m != self.mark:
+            self.mark = m
+            self.last = self.svc.mux.layer.now
+
+    def deadline(self):
+        ms = self.svc.idle_ms
+        return self.last + ms if ms > 0 else -1
+
+    def check(self, now):
+        """The Sweeper's call: the next deadline, after acting on a passed one."""
+        if self.closing_at >= 0:
+            if now < self.closing_at:
+                return self.closing_at
+            self._reset(now)
+            return -1
+        d = self.deadline()
+        if d < 0 or now < d:
+            return d
+        if self.sb.fin:  # closed on our side already: nothing graceful is left
+            self._reset(now)
+            return -1
+        self.expire(now)
+        self.closing_at = now + CLOSE_GRACE_MS
+        o = self.svc.mux.layer.raw(now).attach(self.key)
+        if o is not None:
+            self.tcp_open(o)  # send what the close queued (the FIN) now
+        return self.closing_at
+
+    def _reset(self, now):
+        svc = self.svc
+        svc.sweeper.remove(self)
+        if svc.mux.layer.state(self.key) == TIME_WAIT:
+            return  # closed on our side; TIME-WAIT ends by itself and tells us
+        svc.net.counters.c["svc_idle_reset"] += 1
+        svc.mux.abort(self.key, now)  # RST; the mux forgets us without a tcp_closed
+        self.release()
+
+    def _untimed(self):
+        self.svc.sweeper.remove(self)
+
+    def tcp_closed(self, pkt):
+        self._untimed()
+        self.release()
+
+    def expire_quietly(self):
+        self.svc.net.counters.c["svc_idle_closed"] += 1
+
+
+class EchoConn(TimedConn):
+    def __init__(self, svc, key):
         self.rb = svc.ring(ECHO_RING)
         self.sb = EchoSend(self.rb)
+        self._timed(svc, key)
 
     def tcp_open(self, pkt):
         sb = self.sb
@@ -366,53 +448,78 @@ class EchoConn:
         if rb.count < held:
             pkt.read(rb)  # the space freed: a window update if it is worth one
             pkt.write(sb)
+        self.touch()
 
-    def tcp_closed(self, pkt):
+    def progress(self):
+        return self.rb.nxt + self.sb.begin
+
+    def expire(self, now):
+        self.expire_quietly()
+        self.sb.fin = True  # echo what is left, then FIN
+
+    def release(self):
         self.svc.done(self.rb)
         self.rb = None
 
 
-class DiscardConn:
+class DiscardConn(TimedConn):
     def __init__(self, svc, key):
-        self.svc = svc
         self.rb = Sink()
         self.sb = NoData()
+        self._timed(svc, key)
 
     def tcp_open(self, pkt):
         pkt.read(self.rb)
         if pkt.signals.half_closed:
             self.sb.fin = True
         pkt.write(self.sb)
+        self.touch()
 
-    def tcp_closed(self, pkt):
+    def progress(self):
+        return self.rb.nxt
+
+    def expire(self, now):
+        self.expire_quietly()
+        self.sb.fin = True
+
+    def release(self):
         self.svc.done(None)
 
 
-class ChargenConn:
+class ChargenConn(TimedConn):
     def __init__(self, svc, key):
-        self.svc = svc
         self.rb = Sink()
         self.sb = PatternSend(fill_chargen)
+        self._timed(svc, key)
 
     def tcp_open(self, pkt):
         pkt.read(self.rb)
         if pkt.signals.half_closed:
             self.sb.stop()
         pkt.write(self.sb)
+        self.touch()
 
-    def tcp_closed(self, pkt):
+    def progress(self):
+        return self.rb.nxt + self.sb.begin
+
+    def expire(self, now):
+        self.expire_quietly()
+        self.sb.stop()
+
+    def release(self):
         self.svc.done(None)
 
 
-class HttpConn:
+class HttpConn(TimedConn):
     def __init__(self, svc, key):
-        self.svc = svc
         self.rb = svc.ring(HTTP_RING)
         self.sb = ChunkSend()
         self.skip = 0  # body bytes of the last request still to drop
         self.scan = 0  # bytes of the pending request head already searched for its end
+        self.head_at = -1  # when the first byte of the pending request head came
         self.closing = False  # a response said Connection: close
         self.peer_done = False
+        self._timed(svc, key)
 
     def tcp_open(self, pkt):
         rb = self.rb
@@ -432,6 +539,45 @@ class HttpConn:
         if (self.closing or self.peer_done) and not self.sb.fin:
             self.sb.close()  # FIN after the responses queued
         pkt.write(self.sb)
+        self.touch()
+        if not rb.count:
+            self.head_at = -1
+        elif self.head_at < 0:
+            self.head_at = self.last
+        self.svc.sweeper.want(self.deadline())  # a state change may bring it closer
+
+    def progress(self):
+        return self.rb.nxt + self.sb.begin
+
+    def deadline(self):
+        """Busy (a response leaving or a body arriving): http_idle_timeout
+        after the latest progress; part of a request head buffered:
+        http_head_timeout after its first byte; else (keep-alive, or nothing
+        asked yet) http_keepalive_timeout after the latest progress."""
+        lim = self.svc.limits
+        if self.sb.count or self.skip:
+            ms = lim.idle_ms
+            at = self.last
+        elif self.rb.count and not self.closing:
+            ms = lim.head_ms
+            at = self.head_at
+        else:
+            ms = lim.keepalive_ms
+            at = self.last
+        return at + ms if ms > 0 else -1
+
+    def expire(self, now):
+        rb = self.rb
+        if rb.count and not (self.sb.count or self.skip or self.closing):
+            self.svc.net.counters.c["http_head_timeout"] += 1
+            self._send(http.timeout_response())  # 408, Connection: close
+        else:
+            self.expire_quietly()
+            self.closing = True
+        rb.skip(rb.count)
+        self.skip = 0
+        if not self.sb.fin:
+            self.sb.close()
 
     def _send(self, r):
         sb = self.sb
@@ -466,8 +612,9 @@ class HttpConn:
             data = rb.peek(end)
             rb.skip(end)
             self.scan = 0
+            self.head_at = -1  # the next head starts with the next byte
             try:
-                req = http.parse_head(data[:end])
+                req = http.parse_head(data)
             except http.HttpError as e:
                 self._send(http.error_response(e))
                 return
@@ -501,7 +648,7 @@ class HttpConn:
                 return j + 1
             p = i + 1
 
-    def tcp_closed(self, pkt):
+    def release(self):
         self.svc.done(self.rb)
         self.rb = None
 
@@ -531,16 +678,22 @@ def serve_udp_echo(net, port=7):
     net.udp.bind(port, udp_echo_handler(net))
 
 
-def serve_echo(net, port=7, backlog=16):
-    return Service(net, port, EchoConn, backlog, nodelay=True)
+def _idle_ms(net, idle_ms):
+    if idle_ms is None:  # from the boot words; a bad one fails here, at start
+        return net.config.word_ms("svc_idle_timeout", IDLE_MS)
+    return idle_ms
 
 
-def serve_discard(net, port=9, backlog=16):
-    return Service(net, port, DiscardConn, backlog)
+def serve_echo(net, port=7, backlog=16, idle_ms=None):
+    return Service(net, port, EchoConn, backlog, True, _idle_ms(net, idle_ms))
 
 
-def serve_chargen(net, port=19, backlog=16):
-    return Service(net, port, ChargenConn, backlog)
+def serve_discard(net, port=9, backlog=16, idle_ms=None):
+    return Service(net, port, DiscardConn, backlog, False, _idle_ms(net, idle_ms))
+
+
+def serve_chargen(net, port=19, backlog=16, idle_ms=None):
+    return Service(net, port, ChargenConn, backlog, False, _idle_ms(net, idle_ms))
 
 
 def serve_http(net, port=80, page=None, backlog=16, limits=None):

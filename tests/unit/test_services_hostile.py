@@ -206,3 +206,181 @@ def test_boot_words_for_limits():
     a.config.words["http_head_timeout"] = "soon"
     e = support.raises(ValueError, services.serve_http, a)  # at start, naming the word
     assert "http_head_timeout" in str(e)
+
+
+# -- idle timeouts (issue 11 item 1, the services' part) -------------------------------
+def _a_keys(p):
+    return len(p.a.tcp.keys())
+
+
+def _until(p, cond, limit=200000):
+    """Like Pair.run, but cond is checked after every step and an idle jump
+    never passes the next timer of either stack (times measured stay exact)."""
+    end = p.now + limit
+    while p.now < end:
+        if cond():
+            return True
+        p.step()
+        if cond():
+            return True
+        if not (p.na.pending() or p.nb.pending()):
+            t = -1
+            for st in (p.a, p.b):
+                x = st.next_timeout(p.now)
+                if x >= 0 and (t < 0 or x < t):
+                    t = x
+            if t < 0 or t > end - p.now:
+                t = end - p.now
+            if t > 1:
+                p.now += t - 1
+    return cond()
+
+
+def _settle(p, ms=2000):
+    _until(p, lambda: False, ms)
+
+
+def test_silent_echo_client_is_closed_then_reset():
+    p = _serving()
+    k = p.connect(7)
+    ca = p.ca(k)
+    t0 = p.now
+    _settle(p)
+    # the only timer A keeps is the idle deadline: no periodic wake-up
+    assert 57900 <= p.a.next_timeout(p.now) <= 58000
+    assert not _until(p, lambda: ca.half_closed, 59000 - (p.now - t0))
+    assert _until(p, lambda: ca.half_closed, 2000)  # FIN at 60 s
+    assert 60000 <= p.now - t0 <= 60100
+    # B never closes its side: 10 s later A resets the connection
+    assert _until(p, lambda: ca.closed, 11000)
+    assert ca.reset and _a_keys(p) == 0
+    assert 70000 <= p.now - t0 <= 70100
+    assert p.svcs[0].active == 0
+    assert p.a.next_timeout(p.now) == -1  # nothing left to watch
+    p.ok(svc_idle_closed=1, svc_idle_reset=1, tcp_aborts_sent=1)
+
+
+def test_progress_keeps_a_connection_open():
+    p = _serving()
+    k = p.connect(7)
+    ca = p.ca(k)
+    for i in range(6):  # a byte every 50 s for five minutes
+        _until(p, lambda: False, 50000)
+        _http(p, k, b"x")
+    _until(p, lambda: False, 100)
+    assert bytes(ca.received) == b"xxxxxx" and not ca.half_closed
+    p.ok()
+
+
+def test_discard_and_chargen_time_out_too():
+    p = _serving()
+    kd = p.connect(9)
+    kc = p.connect(19)
+    cd = p.ca(kd)
+    cc = p.ca(kc)
+    cc.consume = False  # a chargen client that stops reading: the window closes
+    assert _until(p, lambda: cd.half_closed and cc.closed, 90000)
+    assert cd.reset and cc.reset  # B never closes: both reset after the grace
+    p.ok(svc_idle_closed=2, svc_idle_reset=2, tcp_aborts_sent=2,
+         tcp_probes_sent=p.a.counters["tcp_probes_sent"])
+
+
+def test_service_timeouts_from_boot_words():
+    p = _serving(["svc_idle_timeout=5", "http_keepalive_timeout=2.5"])
+    k = p.connect(7)
+    t0 = p.now
+    assert _until(p, lambda: p.ca(k).half_closed, 10000)
+    assert 5000 <= p.now - t0 <= 5100
+    k = p.connect(80)
+    t0 = p.now
+    assert _until(p, lambda: p.ca(k).half_closed, 10000)
+    assert 2500 <= p.now - t0 <= 2600
+    p = _serving(["svc_idle_timeout=0", "http_keepalive_timeout=0"])
+    k = p.connect(7)
+    k2 = p.connect(80)
+    _settle(p)
+    assert p.a.next_timeout(p.now) == -1
+    _until(p, lambda: False, 3600000)  # an hour: never closed
+    assert not p.ca(k).half_closed and not p.ca(k2).half_closed
+    p.ok()
+
+
+def test_idle_keep_alive_http_connection_closes_gracefully():
+    p = _serving()
+    k = p.connect(80)
+    ca = p.ca(k)
+    _http(p, k, b"GET /bytes/3 HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert _until(p, lambda: ca.received.endswith(b"\x00\x01\x02"))
+    t0 = p.now
+    assert _until(p, lambda: ca.half_closed, 20000)
+    assert 15000 <= p.now - t0 <= 15100  # http_keepalive_timeout
+    assert [r[0] for r in _responses(bytes(ca.received))] == [200]
+    p.app.close(k, p.now)  # a client that answers the FIN: no reset
+    assert _until(p, lambda: ca.closed)
+    assert not ca.reset
+    p.ok(svc_idle_closed=1)
+
+
+def test_dribbled_request_head_gets_408_after_head_timeout():
+    p = _serving()
+    k = p.connect(80)
+    ca = p.ca(k)
+    head = b"GET /bytes/3 HTTP/1.1\r\nHost: a\r\nX: slow"
+    _http(p, k, head[:3])
+    t0 = p.now
+    i = 3
+    while not ca.half_closed and p.now - t0 < 60000:  # one byte every 4 s
+        _until(p, lambda: ca.half_closed, 4000)
+        if i < len(head):
+            _http(p, k, head[i:i + 1])
+            i += 1
+    assert 20000 <= p.now - t0 <= 20100  # http_head_timeout from the first byte
+    rs = _responses(bytes(ca.received))
+    assert [r[0] for r in rs] == [408] and rs[0][1]["connection"] == "close"
+    p.app.close(k, p.now)
+    assert _until(p, lambda: ca.closed)
+    p.ok(http_head_timeout=1)
+
+
+def test_http_client_that_stops_reading_is_reset():
+    p = _serving()
+    k = p.connect(80)
+    ca = p.ca(k)
+    ca.consume = False  # takes 64 KiB, then its window stays shut
+    _http(p, k, b"GET /bytes/10000000 HTTP/1.1\r\nHost: a\r\n\r\n")
+    t0 = p.now
+    assert _until(p, lambda: ca.closed, 200000)
+    assert ca.reset
+    # the window shut ~1 s in; 60 s without progress after that
+    # (http_idle_timeout), the FIN cannot go, 10 s later: RST
+    assert 71000 <= p.now - t0 <= 72000
+    p.ok(svc_idle_closed=1, svc_idle_reset=1, tcp_aborts_sent=1,
+         tcp_probes_sent=p.a.counters["tcp_probes_sent"])
+
+
+def test_silent_clients_no_longer_hold_every_slot():
+    # 128 clients connect to HTTP and say nothing: before, every slot of A's
+    # TCP stayed taken for ever and the next client got no SYN-ACK
+    p = _serving()
+    p.b.tcp = None
+    from ethox_uk.stack.layer.tcp import TcpLayer
+
+    p.b.tcp = TcpLayer(p.b, p.app, slots=256)
+    p.app.layer = p.b.tcp
+    keys = []
+    for i in range(128):  # 8 at a time: A's SYN queue holds 32
+        keys.append(p.app.connect(p.now, support.OUR_IP, 80, 20000 + i))
+        if i % 8 == 7:
+            _until(p, lambda: False, 20)
+    assert _until(p, lambda: _a_keys(p) == 128)
+    late = p.app.connect(p.now, support.OUR_IP, 80, 30000)
+    _until(p, lambda: False, 3000)
+    assert p.b.tcp.state_name(late) != "ESTABLISHED"  # no slot for it yet
+    assert _until(p, lambda: _a_keys(p) == 0, 60000)  # 15 s idle + 10 s grace
+    for k in keys:
+        assert p.ca(k).closed
+    k = p.connect(80)
+    _http(p, k, b"GET /bytes/2 HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert _until(p, lambda: p.ca(k).received.endswith(b"\x00\x01"))
+    assert p.a.counters["svc_idle_closed"] == 128 and p.a.counters["svc_idle_reset"] == 128
+    assert p.a.counters["internal_error"] == 0
