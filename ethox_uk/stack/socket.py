@@ -37,6 +37,7 @@ from .config import parse_ip, format_ip
 from .layer.udp import PAYLOAD_OFF as _UDP_PAYLOAD_OFF
 from .layer.tcp import TcpLayer, RingSendBuf, RingRecvBuf
 from .layer.tcp import io as _tcpio
+from .layer.tcp.connection import TIME_WAIT
 
 AF_INET = const(2)
 AF_INET6 = const(10)
@@ -1112,6 +1113,21 @@ class TcpSocket(SocketBase):
             c.wr_shut = True
             c.sb.close()
         self._mux.push(c)
+
+    def abort(self):
+        """Reset the connection now (RST) and close the socket -- also after
+        close(), while its connection still finishes -- unless the connection
+        is over or in TIME-WAIT. For a server whose peer neither reads nor
+        answers. True if a connection was reset."""
+        c = self._c
+        reset = False
+        if c is not None and not c.gone and self._mux.layer.state(c.key) != TIME_WAIT:
+            self._mux.abort(c.key, _now(self._stack))
+            if not c.err:
+                c.err = ECONNRESET
+            reset = True
+        self.close()
+        return reset
 
     def _close(self):
         mux = self._mux

@@ -162,3 +162,131 @@ def test_bad_limit_words_fail_at_start_naming_the_word():
     B.config.words["http_max_body"] = "lots"
     e = support.raises(ValueError, _app().main, B)
     assert "http_max_body" in str(e)
+
+
+# -- item 1: timeouts on the stack's clock -------------------------------------------
+# Here the app serves on A of test_services' Pair and a tcp_support App on B is
+# the client, so idle stretches of simulated time are skipped in one jump
+# (asyncio clients would have to spin through them).
+from test_services import Pair, _http, _responses  # noqa: E402
+from test_services_hostile import _until  # noqa: E402
+
+
+def _app_pair(words=()):
+    aio.reset()
+    p = Pair(serve=False)
+    for w in words:
+        k, v = w.split("=")
+        p.a.config.words[k] = v
+    socket.use(p.a, clock=lambda: p.now)
+    _app().main(p.a)
+    _until(p, lambda: False, 5)
+    return p
+
+
+def _done(p):
+    assert p.a.counters["internal_error"] == 0, p.a.last_error
+    assert p.b.counters["internal_error"] == 0, p.b.last_error
+
+
+def test_silent_and_keep_alive_idle_connections_close_after_the_keepalive_timeout():
+    p = _app_pair()
+    k = p.connect(80)
+    ca = p.ca(k)
+    t0 = p.now
+    assert _until(p, lambda: ca.half_closed, 30000)
+    assert 15000 <= p.now - t0 <= 15100, p.now - t0
+    assert ca.received == bytearray()
+    p.app.close(k, p.now)  # a client that closes its side too: no reset
+    k = p.connect(80)
+    ca = p.ca(k)
+    _http(p, k, b"GET /bytes/3 HTTP/1.1\r\nHost: b\r\n\r\n")
+    assert _until(p, lambda: ca.received.endswith(b"\x00\x01\x02"))
+    t0 = p.now
+    assert _until(p, lambda: ca.half_closed, 30000)
+    assert 15000 <= p.now - t0 <= 15100, p.now - t0
+    assert [r[0] for r in _responses(bytes(ca.received))] == [200]
+    p.app.close(k, p.now)
+    _until(p, lambda: not p.a.tcp.keys(), 20000)
+    assert p.a.counters["svc_idle_closed"] == 2 and p.a.counters["svc_idle_reset"] == 0
+    _done(p)
+
+
+def test_dribbled_head_gets_408_after_the_head_timeout():
+    p = _app_pair()
+    k = p.connect(80)
+    ca = p.ca(k)
+    _http(p, k, b"GET /bytes/3 HTTP/1.1\r\n")
+    t0 = p.now
+    for c in b"Host: b\r\nX: yyyyyyyyyyyyy":  # a byte every 3 s
+        if _until(p, lambda: ca.half_closed, 3000):
+            break
+        _http(p, k, bytes((c,)))
+    assert ca.half_closed
+    assert 20000 <= p.now - t0 <= 20100, p.now - t0  # from the request line on
+    rs = _responses(bytes(ca.received))
+    assert [r[0] for r in rs] == [408] and rs[0][1]["connection"] == "close"
+    assert p.a.counters["http_head_timeout"] == 1
+    _done(p)
+
+
+def test_partial_request_line_gets_408_after_the_keepalive_timeout():
+    p = _app_pair(["http_keepalive_timeout=2"])
+    k = p.connect(80)
+    ca = p.ca(k)
+    _http(p, k, b"GET /bytes/3 HT")
+    t0 = p.now
+    assert _until(p, lambda: ca.half_closed, 10000)
+    assert 2000 <= p.now - t0 <= 2100, p.now - t0
+    assert [r[0] for r in _responses(bytes(ca.received))] == [408]
+    assert p.a.counters["http_head_timeout"] == 1
+    _done(p)
+
+
+def test_client_that_stops_reading_is_reset():
+    p = _app_pair(["http_idle_timeout=5"])
+    k = p.connect(80)
+    ca = p.ca(k)
+    ca.consume = False  # takes 64 KiB, then its window stays shut
+    _http(p, k, b"GET /bytes/10000000 HTTP/1.1\r\nHost: b\r\n\r\n")
+    t0 = p.now
+    assert _until(p, lambda: ca.closed, 60000)
+    assert ca.reset
+    # ~1 s of sending, 5 s without progress, then 10 s of grace for the FIN
+    assert 15000 <= p.now - t0 <= 17000, p.now - t0
+    assert p.a.counters["svc_idle_closed"] == 1 and p.a.counters["svc_idle_reset"] == 1
+    assert not p.a.tcp.keys()
+    _done(p)
+
+
+def test_timeouts_off_keep_a_silent_connection():
+    p = _app_pair(["http_keepalive_timeout=0"])
+    k = p.connect(80)
+    _until(p, lambda: False, 3600000)
+    assert not p.ca(k).half_closed and p.a.counters["svc_idle_closed"] == 0
+    _done(p)
+
+
+def test_header_line_dribbled_a_byte_per_segment_stays_small():
+    p = _app_pair()
+    k = p.connect(80)
+    p.b.tcp.set_nodelay(k, True)  # one byte, one segment
+    ca = p.ca(k)
+    heap = Heap(every=500)
+    try:
+        _http(p, k, b"GET /bytes/3 HTTP/1.1\r\nHost: b\r\nX-Pad: ")
+        _until(p, lambda: False, 5)
+        heap.base = heap.live()
+        for i in range(2000):
+            _http(p, k, b"y")
+            p.step()
+            p.step()
+            p.app.log = []  # the client's own record of every segment: not the server's
+            heap.tick()
+        _http(p, k, b"\r\n\r\n")
+        assert _until(p, lambda: ca.received.endswith(b"\x00\x01\x02"))
+    finally:
+        heap.stop()
+    # before: one object per byte held until the line ended (~85 KB here)
+    assert heap.peak < 30000, heap.peak
+    _done(p)
