@@ -93,17 +93,14 @@ class Config:
         return int(v)
 
     def word_ms(self, key, default_ms):
-        """Boot word key=SECONDS (decimals allowed, 0: off) in milliseconds,
-        or default_ms when absent."""
+        """Boot word key=SECONDS (a whole number, 0: off) in milliseconds, or
+        default_ms when absent."""
         v = self.words.get(key)
         if v is None:
             return default_ms
-        whole, dot, frac = v.partition(".")
-        if (not whole.isdigit() or len(whole) > 9 or (dot and not frac.isdigit())
-                or len(frac) > 3):
-            raise ValueError("boot word %s=%r: expected seconds, e.g. %s=30 or %s=0.5"
-                             % (key, v, key, key))
-        return int(whole) * 1000 + (int((frac + "00")[:3]) if dot else 0)
+        if not v.isdigit() or len(v) > 9:
+            raise ValueError("boot word %s=%r: expected whole seconds, e.g. %s=30" % (key, v, key))
+        return int(v) * 1000
 
     @classmethod
     def from_words(cls, cmdline, ip=None, gw=None, mac=None):

@@ -22,8 +22,8 @@
 # why. Request bodies are never kept: both servers read and drop them (a GET's
 # body) through a fixed scratch buffer.
 #
-# Limits (boot words, so a recipe's cmdline sets them; timeouts in seconds,
-# decimals allowed, 0 turns one off):
+# Limits (boot words, so a recipe's cmdline sets them; timeouts in whole
+# seconds, 0 turns one off):
 #   http_max_body=BYTES        the largest request body read (and dropped);
 #                              above it 413. Default 1 MiB (as nginx's
 #                              client_max_body_size)

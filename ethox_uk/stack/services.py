@@ -111,8 +111,13 @@ def chargen_bytes(pos, n):
 class NoData:
     """A SendBuf with nothing to send (only a FIN once fin is set)."""
 
+    begin = 0  # nothing is sent: no progress to see here
+
     def __init__(self):
         self.fin = False
+
+    def stop(self):
+        self.fin = True
 
     def available(self):
         return 0
@@ -177,6 +182,9 @@ class EchoSend:
         self.rb = rb
         self.begin = -1
         self.fin = False
+
+    def stop(self):
+        self.fin = True  # echo what is left, then FIN
 
     def available(self):
         return self.rb.count
@@ -368,14 +376,15 @@ class Service:
 
 class TimedConn:
     """What the services' connections share: progress bookkeeping and the
-    idle close (see the top of this file). A subclass calls _timed() when it
-    is made, touch() at the end of each tcp_open, _untimed() when it ends,
-    and defines progress() (an int that changes with progress), expire(now)
-    (make the close graceful) and release() (give its buffers back)."""
+    idle close (see the top of this file). A subclass has `rb` and `sb` (its
+    buffers), calls _timed() when it is made and touch() at the end of each
+    tcp_open; progress(), expire() and release() suit echo, discard and
+    chargen as they are."""
 
-    def _timed(self, svc, key):
+    def _timed(self, svc, key, ring):
         self.svc = svc
         self.key = key
+        self.ring = ring  # a receive ring to give back to the service, or None
         self.last = svc.mux.layer.now  # the latest progress
         self.mark = 0
         self.closing_at = -1  # after an idle close: reset if not ended by then
@@ -386,6 +395,10 @@ class TimedConn:
         if m != self.mark:
             self.mark = m
             self.last = self.svc.mux.layer.now
+
+    def progress(self):
+        """An int that changes when bytes arrive in order or are acknowledged."""
+        return self.rb.nxt + self.sb.begin
 
     def deadline(self):
         ms = self.svc.idle_ms
@@ -411,6 +424,11 @@ class TimedConn:
             self.tcp_open(o)  # send what the close queued (the FIN) now
         return self.closing_at
 
+    def expire(self, now):
+        """Idle: end our stream gracefully (FIN after what is queued)."""
+        self.svc.net.counters.c["svc_idle_closed"] += 1
+        self.sb.stop()
+
     def _reset(self, now):
         svc = self.svc
         svc.sweeper.remove(self)
@@ -420,22 +438,20 @@ class TimedConn:
         svc.mux.abort(self.key, now)  # RST; the mux forgets us without a tcp_closed
         self.release()
 
-    def _untimed(self):
-        self.svc.sweeper.remove(self)
-
     def tcp_closed(self, pkt):
-        self._untimed()
+        self.svc.sweeper.remove(self)
         self.release()
 
-    def expire_quietly(self):
-        self.svc.net.counters.c["svc_idle_closed"] += 1
+    def release(self):
+        self.svc.done(self.ring)
+        self.ring = None
 
 
 class EchoConn(TimedConn):
     def __init__(self, svc, key):
         self.rb = svc.ring(ECHO_RING)
         self.sb = EchoSend(self.rb)
-        self._timed(svc, key)
+        self._timed(svc, key, self.rb)
 
     def tcp_open(self, pkt):
         sb = self.sb
@@ -450,23 +466,12 @@ class EchoConn(TimedConn):
             pkt.write(sb)
         self.touch()
 
-    def progress(self):
-        return self.rb.nxt + self.sb.begin
-
-    def expire(self, now):
-        self.expire_quietly()
-        self.sb.fin = True  # echo what is left, then FIN
-
-    def release(self):
-        self.svc.done(self.rb)
-        self.rb = None
-
 
 class DiscardConn(TimedConn):
     def __init__(self, svc, key):
         self.rb = Sink()
         self.sb = NoData()
-        self._timed(svc, key)
+        self._timed(svc, key, None)
 
     def tcp_open(self, pkt):
         pkt.read(self.rb)
@@ -475,22 +480,12 @@ class DiscardConn(TimedConn):
         pkt.write(self.sb)
         self.touch()
 
-    def progress(self):
-        return self.rb.nxt
-
-    def expire(self, now):
-        self.expire_quietly()
-        self.sb.fin = True
-
-    def release(self):
-        self.svc.done(None)
-
 
 class ChargenConn(TimedConn):
     def __init__(self, svc, key):
         self.rb = Sink()
         self.sb = PatternSend(fill_chargen)
-        self._timed(svc, key)
+        self._timed(svc, key, None)
 
     def tcp_open(self, pkt):
         pkt.read(self.rb)
@@ -498,16 +493,6 @@ class ChargenConn(TimedConn):
             self.sb.stop()
         pkt.write(self.sb)
         self.touch()
-
-    def progress(self):
-        return self.rb.nxt + self.sb.begin
-
-    def expire(self, now):
-        self.expire_quietly()
-        self.sb.stop()
-
-    def release(self):
-        self.svc.done(None)
 
 
 class HttpConn(TimedConn):
@@ -519,7 +504,7 @@ class HttpConn(TimedConn):
         self.head_at = -1  # when the first byte of the pending request head came
         self.closing = False  # a response said Connection: close
         self.peer_done = False
-        self._timed(svc, key)
+        self._timed(svc, key, self.rb)
 
     def tcp_open(self, pkt):
         rb = self.rb
@@ -546,9 +531,6 @@ class HttpConn(TimedConn):
             self.head_at = self.last
         self.svc.sweeper.want(self.deadline())  # a state change may bring it closer
 
-    def progress(self):
-        return self.rb.nxt + self.sb.begin
-
     def deadline(self):
         """Busy (a response leaving or a body arriving): http_idle_timeout
         after the latest progress; part of a request head buffered:
@@ -572,7 +554,7 @@ class HttpConn(TimedConn):
             self.svc.net.counters.c["http_head_timeout"] += 1
             self._send(http.timeout_response())  # 408, Connection: close
         else:
-            self.expire_quietly()
+            self.svc.net.counters.c["svc_idle_closed"] += 1
             self.closing = True
         rb.skip(rb.count)
         self.skip = 0
@@ -647,11 +629,6 @@ class HttpConn(TimedConn):
             if rb.at(j) == 10:
                 return j + 1
             p = i + 1
-
-    def release(self):
-        self.svc.done(self.rb)
-        self.rb = None
-
 
 def udp_echo_handler(net):
     """The UDP echo handler of `net`: answers in place, but never a datagram
