@@ -1,13 +1,17 @@
 # images/http (the asyncio app) against careless and hostile clients (issue
-# 11): request bodies are never held whole, 413 above the cap, and idle
-# timeouts. Stack A is the client (aio streams), B serves the app; simulated
-# clock (one ms per clock call), as in test_aio.py.
+# 11): request bodies are never held whole, 413 above the cap, a dribbled line
+# stays small, and idle timeouts. Body tests: stack A is the client (aio
+# streams), B serves the app, on a simulated clock (one ms per clock call) as
+# in test_aio.py; timeout tests: the app serves on A of test_services' Pair,
+# whose tcp_support client on B lets idle stretches pass in one jump.
 import gc
 import sys
 
 import support
 from support import two_stacks, SimClock
-from ethox_uk.stack import socket, aio, http
+from ethox_uk.stack import socket, aio
+from test_services import Pair, _http, _responses
+from test_services_hostile import _until
 
 B_ADDR = "10.0.2.2"
 
@@ -165,11 +169,7 @@ def test_bad_limit_words_fail_at_start_naming_the_word():
 
 
 # -- item 1: timeouts on the stack's clock -------------------------------------------
-# Here the app serves on A of test_services' Pair and a tcp_support App on B is
-# the client, so idle stretches of simulated time are skipped in one jump
-# (asyncio clients would have to spin through them).
-from test_services import Pair, _http, _responses  # noqa: E402
-from test_services_hostile import _until  # noqa: E402
+# (asyncio clients would have to spin through the idle stretches: see the top)
 
 
 def _app_pair(words=()):

@@ -5,7 +5,9 @@ import support
 from support import (ip_stack, stack_rx, prime_arp, frame_in, ipv4_pkt, udp_dgram,
                      counters_are, two_stacks, run_both,
                      OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, SUBNET_BCAST, ALL_ONES, BCAST_MAC)
-from ethox_uk.stack import services
+from ethox_uk.stack import services, http
+from ethox_uk.stack.config import Config
+from test_services import Pair, _http, _responses
 
 
 # -- UDP echo ------------------------------------------------------------------------
@@ -50,7 +52,6 @@ def test_udp_echo_loop_between_two_servers_is_gone():
 
 
 # -- HTTP on the echo image's service ------------------------------------------------
-from test_services import Pair, _http, _responses  # noqa: E402
 
 
 def _http_conn(p):
@@ -132,8 +133,6 @@ def test_recv_ring_find_from_an_offset_across_the_wrap():
 
 
 # -- request bodies and the cap (boot words) -------------------------------------------
-from ethox_uk.stack import http  # noqa: E402
-from ethox_uk.stack.config import Config  # noqa: E402
 
 
 def _serving(words=()):
