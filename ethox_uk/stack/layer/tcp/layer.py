@@ -1150,6 +1150,8 @@ class TcpLayer:
         self.ep.remove(conn)
         conn.rto_at = conn.delack_at = conn.persist_at = conn.ka_at = conn.tw_at = -1
         conn.pto_at = conn.fw2_at = -1
+        if not self.ep.count:
+            self.timer_at = -1  # nothing left to time: an idle stack sleeps
 
     def close_by_timer(self, conn, reset, relisten):
         """Delete conn and tell the user (a CLOSED In carrying the signals)."""
