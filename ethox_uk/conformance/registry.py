@@ -32,7 +32,7 @@ import re
 # Group modules under checks/, in the order they run (lower layers first).
 LOWER_GROUPS = ("arp", "ipv4", "icmp", "udp")
 TCP_GROUPS = ("tcp_handshake", "tcp_options", "tcp_data", "tcp_close", "tcp_rst",
-              "tcp_timers", "tcp_congestion")
+              "tcp_timers", "tcp_congestion", "tcp_review")
 GROUPS = LOWER_GROUPS + TCP_GROUPS  # the checks/ modules, in the order they run
 
 # The smoke subset (`--smoke`, for CI): a few checks from every group, for the slow
@@ -50,6 +50,7 @@ SMOKE = (
     "tcp_rst.rst_exact_closes",
     "tcp_timers.initial_rto",
     "tcp_congestion.fast_retransmit",
+    "tcp_review.data_after_close_reset",
 )
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
