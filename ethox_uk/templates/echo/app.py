@@ -15,14 +15,16 @@ from ethox_uk.stack import services
 PORT = 7
 
 
-def on_datagram(view, payload_off, payload_len, src_ip_off, src_port, now):
-    # The payload is view[payload_off:payload_off + payload_len], in the NIC's
-    # buffer (valid during this call only). To answer, write the reply's payload at
-    # payload_off and return its length; None sends nothing. Echo: it is already there.
-    return payload_len
+# A UDP service of your own: net.udp.bind(port, handler), where
+#   handler(view, payload_off, payload_len, src_ip_off, src_port, now)
+# reads the payload view[payload_off:payload_off + payload_len] in the NIC's buffer
+# (valid during the call only); to answer it writes the reply's payload at
+# payload_off and returns its length (None: no answer). services.udp_echo_handler is
+# one: it also refuses broadcasts and source ports below 1024, so that a spoofed
+# datagram cannot start an echo loop with another server.
 
 
 def main(net):
     port = int(net.config.words.get("port", PORT))
-    net.udp.bind(port, on_datagram)
+    services.serve_udp_echo(net, port)
     services.serve_echo(net, port)
