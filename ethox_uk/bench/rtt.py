@@ -30,30 +30,6 @@ UDP_PORT = 7
 PEER_PORT = 40000
 
 
-def _abspath(p):
-    if not p.startswith("/"):
-        import os
-
-        p = os.getcwd() + "/" + p
-    parts = []
-    for part in p.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts:
-                parts.pop()
-        else:
-            parts.append(part)
-    return "/" + "/".join(parts)
-
-
-def _root():
-    p = _abspath(sys.argv[0])
-    for _ in range(3):  # ethox_uk/bench/rtt.py -> repository root
-        p = p[:p.rfind("/")]
-    return p
-
-
 if MP:
     def ticks():
         return time.ticks_us()
@@ -360,9 +336,11 @@ def main(argv):
     if len(argv) < 4:
         print("usage: rtt.py RECIPE_DIR APP COUNT SOCKDIR [CMDLINE]")
         return 2
-    root = _root()
-    if root not in sys.path:
-        sys.path.insert(0, root)
+    try:
+        from ethox_uk.bench.scriptpath import add_repo_root
+    except ImportError:  # run as a file: its own folder is sys.path[0]
+        from scriptpath import add_repo_root
+    add_repo_root()
     recipe_dir, app_name, count, sockdir = argv[0], argv[1], int(argv[2]), argv[3]
     cmdline = argv[4] if len(argv) > 4 else "ip=10.0.2.15/24 gw=10.0.2.2"
     for part in (bench_pair, bench_dgram, bench_alloc):
