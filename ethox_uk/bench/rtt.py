@@ -45,17 +45,11 @@ else:
 
 
 # -- frame templates (built once) -------------------------------------------------
-def _csum(b, start, end, initial=0):
-    s = initial
-    i = start
-    while i + 1 < end:
-        s += (b[i] << 8) | b[i + 1]
-        i += 2
-    if i < end:
-        s += b[i] << 8
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return s
+def csum(buf, start=0, end=-1, initial=0):
+    # the stack's checksum (imported late: main() puts the repository on sys.path first)
+    from ethox_uk.stack.wire.checksum import csum as stack_csum
+
+    return stack_csum(buf, start, end, initial)
 
 
 def _put16(b, off, v):
@@ -76,7 +70,7 @@ def ipv4_frame(proto, payload_len):
     f[23] = proto
     f[26:30] = PEER_IP
     f[30:34] = SERVER_IP
-    _put16(f, 24, ~_csum(f, 14, 34) & 0xFFFF)
+    _put16(f, 24, ~csum(f, 14, 34) & 0xFFFF)
     return f
 
 
@@ -87,7 +81,7 @@ def icmp_echo_request():
     _put16(f, 40, 1)
     for i in range(ICMP_PAYLOAD):
         f[42 + i] = i & 255
-    _put16(f, 36, ~_csum(f, 34, len(f)) & 0xFFFF)
+    _put16(f, 36, ~csum(f, 34, len(f)) & 0xFFFF)
     return bytes(f)
 
 
@@ -98,8 +92,8 @@ def udp_request(port=UDP_PORT):
     _put16(f, 38, 8 + UDP_PAYLOAD)
     for i in range(UDP_PAYLOAD):
         f[42 + i] = 0x41 + (i % 26)
-    pseudo = _csum(PEER_IP + SERVER_IP + bytes((0, 17, 0, 8 + UDP_PAYLOAD)), 0, 12)
-    s = ~_csum(f, 34, len(f), pseudo) & 0xFFFF
+    pseudo = csum(PEER_IP + SERVER_IP + bytes((0, 17, 0, 8 + UDP_PAYLOAD)), 0, 12)
+    s = ~csum(f, 34, len(f), pseudo) & 0xFFFF
     _put16(f, 40, s or 0xFFFF)
     return bytes(f)
 
