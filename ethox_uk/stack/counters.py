@@ -41,6 +41,12 @@ NAMES = (
     "tcp_probes_sent", "tcp_keepalives_sent", "tcp_paws_dropped", "tcp_tail_probes_sent",
     "tcp_syncookies_sent", "tcp_syncookies_rx", "tcp_syncookies_failed", "tcp_source_limit",
     "tcp_fin_wait2_timeouts", "tcp_no_memory",
+    # dhcp client (stack/dhcp.py): drops of server messages, then traffic
+    "dhcp_truncated", "dhcp_bad_format", "dhcp_not_ours", "dhcp_bad_option",
+    "dhcp_bad_reply", "dhcp_unexpected", "dhcp_conflicts", "dhcp_tx", "dhcp_rx",
+    # dns resolver (stack/resolver.py): answers dropped by reason, timeouts, traffic
+    "dns_truncated", "dns_bad_format", "dns_not_ours", "dns_timeouts", "dns_queries_sent",
+    "dns_tcp_queries_sent", "dns_rx",
 )
 
 
