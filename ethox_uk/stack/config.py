@@ -2,10 +2,27 @@
 # (DESIGN §5). Parsed from the kernel command line in the image and from CLI
 # options in host mode; errors raise ValueError naming the word and what is
 # expected.
+#
+# Words the stack itself reads (every other `key=value` is the app's):
+#   ip=A.B.C.D/PFX | ip=dhcp   gw=A.B.C.D   mac=xx:..
+#   dns=A.B.C.D[,A.B.C.D...]   name servers for the resolver (win over DHCP's)
+#   dhcp_timeout=S             with ip=dhcp: give up after S seconds without a
+#                              lease (guest status 5); 0 = keep asking forever
+#   acd=MS                     with ip=dhcp: the RFC 5227 address check takes at
+#                              most MS ms (its timings scaled down); 0 = no check
+#   hostname=NAME              sent to the DHCP server (option 12)
+# With ip=dhcp the address is 0.0.0.0/0 until a lease is bound (stack/dhcp.py
+# fills ip, prefix, gw, dns and mtu in); a gw= word then only stands in when
+# the server names no router.
 
 DEFAULT_IP = "10.0.2.15/24"
 DEFAULT_GW = "10.0.2.2"
 DEFAULT_MAC = "52:54:00:12:34:56"
+DHCP = "dhcp"
+UNSET_IP = b"\x00\x00\x00\x00"
+DEFAULT_DHCP_TIMEOUT = 30  # seconds; below `ethox-uk exec`'s 60 s wait for the ready line
+ACD_RFC_MS = 7000  # RFC 5227's longest probe: PROBE_WAIT + 2 x PROBE_MAX + ANNOUNCE_WAIT
+MAX_DNS = 3
 
 
 def parse_ip(text):
@@ -48,6 +65,43 @@ def parse_mac(text):
     return bytes(out)
 
 
+def parse_dns(text):
+    """[4-byte address, ...] from 'A.B.C.D[,A.B.C.D...]' (at most MAX_DNS)."""
+    try:
+        out = [parse_ip(p) for p in text.split(",")]
+    except ValueError as e:
+        raise ValueError("dns=%s: %s (write dns=A.B.C.D[,A.B.C.D])" % (text, e))
+    if len(out) > MAX_DNS:
+        raise ValueError("dns=%s names %d servers: give at most %d" % (text, len(out), MAX_DNS))
+    for a in out:
+        if a[0] == 0 or a[0] >= 224:
+            raise ValueError("dns=%s: %s cannot be a name server (not a unicast address)"
+                             % (text, format_ip(a)))
+    return out
+
+
+def _number(words, key, default, low, high, what):
+    v = words.get(key)
+    if v is None:
+        return default
+    if not v.isdigit() or not low <= int(v) <= high:
+        raise ValueError("bad %s=%s: expected %s" % (key, v, what))
+    return int(v)
+
+
+def _hostname(text):
+    if text is None:
+        return None
+    ok = 0 < len(text) <= 63 and text[0] != "-" and text[-1] != "-"
+    for ch in text:
+        if not (ch.isalpha() or ch.isdigit() or ch == "-") or ord(ch) > 127:
+            ok = False
+    if not ok:
+        raise ValueError("bad hostname=%s: expected 1-63 letters, digits and inner '-'"
+                         % text)
+    return text.encode()
+
+
 def format_ip(ip):
     return "%d.%d.%d.%d" % (ip[0], ip[1], ip[2], ip[3])
 
@@ -58,10 +112,23 @@ def format_mac(mac):
 
 class Config:
     def __init__(self, ip=DEFAULT_IP, gw=DEFAULT_GW, mac=DEFAULT_MAC, words=None):
-        self.ip, self.prefix = parse_cidr(ip) if isinstance(ip, str) else ip
+        self.dhcp = ip == DHCP
+        if self.dhcp:
+            self.ip, self.prefix = UNSET_IP, 0
+        else:
+            self.ip, self.prefix = parse_cidr(ip) if isinstance(ip, str) else ip
         self.gw = parse_ip(gw) if isinstance(gw, str) else gw
+        self.static_gw = self.gw
         self.mac = parse_mac(mac) if isinstance(mac, str) else mac
-        self.words = words or {}
+        self.words = words = words or {}
+        self.mtu = 1500
+        self.dns = parse_dns(words["dns"]) if words.get("dns") else []
+        self.static_dns = bool(self.dns)
+        self.dhcp_timeout = _number(words, "dhcp_timeout", DEFAULT_DHCP_TIMEOUT, 0, 86400,
+                                    "seconds 0-86400 (0: keep asking)")
+        self.acd_ms = _number(words, "acd", ACD_RFC_MS, 0, 60000,
+                              "the longest address check in ms, 0-60000 (0: none)")
+        self.hostname = _hostname(words.get("hostname"))
         if self.gw is not None and not self.on_link(self.gw):
             raise ValueError("gateway %s is not inside %s/%d: pick a gateway on the local network"
                              % (format_ip(self.gw), format_ip(self.ip), self.prefix))
@@ -84,8 +151,8 @@ class Config:
         return True
 
     @classmethod
-    def from_words(cls, cmdline, ip=None, gw=None, mac=None):
-        """Build from boot words; explicit ip/gw/mac arguments win (CLI options)."""
+    def from_words(cls, cmdline, ip=None, gw=None, mac=None, dns=None):
+        """Build from boot words; explicit ip/gw/mac/dns arguments win (CLI options)."""
         words = {}
         for w in cmdline.split():
             if "=" not in w:
@@ -93,6 +160,8 @@ class Config:
                 continue
             k, v = w.split("=", 1)
             words[k] = v
+        if dns:
+            words["dns"] = dns
         return cls(ip=ip or words.get("ip", DEFAULT_IP),
                    gw=gw or words.get("gw", DEFAULT_GW),
                    mac=mac or words.get("mac", DEFAULT_MAC),
