@@ -126,7 +126,7 @@ def exec_(args, code_file, attach, timeout, net, vm):
         usage = ("--attach unix:PATH (CODE | -f FILE)" if attach else "IMAGE (CODE | -f FILE)")
         raise click.UsageError("expected %s" % usage)
     if attach:
-        if net.spec or net.ip or net.gw or net.mac or net.pcap or vm.mem \
+        if net.spec or net.ip or net.gw or net.mac or net.pcap or net.dns or vm.mem \
                 or vm.accel != "auto" or vm.machine != "microvm":
             raise click.UsageError("--attach talks to a running image: give network and VM "
                                    "options to its `ethox-uk run`")

@@ -443,11 +443,13 @@ def start(stack, now, log=None):
     return client
 
 
-def wait_bound(stack, client, clock, idle, max_wait_ms=50):
+def wait_bound(stack, client, clock, idle, max_wait_ms=50, stop=None):
     """Poll the stack until the client holds a lease (True) or gives up
     (False): the runners' wait before the app starts. idle(ms) waits for a
-    frame or the time (the NIC's wait)."""
+    frame or the time (the NIC's wait); stop() true ends the wait (None)."""
     while True:
+        if stop is not None and stop():
+            return None
         now = clock()
         stack.poll(now)
         st = client.state
