@@ -65,6 +65,92 @@ def parse_mac(text):
     return bytes(out)
 
 
+def parse_ip6(text):
+    """16 bytes for an IPv6 address in RFC 4291 §2.2 text form (no zone)."""
+    bad = ValueError("bad IPv6 address %r: expected e.g. 2001:db8::15 or fe80::1" % text)
+    if not isinstance(text, str) or not 2 <= len(text) <= 45 or ":" not in text:
+        raise bad
+    tail = b""
+    if "." in text:  # an IPv4 tail (::ffff:1.2.3.4)
+        c = text.rfind(":")
+        try:
+            tail = parse_ip(text[c + 1:])
+        except ValueError:
+            raise bad
+        text = text[:c + 1] + "0:0"
+    halves = text.split("::")
+    if len(halves) > 2:
+        raise bad
+    words = []
+    for h in halves:
+        part = []
+        if h:
+            for g in h.split(":"):
+                if not 1 <= len(g) <= 4:
+                    raise bad
+                for ch in g:
+                    if ch not in "0123456789abcdefABCDEF":
+                        raise bad
+                part.append(int(g, 16))
+        words.append(part)
+    if len(halves) == 2:
+        gap = 8 - len(words[0]) - len(words[1])
+        if gap < 1:
+            raise bad
+        w = words[0] + [0] * gap + words[1]
+    else:
+        w = words[0]
+    if len(w) != 8:
+        raise bad
+    out = bytearray(16)
+    for i in range(8):
+        out[2 * i] = w[i] >> 8
+        out[2 * i + 1] = w[i] & 255
+    if tail:
+        out[12:16] = tail
+    return bytes(out)
+
+
+def parse_cidr6(text):
+    if "/" in text:
+        addr, pfx = text.split("/", 1)
+        if not pfx.isdigit() or not 0 < int(pfx) <= 128:
+            raise ValueError("bad prefix in %r: expected ADDR/1-128" % text)
+        return parse_ip6(addr), int(pfx)
+    return parse_ip6(text), 64
+
+
+def format_ip6(a, off=0):
+    """RFC 5952 text: lower case, the longest run (>= 2) of zero words as ::."""
+    w = [(a[off + 2 * i] << 8) | a[off + 2 * i + 1] for i in range(8)]
+    best = -1
+    blen = 1
+    i = 0
+    while i < 8:
+        if w[i] == 0:
+            j = i
+            while j < 8 and w[j] == 0:
+                j += 1
+            if j - i > blen:
+                best = i
+                blen = j - i
+            i = j
+        else:
+            i += 1
+    if best < 0:
+        return ":".join(["%x" % x for x in w])
+    return (":".join(["%x" % x for x in w[:best]]) + "::"
+            + ":".join(["%x" % x for x in w[best + blen:]]))
+
+
+def format_ip(ip):
+    return "%d.%d.%d.%d" % (ip[0], ip[1], ip[2], ip[3])
+
+
+def format_mac(mac):
+    return ":".join(["%02x" % b for b in mac])
+
+
 def parse_dns(text):
     """[4-byte address, ...] from 'A.B.C.D[,A.B.C.D...]' (at most MAX_DNS)."""
     try:
@@ -100,14 +186,6 @@ def _hostname(text):
         raise ValueError("bad hostname=%s: expected 1-63 letters, digits and inner '-'"
                          % text)
     return text.encode()
-
-
-def format_ip(ip):
-    return "%d.%d.%d.%d" % (ip[0], ip[1], ip[2], ip[3])
-
-
-def format_mac(mac):
-    return ":".join(["%02x" % b for b in mac])
 
 
 class Config:
