@@ -15,7 +15,8 @@ VENV_STAMP := $(VENV)/.ethox-uk-installed
 
 # DESIGN §5's list, plus python3-venv: Debian's python3 cannot create a venv without it.
 DEBIAN_PACKAGES := qemu-system-x86 qemu-utils gcc make musl-dev libffi-dev pkg-config \
-	xz-utils iproute2 tcpdump curl netcat-openbsd iperf3 python3 python3-venv
+	xz-utils iproute2 tcpdump curl netcat-openbsd iperf3 python3 python3-venv \
+	dnsmasq-base
 
 PYTEST_FLAGS ?= -p no:cacheprovider
 
