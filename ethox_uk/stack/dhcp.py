@@ -116,6 +116,16 @@ class DhcpClient:
         self.t1_at = self.t2_at = self.expire_at = -1
         self.step = 0  # probes or announcements sent in CHECKING / BOUND
         self.scale = self.config.acd_ms  # /7000: RFC 5227's timings scaled
+        # test-only fault switches (negative controls of the conformance suite)
+        f = stack.faults
+        if "dhcp_no_probe" in f:
+            self.scale = 0
+        self.any_xid = "dhcp_any_xid" in f
+        self.no_renew = "dhcp_no_renew" in f
+        self.fast_retry = "dhcp_fast_retry" in f
+        self.ignore_nak = "dhcp_ignore_nak" in f
+        self.no_server_id = "dhcp_no_server_id" in f
+        self.chaddr = bytes(6) if "dhcp_zero_chaddr" in f else stack.mac
         stack.udp.bind(W.CLIENT_PORT, self._on_reply)
         stack.add_client(self)
 
@@ -130,6 +140,8 @@ class DhcpClient:
         return ms * self.scale // 7000
 
     def _backoff(self, k):
+        if self.fast_retry:  # test-only fault switch
+            return 1000
         d = FIRST_RETRY_MS << k if k < 5 else MAX_RETRY_MS
         if d > MAX_RETRY_MS:
             d = MAX_RETRY_MS
@@ -142,7 +154,7 @@ class DhcpClient:
         if buf is None:
             return False
         secs = (now - self.started) // 1000
-        n = W.write_message(buf, PAYLOAD_OFF, kind, self.xid, self.stack.mac,
+        n = W.write_message(buf, PAYLOAD_OFF, kind, self.xid, self.chaddr,
                             secs if secs < 0xFFFF else 0xFFFF, flags, ciaddr, requested,
                             server, self.config.hostname)
         self.c["dhcp_tx"] += 1
@@ -165,6 +177,8 @@ class DhcpClient:
     def _send_request(self, now):
         st = self.state
         if st == REQUESTING:  # answering an OFFER: broadcast, from 0.0.0.0
+            if self.no_server_id:  # test-only fault switch
+                return self._send(W.REQUEST, b"\xff\xff\xff\xff", now, flags=W.FLAG_BROADCAST)
             self._send(W.REQUEST, b"\xff\xff\xff\xff", now, requested=self.addr,
                        server=self.server, flags=W.FLAG_BROADCAST)
         elif st == RENEWING:  # to the server that leased it, from the address
@@ -257,7 +271,10 @@ class DhcpClient:
         if st != SELECTING and st != REQUESTING and st != RENEWING and st != REBINDING:
             c["dhcp_unexpected"] += 1  # nothing asked: a late copy, or not for us
             return None
-        r = W.check_reply(view, off, n, self.xid, self.stack.mac)
+        if self.any_xid and n >= 34:  # test-only fault switch: whatever they say
+            r = W.check_reply(view, off, n, W.u32(view, off + 4), view[off + 28:off + 34])
+        else:
+            r = W.check_reply(view, off, n, self.xid, self.stack.mac)
         if r is None:
             r = W.parse_options(view, off, n, self.opts)
         if r is not None:
@@ -278,6 +295,9 @@ class DhcpClient:
                 self.state = REQUESTING
                 self.tries = 0
                 self.timer_at = now  # the REQUEST goes out from poll() in this round
+            return None
+        if t == W.NAK and self.ignore_nak:  # test-only fault switch
+            c["dhcp_unexpected"] += 1
             return None
         if t == W.NAK:
             if st == REQUESTING and o.server_id is not None and o.server_id != self.server:
@@ -385,7 +405,7 @@ class DhcpClient:
         self.ever_bound = True
         self.tries = 0
         start = self.request_at
-        if self.lease == INFINITE:
+        if self.lease == INFINITE or self.no_renew:  # (no_renew: test-only fault switch)
             self.t1_at = self.t2_at = self.expire_at = -1
         else:
             self.t1_at = start + 1000 * self.t1

@@ -19,11 +19,13 @@
 # GET /bytes/N = N bytes of 0x00..0xff repeated), served from the TCP layer's
 # callbacks without sockets (ethox_uk/stack/services.py, http.py). HTTP also
 # answers GET /connect/PORT by opening a connection back to the requester's PORT
-# (echo on it): the conformance suite's trigger for a simultaneous open.
+# (echo on it): the conformance suite's trigger for a simultaneous open; and GET
+# /resolve/NAME (/resolve6/NAME) looks NAME up with the stack's resolver and answers
+# with the addresses: the DNS checks' trigger.
 from ethox_uk.stack import services
 
 ECHO_PORT = 7
 
 
 def main(net):
-    services.serve_all(net, connect_back=True)
+    services.serve_all(net, connect_back=True, resolve=True)

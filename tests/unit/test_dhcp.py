@@ -390,3 +390,49 @@ def test_log_lines_and_bound_idle_timer():
                      "1000 s from 10.0.2.2"], lines
     run(stack, peer, 10, 3000)
     assert 496000 <= stack.next_timeout(3000) <= 497100  # nothing until T1 = 500 s
+
+
+# -- the test-only fault switches (negative controls): each misbehaves as named ---------
+def _fstack(fault, words="ip=dhcp acd=700"):
+    from ethox_uk.stack import faults
+
+    stack, peer = dhcp_stack(words)
+    stack.faults = faults.parse(fault)
+    return stack, peer
+
+
+def test_fault_dhcp_no_probe_and_no_renew():
+    stack, peer = _fstack("dhcp_no_probe,dhcp_no_renew")
+    c = start(stack, 0)
+    d = messages(peer.frames())[0][2]
+    req = messages(deliver(stack, peer, reply(d, 2), 5))[0][2]
+    deliver(stack, peer, reply(req, 5, lease=20), 10)
+    assert c.state_name() == "bound"  # at the ACK: no probe
+    out = run(stack, peer, 20, 40000, step=100)
+    assert messages([f for t, f in out]) == [] and stack.ip_addr == OFFERED  # past the lease
+
+
+def test_fault_dhcp_any_xid_fast_retry_ignore_nak():
+    stack, peer = _fstack("dhcp_any_xid,dhcp_fast_retry,dhcp_ignore_nak")
+    c = start(stack, 0)
+    out = run(stack, peer, 10, 2500)
+    assert len(messages([f for t, f in out])) == 3  # at 0, 1 and 2 s
+    d = messages([out[0][1]])[0][2]
+    sent = deliver(stack, peer, reply(d, 2, xid=d.xid ^ 7, chaddr=b"\x02" * 6), 2600)
+    assert _types(sent) == [3]  # a foreign OFFER taken
+    deliver(stack, peer, reply(messages(sent)[0][2], 6), 2610)
+    assert c.state_name() == "requesting"  # the NAK ignored
+
+
+def test_fault_dhcp_no_server_id_and_zero_chaddr():
+    stack, peer = _fstack("dhcp_no_server_id,dhcp_zero_chaddr")
+    start(stack, 0)
+    d = messages(peer.frames())[0][2]
+    assert d.chaddr == bytes(6)
+    req = messages(deliver(stack, peer, reply(d, 2, chaddr=OUR_MAC), 5))[0][2]
+    assert req.chaddr == bytes(6) and req.option(54) is None
+    stack, peer = _fstack("dhcp_no_server_id")
+    start(stack, 0)
+    d = messages(peer.frames())[0][2]
+    req = messages(deliver(stack, peer, reply(d, 2), 5))[0][2]
+    assert req.msg_type() == 3 and req.option(54) is None and req.option(50) is None

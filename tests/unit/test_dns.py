@@ -363,3 +363,101 @@ def test_truncated_answer_is_asked_again_over_tcp():
     c = A_.counters
     assert c["dns_queries_sent"] == 1 and c["dns_tcp_queries_sent"] == 1 and c["dns_rx"] == 2
     assert c["internal_error"] == 0 and resolver_of(A_).queries == []
+
+
+def test_http_resolve_trigger():
+    # A serves HTTP with GET /resolve/NAME; B is its name server and the HTTP client.
+    # B holds each answer back ~50 ms, so the response must wait for the lookup.
+    from ethox_uk.stack import services
+
+    A_, B = support.two_stacks()
+    A_.config.dns = [PEER_IP]
+    services.serve_http(A_, 80, resolve=True)
+    clock = support.SimClock(step=1)
+    held = []
+
+    def dns(view, off, n, src_off, sport, now):
+        m = bytes(view[off:off + n])
+        qid, qn, qt, end = question(m)
+        if qn == W.encode_name("alpha.test"):
+            r = answer(m, [rr(b"\xc0\x0c", A, 60, ALPHA)])
+        elif qn == W.encode_name("six.test") and qt == AAAA:
+            r = answer(m, [rr(b"\xc0\x0c", AAAA, 60, b"\x20\x01\x0d\xb8" + bytes(12))])
+        else:
+            r = answer(m, [], rcode=3)
+        held.append((now + 50, r, sport))
+        return None
+
+    B.udp.bind(53, dns)
+
+    def idle(ms):
+        A_.poll(clock.t)
+        B.poll(clock.t)
+        for h in list(held):
+            if clock.t >= h[0]:
+                held.remove(h)
+                B.udp.send(b"\x0a\x00\x02\x0f", h[2], 53, h[1], clock.t)
+
+    socket.use(B, clock=clock, idle=idle)
+    s = socket.socket()
+    s.settimeout(5)
+    s.connect(("10.0.2.15", 80))
+    s.sendall(b"GET /resolve/alpha.test HTTP/1.1\r\nHost: a\r\n\r\n"
+              b"GET /resolve6/six.test HTTP/1.1\r\nHost: a\r\n\r\n"
+              b"GET /resolve/gone.test HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    got = b""
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        got += d
+    s.close()
+    parts = got.split(b"HTTP/1.1 ")[1:]
+    assert len(parts) == 3, got
+    assert parts[0].startswith(b"200 ") and parts[0].endswith(b"\r\n\r\n10.0.2.7\n"), got
+    assert parts[1].startswith(b"200 ") and parts[1].endswith(b"\r\n\r\n2001:db8::\n"), got
+    assert parts[2].startswith(b"502 ") and b"error -2: gone.test does not exist" in parts[2]
+    assert A_.counters["internal_error"] == 0 and A_.counters["dns_queries_sent"] == 3
+
+
+# -- the test-only fault switches (negative controls): each misbehaves as named ---------
+def _fstack(fault):
+    from ethox_uk.stack import faults
+
+    stack, peer = dns_stack()
+    stack.faults = faults.parse(fault)
+    return stack, peer
+
+
+def test_fault_dns_no_rd_predictable_no_retry():
+    stack, peer = _fstack("dns_no_rd,dns_predictable,dns_no_retry")
+    q1, s1 = _lookup(stack, peer, "a.test")
+    q2, s2 = _lookup(stack, peer, "b.test")
+    m1, m2 = s1[0][4], s2[0][4]
+    assert m1[2] & 1 == 0 and m1[0:2] == m2[0:2] == b"\x12\x34"
+    assert s2[0][2] == s1[0][2] + 1
+    t = 10
+    while not q1.done and t < 5000:
+        t += 10
+        stack.poll(t)
+    assert q1.error == -3 and queries(peer.frames()) == [] and t <= 1020  # one try
+
+
+def test_fault_dns_accept_any_and_cache_forever():
+    stack, peer = _fstack("dns_accept_any,dns_cache_forever")
+    q, sent = _lookup(stack, peer, now=0)
+    m = sent[0][4]
+    qid = (m[0] << 8) | m[1]
+    support.stack_rx(stack, peer, reply_frame(sent[0], answer(m, [rr(b"\xc0\x0c", A, 1, ALPHA)],
+                                                              ident=qid ^ 1), sport=5353), 5)
+    assert q.addrs == [ALPHA]  # a foreign ID from a foreign port, taken
+    q2, s2 = _lookup(stack, peer, now=10 ** 6)
+    assert q2.done and s2 == []  # a 1 s TTL, still cached
+
+
+def test_fault_dns_no_tcp():
+    stack, peer = _fstack("dns_no_tcp")
+    q, sent = _lookup(stack, peer)
+    support.stack_rx(stack, peer, reply_frame(sent[0], answer(sent[0][4], [rr(
+        b"\xc0\x0c", A, 60, ALPHA)], tc=True)), 20)
+    assert q.done and q.addrs == [ALPHA] and stack.counters["dns_tcp_queries_sent"] == 0

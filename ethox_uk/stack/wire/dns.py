@@ -59,12 +59,12 @@ def encode_name(text):
     return bytes(out)
 
 
-def write_query(buf, off, ident, qname, qtype):
+def write_query(buf, off, ident, qname, qtype, rd=True):
     """A standard query (RD set: the server recurses for us) at buf[off:];
     returns its length."""
     buf[off] = ident >> 8
     buf[off + 1] = ident & 255
-    buf[off + 2] = 0x01  # RD
+    buf[off + 2] = 0x01 if rd else 0  # RD
     buf[off + 3] = 0
     buf[off + 4] = 0
     buf[off + 5] = 1  # one question
