@@ -614,7 +614,6 @@ class TcpLayer:
         return out
 
     @micropython.native
-
     def conn_read(self, pkt, rb):
         conn = pkt.conn
         self.sig = pkt.signals
@@ -831,7 +830,6 @@ class TcpLayer:
         return sent
 
     @micropython.native
-
     def ack_soon(self, conn, now):
         """A pure ACK is due: sent now, or at the end of the receive batch."""
         if self.batch:
@@ -842,7 +840,6 @@ class TcpLayer:
             self.send_ack(conn, now)
 
     @micropython.native
-
     def end_batch(self, now):
         """The receive batch is over: send the ACKs it left due (unless data
         carried them meanwhile)."""
@@ -857,7 +854,6 @@ class TcpLayer:
             acks.clear()
 
     @micropython.native
-
     def _adv_field(self, conn):
         """The window field the next segment carries (receiver SWS avoidance:
         the right edge moves on by at least min(buffer/2, MSS), never back;
@@ -894,7 +890,6 @@ class TcpLayer:
         return grow >= t
 
     @micropython.native
-
     def _wnd_field(self, conn):
         """The window to put in a segment (see _adv_field); records the edge."""
         f = self._adv_field(conn)
@@ -903,7 +898,6 @@ class TcpLayer:
         return f
 
     @micropython.native
-
     def _xmit(self, conn, seq, flags, n, sb, now, view):
         ip = self.stack.ip
         if view is None:
