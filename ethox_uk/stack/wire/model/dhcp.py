@@ -2,11 +2,12 @@
 # client uses): parse/emit for tests and tools, e.g. a test playing the
 # server. Not frozen into images.
 from ..dhcp import MIN_LEN, OPTIONS_OFF, OPT_END, OPT_PAD, u32
+from .view import ReprBase
 
 MAGIC = b"\x63\x82\x53\x63"
 
 
-class Repr:
+class Repr(ReprBase):
     """op, xid, secs, flags, ciaddr/yiaddr/siaddr/giaddr (4 bytes), chaddr (6
     bytes) and options: a list of (code, value bytes) in order."""
 
