@@ -32,7 +32,7 @@ import re
 # Group modules under checks/, in the order they run (lower layers first).
 LOWER_GROUPS = ("arp", "ipv4", "icmp", "udp")
 TCP_GROUPS = ("tcp_handshake", "tcp_options", "tcp_data", "tcp_close", "tcp_rst",
-              "tcp_timers", "tcp_congestion")
+              "tcp_timers", "tcp_congestion", "tcp_review")
 APP_GROUPS = ("dhcp", "dns")  # the stack's own clients (DHCP with fresh targets)
 GROUPS = LOWER_GROUPS + TCP_GROUPS + APP_GROUPS  # the checks/ modules, in the order they run
 
@@ -51,6 +51,7 @@ SMOKE = (
     "tcp_rst.rst_exact_closes",
     "tcp_timers.initial_rto",
     "tcp_congestion.fast_retransmit",
+    "tcp_review.data_after_close_reset",
     "dhcp.request_after_offer", "dns.ignores_mismatched_answers",
 )
 

@@ -66,6 +66,7 @@ class Stack:
         self._pollers = []
         self._timer_sources = []
         self._clients = []  # the stack's own clients with timers (DHCP, the resolver)
+        self._timer = None  # the services' timer (add_timer), one per stack
         self._on_frame_cb = self._on_frame  # bound once: no allocation per poll
 
     def add_poller(self, fn):
@@ -123,6 +124,8 @@ class Stack:
                 t = cl.timer_at
                 if 0 <= t <= now:
                     cl.poll(now)
+            if self._timer is not None:
+                self._run_timer(now)
         except Exception as e:
             self.counters.c["internal_error"] += 1
             self.last_error = e
@@ -132,6 +135,26 @@ class Stack:
         for p in self._pollers:
             p(now)
         return n
+
+    def add_timer(self, obj):
+        """Run obj.poll(now) in the round where obj.timer_at (absolute ms, -1:
+        none; early is fine, late is not) has come, as the layers' timers
+        run, and let it bound next_timeout(). For the stack's own services
+        (timeouts.py): unlike a poller, which runs every round and keeps the
+        image waking every 50 ms, it wakes an idle guest only when something
+        is due. Its exceptions are bugs: counted as internal_error. One per
+        stack: timeouts.sweeper(net) is it, and serves every connection."""
+        self._timer = obj
+
+    # (kept out of the native poll/next_timeout: a call there is smaller code)
+    def _run_timer(self, now):
+        t = self._timer.timer_at
+        if 0 <= t <= now:
+            self._timer.poll(now)
+
+    def _timer_bound(self, best):
+        t = self._timer.timer_at
+        return t if t >= 0 and (best < 0 or t < best) else best
 
     def add_timer_source(self, obj):
         """Let obj.next_timeout(now) bound how long the owner of the loop may
@@ -147,6 +170,8 @@ class Stack:
         t = self.ip.frag.timer_at
         if t >= 0 and (best < 0 or t < best):
             best = t
+        if self._timer is not None:
+            best = self._timer_bound(best)
         tcp = self.tcp
         if tcp is not None:
             if tcp.due:

@@ -22,6 +22,7 @@
 # (echo on it): the conformance suite's trigger for a simultaneous open; and GET
 # /resolve/NAME (/resolve6/NAME) looks NAME up with the stack's resolver and answers
 # with the addresses: the DNS checks' trigger.
+# Quote of the day on 17 (RFC 865) is on the socket API: the quote, then close().
 from ethox_uk.stack import services
 
 ECHO_PORT = 7

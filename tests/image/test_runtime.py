@@ -20,6 +20,8 @@ import pytest
 from mpremote.transport import TransportExecError
 from mpremote.transport_serial import SerialTransport
 
+from ethox_uk.qemu.cmdline import SANDBOX
+
 REPO = Path(__file__).resolve().parents[2]
 VM_DIR = REPO / "vm"
 BUILD = REPO / "build" / "vm"
@@ -79,7 +81,7 @@ def image():
 def qemu_argv(elf, accel, machine, mem="64M", serial="stdio", append="ip=10.0.2.15/24 gw=10.0.2.2"):
     """DESIGN §5's canonical line (no network)."""
     argv = [shutil.which("qemu-system-x86_64") or "qemu-system-x86_64",
-            "-M", "microvm,acpi=off" if machine == "microvm" else machine,
+            "-sandbox", SANDBOX, "-M", "microvm,acpi=off" if machine == "microvm" else machine,
             "-accel", accel, "-m", mem, "-nodefaults", "-no-user-config", "-nographic",
             "-no-reboot", "-serial", serial,
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
@@ -266,6 +268,22 @@ def test_sys_exit_friendly_repl_and_no_arg(boot):
     g.read_until(PROMPT)
     g.write(b"import sys; sys.exit()\r")
     assert g.wait(10) == 33  # exit status 0 -> 0x10
+
+
+def test_no_native_compiler_at_run_time(boot):
+    """The runtime has no native emitter (vm/nonative.c): @micropython.native typed at the
+    REPL is refused with a message saying what to do, and the REPL goes on. (The frozen
+    stack's native functions, which mpy-cross compiled, serve every image test's traffic.)"""
+    g = boot(KVM, "microvm")
+    g.read_until(PROMPT)
+    t = g.transport()
+    t.enter_raw_repl(soft_reset=False)
+    with pytest.raises(TransportExecError) as e:
+        t.exec("import micropython\n@micropython.native\ndef f(): return 1\n")
+    assert "NotImplementedError" in e.value.error_output
+    assert "frozen modules keep theirs" in e.value.error_output
+    assert t.exec("print(sum(range(10)))") == b"45\r\n"
+    assert g.proc.poll() is None
 
 
 def test_native_module(boot):

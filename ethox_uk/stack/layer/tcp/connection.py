@@ -198,8 +198,6 @@ class Connection:
         flags = sg.flags
         seq = sg.seq
         dlen = sg.dlen
-        self.last_rx = now
-        self.ka_sent = 0
 
         if flags & _SYN:
             if st == SYN_RECEIVED and seq == self.irs:
@@ -214,6 +212,13 @@ class Connection:
                     and seq != self.rcv_nxt and L.listeners.get(self.lport) is not None:
                 # RFC 9293 §3.10.7.4 / RFC 6191: a new incarnation may reuse the pair
                 return REOPEN
+
+        if st == TIME_WAIT and flags & _RST and not L.time_wait_rst_accepted:
+            # RFC 1337 ("TIME-WAIT assassination", fix TW1): a RST would end
+            # TIME-WAIT early and let an old duplicate into a new incarnation;
+            # TIME-WAIT ends by its timer (or a new SYN, RFC 6191) only
+            c["tcp_time_wait_rst_ignored"] += 1
+            return DROP
 
         # RFC 7323 §5.3 R1 (PAWS): an older timestamp than TS.Recent is an old
         # duplicate: not acceptable (an ACK answers it, as for any such segment)
@@ -268,6 +273,10 @@ class Connection:
                 L.arm(self.tw_at)
             L.send_ack(self, now)
             return io.SENDING
+        # an acceptable segment shows the peer alive (keepalive, RFC 1122
+        # §4.2.3.6); an old duplicate or a blind guess does not
+        self.last_rx = now
+        self.ka_sent = 0
         if ts >= 0 and ((seq - self.last_ack_sent) & MASK == 0
                         or (seq - self.last_ack_sent) & MASK >= HALF):
             # R3 / §4.3: SEG.SEQ <= Last.ACK.sent (the segment reaches the edge
@@ -325,20 +334,9 @@ class Connection:
             return DROP
         ack = sg.ack
         if st == SYN_RECEIVED:
-            if not (0 < (ack - self.snd_una) & MASK <= (self.snd_max - self.snd_una) & MASK):
-                c["tcp_bad_ack"] += 1
-                L.send_rst(self.rip, self.rport, self.lport, ack, 0, _RST, now)
-                return io.SENDING
-            lst = self.listener
-            if lst is not None and len(lst.queue) >= lst.backlog:
-                c["tcp_backlog_full"] += 1
-                return DROP  # stay half-open: the peer's retransmission may find room
-            L.establish(self, now)
-            self.snd_wnd = sg.wnd << self.snd_wscale
-            self.snd_wl1 = seq
-            self.snd_wl2 = ack
-            if self.snd_wnd > self.max_snd_wnd:
-                self.max_snd_wnd = self.snd_wnd
+            kind = self._ack_of_synack(L, sg, seq, ack, now)
+            if kind != io.OPEN:
+                return kind
             st = self.state
         ua = (ack - self.snd_una) & MASK
         if ua >= HALF:
@@ -358,9 +356,41 @@ class Connection:
         if ua > 0:
             self._new_ack(L, ack, ua, now, ts)
         elif ua == 0 and dlen == 0 and not flags & (_SYN | _FIN) and swnd == self.snd_wnd \
-                and self.snd_max != self.snd_una:
+                and self.snd_max != self.snd_una and swnd:
+            # (with the window shut they answer our probes: no sign of loss)
             self._dupack(L, now)
-        # window update (RFC 9293 §3.10.7.4, fifth check)
+        self._update_window(swnd, seq, ack)
+        if st >= FIN_WAIT_1:
+            kind = self._closing_on_ack(L, st, flags, now)
+            if kind != io.OPEN:
+                return kind
+            st = self.state
+
+        # 7. data (8. FIN)
+        return self._deliver(L, st, flags, d, doff, dlen, now)
+
+    # (arrive's later steps, per state; each returns an io kind, io.OPEN to go on)
+    def _ack_of_synack(self, L, sg, seq, ack, now):
+        """SYN-RECEIVED: the ACK of our SYN-ACK establishes the connection (RFC 9293
+        §3.10.7.4, fifth check, SYN-RECEIVED) unless the accept queue is full."""
+        if not (0 < (ack - self.snd_una) & MASK <= (self.snd_max - self.snd_una) & MASK):
+            L.c["tcp_bad_ack"] += 1
+            L.send_rst(self.rip, self.rport, self.lport, ack, 0, _RST, now)
+            return io.SENDING
+        lst = self.listener
+        if lst is not None and len(lst.queue) >= lst.backlog:
+            L.c["tcp_backlog_full"] += 1
+            return DROP  # stay half-open: the peer's retransmission may find room
+        L.establish(self, now)
+        self.snd_wnd = sg.wnd << self.snd_wscale
+        self.snd_wl1 = seq
+        self.snd_wl2 = ack
+        if self.snd_wnd > self.max_snd_wnd:
+            self.max_snd_wnd = self.snd_wnd
+        return io.OPEN
+
+    def _update_window(self, swnd, seq, ack):
+        """The send window from an acceptable ACK (RFC 9293 §3.10.7.4, fifth check)."""
         if (self.snd_wl1 - seq) & MASK >= HALF or (
                 self.snd_wl1 == seq and (ack - self.snd_wl2) & MASK < HALF):
             old = self.snd_wnd
@@ -372,24 +402,29 @@ class Connection:
             if swnd and not old:
                 self.persist_at = -1
                 self.persist_shift = 0
-        if self.snd_wnd == 0 and self.snd_max != self.snd_una:
+                self.retries = 0  # the persist timer's unanswered probes end here
+        if self.snd_wnd == 0:
             # the peer answers while its window is shut: it is alive (RFC 1122
             # §4.2.2.17: probing goes on as long as it acknowledges the probes)
             self.retries = 0
+
+    def _closing_on_ack(self, L, st, flags, now):
+        """FIN-WAIT-1, FIN-WAIT-2, CLOSING, LAST-ACK, TIME-WAIT: what the ACK of our
+        FIN (or the peer's silence so far) moves on."""
         fin_acked = self.fin_seq >= 0 and self.snd_una == (self.fin_seq + 1) & MASK
         if st == FIN_WAIT_1:
             if fin_acked:
-                self.state = st = FIN_WAIT_2
+                self.state = FIN_WAIT_2
                 if L.fin_wait2:
                     self.fw2_at = now + L.fin_wait2
                     L.arm(self.fw2_at)
-        elif st == FIN_WAIT_2 and L.fin_wait2:
-            self.fw2_at = now + L.fin_wait2  # the peer is alive: its silence counts anew
-            L.arm(self.fw2_at)
+        elif st == FIN_WAIT_2:
+            if L.fin_wait2:
+                self.fw2_at = now + L.fin_wait2  # the peer is alive: its silence counts anew
+                L.arm(self.fw2_at)
         elif st == CLOSING:
             if fin_acked:
                 L.enter_time_wait(self, now)
-                st = TIME_WAIT
         elif st == LAST_ACK:
             if fin_acked:
                 L.delete(self)
@@ -402,8 +437,11 @@ class Connection:
                 L.send_ack(self, now)
                 return io.SENDING
             return DROP
+        return io.OPEN
 
-        # 7. data (8. FIN)
+    def _deliver(self, L, st, flags, d, doff, dlen, now):
+        """Data and FIN of an acceptable segment (RFC 9293 §3.10.7.4, seventh and eighth
+        checks): handed to the user in ESTABLISHED and FIN-WAIT-1/2, counted after a FIN."""
         pkt = L.pkt
         if dlen:
             if st == ESTABLISHED or st == FIN_WAIT_1 or st == FIN_WAIT_2:
@@ -412,7 +450,7 @@ class Connection:
                 pkt.seq = (self.rcv_nxt + d) & MASK
                 L.sig.data = True
             else:
-                c["tcp_data_after_fin"] += 1
+                L.c["tcp_data_after_fin"] += 1
                 dlen = 0
         if flags & _FIN:
             if st == ESTABLISHED or st == FIN_WAIT_1 or st == FIN_WAIT_2:
@@ -605,6 +643,17 @@ class Connection:
             L.c["tcp_fast_retrans_sent"] += 1
             L.want_send(self)
 
+    def _probe_shut_window(self, L, now):
+        """The peer shut its window with data in flight (RFC 9293 §3.8.6.1,
+        MUST-35; RFC 1122 §4.2.2.17): each RTO probes it instead of resending
+        into it. Its answers reset `retries` (arrive), so only a silent peer
+        times out. Not congestion: cwnd stays; what lay beyond the window goes
+        again once it opens."""
+        L.window_probe(self, now)
+        self.snd_nxt = self.snd_una
+        self.rto_at = now + self.rto
+        L.arm(self.rto_at)
+
     def consume_fin(self, L, now):
         """The peer's FIN is next in sequence: the stream from the peer ends."""
         self.rcv_nxt = (self.rcv_fin + 1) & MASK
@@ -646,6 +695,9 @@ class Connection:
         if st == SYN_SENT or st == SYN_RECEIVED:
             self.syn_rexmit = True
             L.send_syn(self, now)
+            return
+        if self.snd_wnd == 0 and not L.no_probe_in_flight:
+            self._probe_shut_window(L, now)
             return
         if self.retries == 1:
             fl = (self.snd_max - self.snd_una) & MASK
