@@ -879,7 +879,9 @@ class _Conn:
         pkt.read(rb)
         if sig.half_closed:
             self.eof = True
-        if self.orphan and rb.count and not self.mux.ack_after_close:
+        if self.orphan and rb.count and not self.rd_shut and not self.mux.ack_after_close:
+            # (after shutdown(SHUT_RD) the application said it reads no more: a
+            # lingering close, RFC 9112 §9.6, whose response must not be cut by a RST)
             self.mux.data_after_close(self)
             return
         if (self.rd_shut or self.orphan) and rb.count:

@@ -363,6 +363,41 @@ def test_data_after_close_is_answered_with_a_reset():
     assert A.counters["internal_error"] == 0 and B.counters["internal_error"] == 0
 
 
+def test_a_lingering_close_drops_late_data_without_cutting_the_response():
+    # shutdown(SHUT_RD) then close() after an answer (an HTTP server refusing a request,
+    # RFC 9112 §9.6): what the client still sends is dropped, not answered with a RST that
+    # would throw away the answer before the client read it
+    A, B, clock = T.sock_net(())
+    ls = T.sock_on(A)
+    ls.bind(("", 5000))
+    ls.listen(2)
+    c = T.sock_on(B)
+    c.setblocking(False)
+    try:
+        c.connect(("10.0.2.15", 5000))
+    except OSError:
+        pass
+    T.sock_on(A)
+    s, _ = ls.accept()
+    s.send(b"431 no thanks")
+    s.shutdown(socket_mod().SHUT_RD)
+    s.close()
+    c.send(b"y" * 3000)  # the rest of a request the server will never read
+    T.run_both(A, B, clock, 300)
+    c.setblocking(True)
+    assert c.recv(100) == b"431 no thanks"
+    assert c.recv(100) == b""  # then the FIN, no reset
+    assert A.counters["tcp_data_after_close"] == 0 and A.counters["tcp_aborts_sent"] == 0
+    c.close()
+    ls.close()
+
+
+def socket_mod():
+    from ethox_uk.stack import socket
+
+    return socket
+
+
 def test_a_fin_alone_after_close_ends_the_connection_cleanly():
     A, B, clock, c, ls, socket = _closed_server_socket()
     c.close()
