@@ -14,9 +14,11 @@ VENV_BIN := $(VENV)/bin
 VENV_STAMP := $(VENV)/.ethox-uk-installed
 
 # DESIGN §5's list, plus python3-venv (Debian's python3 cannot create a venv without it) and
-# gdb (tests/image/test_gdb.py drives a real gdb session against the --gdb stub).
+# gdb (tests/image/test_gdb.py drives a real gdb session against the --gdb stub) and
+# dnsmasq-base (the DHCP and DNS server of the DHCP/DNS tests).
 DEBIAN_PACKAGES := qemu-system-x86 qemu-utils gcc make musl-dev libffi-dev pkg-config \
-	xz-utils iproute2 tcpdump curl netcat-openbsd iperf3 python3 python3-venv gdb
+	xz-utils iproute2 tcpdump curl netcat-openbsd iperf3 python3 python3-venv gdb \
+	dnsmasq-base
 
 PYTEST_FLAGS ?= -p no:cacheprovider
 

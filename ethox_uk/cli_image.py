@@ -203,7 +203,7 @@ def _vm_name(arg):
 
 
 def _no_boot_options(net, publish, vm, what):
-    if net.spec or net.ip or net.gw or net.mac or net.pcap or publish or vm.mem \
+    if net.spec or net.ip or net.gw or net.mac or net.pcap or net.dns or publish or vm.mem \
             or vm.accel != "auto" or vm.machine != "microvm":
         raise click.UsageError("%s talks to a running image: give network and VM options to "
                                "its `ethox-uk run`" % what)

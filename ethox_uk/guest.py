@@ -9,6 +9,8 @@
 # 3. `Stack(VirtioNet(...), config)` -- the device's MAC wins over mac= --,
 #    `socket.use(stack, clock=_ethox.ticks_ms, idle=nic.wait)` (the runtime's
 #    millisecond clock never wraps, unlike time.ticks_ms).
+#    With ip=dhcp the DHCP client runs here until a lease is bound (the app
+#    then starts on a configured stack; the REPL is not up yet), or exits 5.
 # 4. Import the recipe's app module and call `main(net)`; it sets up its
 #    services and returns.
 # 5. Print the ready line (DESIGN §5), then install the poll hook: whenever the
@@ -31,6 +33,8 @@
 #   3  no virtio-net device found
 #   4  the device is unusable: legacy-only (virtio 0.9), required features
 #      refused, queues missing, BARs not mapped
+#   5  ip=dhcp and no lease within dhcp_timeout= seconds (stack/dhcp.py says
+#      what was tried)
 #   n  the app called sys.exit(n)
 import sys
 
@@ -214,6 +218,13 @@ def start(app="app", bus=None, log=print, nic=None):
         # at the REPL gets ours, so MicroPython network code runs unchanged.
         sys.modules["socket"] = socket
     stack.now = bus.ticks_ms()
+    if config.dhcp:
+        from ethox_uk.stack import dhcp
+
+        client = dhcp.start(stack, stack.now, log)
+        if not dhcp.wait_bound(stack, client, bus.ticks_ms, nic.wait):
+            log(dhcp.failure_message(client))
+            bus.exit(dhcp.EXIT_NO_LEASE)
     if _before_app is None:
         _before_app = set(sys.modules)
     main = None

@@ -1,6 +1,6 @@
 """NETOPTS (DESIGN §5), parsed once for `host`, `run`, `exec`, `repl`, `conformance`, `bench`:
 
-    [--net SPEC] [--ip CIDR] [--gw ADDR] [--mac MAC] [--pcap FILE]
+    [--net SPEC] [--ip CIDR|dhcp] [--gw ADDR] [--mac MAC] [--dns ADDR[,ADDR]] [--pcap FILE]
 
 SPEC always names the stack's side:
     dgram:LOCAL,REMOTE   bind a unix datagram socket at LOCAL, send to REMOTE (each path under
@@ -120,36 +120,40 @@ def parse_spec(text):
 
 
 class NetOpts:
-    """The parsed NETOPTS. `ip`, `gw`, `mac` are the strings given (None when absent);
-    `publish`: the -p ports (publish.Publish) of a `--net user` VM."""
+    """The parsed NETOPTS. `ip`, `gw`, `mac`, `dns` are the strings given (None when
+    absent); ip may be "dhcp". `publish`: the -p ports (publish.Publish) of a `--net user`
+    VM."""
 
-    def __init__(self, spec=None, ip=None, gw=None, mac=None, pcap=None, publish=()):
+    def __init__(self, spec=None, ip=None, gw=None, mac=None, pcap=None, dns=None,
+                 publish=()):
         self.spec = spec
         self.ip = ip
         self.gw = gw
         self.mac = mac
         self.pcap = pcap
+        self.dns = dns
         self.publish = tuple(publish)
 
-    def copy(self, spec):
-        """The same options on another SPEC (e.g. the bridge once its namespace exists)."""
-        return NetOpts(spec, self.ip, self.gw, self.mac, self.pcap, self.publish)
+    def with_spec(self, spec):
+        """A copy on another SPEC (the bridge and default-network set-ups)."""
+        return NetOpts(spec, self.ip, self.gw, self.mac, self.pcap, self.dns, self.publish)
 
     def config(self, cmdline=""):
-        """A stack Config: the boot words, with --ip/--gw/--mac winning (ValueError)."""
-        return _config.Config.from_words(cmdline, ip=self.ip, gw=self.gw, mac=self.mac)
+        """A stack Config: the boot words, with --ip/--gw/--mac/--dns winning (ValueError)."""
+        return _config.Config.from_words(cmdline, ip=self.ip, gw=self.gw, mac=self.mac,
+                                         dns=self.dns)
 
     def boot_words(self, cmdline=""):
-        """cmdline with --ip/--gw/--mac replacing the matching words (for an image)."""
-        over = {"ip": self.ip, "gw": self.gw, "mac": self.mac}
+        """cmdline with --ip/--gw/--mac/--dns replacing the matching words (for an image)."""
+        over = {"ip": self.ip, "gw": self.gw, "mac": self.mac, "dns": self.dns}
         words = [w for w in cmdline.split() if w.split("=", 1)[0] not in over
                  or over[w.split("=", 1)[0]] is None]
         words += ["%s=%s" % (k, v) for k, v in over.items() if v is not None]
         return " ".join(words)
 
     def __repr__(self):
-        return "NetOpts(spec=%r, ip=%r, gw=%r, mac=%r, pcap=%r, publish=%r)" % (
-            self.spec, self.ip, self.gw, self.mac, self.pcap, self.publish)
+        return "NetOpts(spec=%r, ip=%r, gw=%r, mac=%r, pcap=%r, dns=%r, publish=%r)" % (
+            self.spec, self.ip, self.gw, self.mac, self.pcap, self.dns, self.publish)
 
 
 # -- click ------------------------------------------------------------------------------
@@ -164,12 +168,23 @@ def _cb_spec(ctx, param, value):
 
 
 def _cb_ip(ctx, param, value):
-    if value is None:
-        return None
+    if value is None or value == _config.DHCP:
+        return value
     try:
         _config.parse_cidr(value)
     except ValueError as e:
-        raise click.BadParameter("%s (e.g. --ip 10.0.2.15/24)" % e, ctx, param) from None
+        raise click.BadParameter("%s (e.g. --ip 10.0.2.15/24, or --ip dhcp)" % e, ctx,
+                                 param) from None
+    return value
+
+
+def _cb_dns(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        _config.parse_dns(value)
+    except ValueError as e:
+        raise click.BadParameter("%s (e.g. --dns 10.0.2.3)" % e, ctx, param) from None
     return value
 
 
@@ -215,21 +230,25 @@ _OPTIONS = (
     click.option("--net", "net_spec", metavar="SPEC", callback=_cb_spec,
                  help="Network, the stack's side: " + SPEC_HELP + "."),
     click.option("--ip", "net_ip", metavar="CIDR", callback=_cb_ip,
-                 help="Stack address, e.g. 10.0.2.15/24 (default from the recipe)."),
+                 help="Stack address, e.g. 10.0.2.15/24 (default from the recipe), or "
+                      "dhcp: ask a DHCP server (the ready line comes once bound)."),
     click.option("--gw", "net_gw", metavar="ADDR", callback=_cb_gw,
                  help="Gateway, e.g. 10.0.2.2."),
     click.option("--mac", "net_mac", metavar="MAC", callback=_cb_mac,
                  help="MAC address, e.g. 52:54:00:12:34:56."),
     click.option("--pcap", "net_pcap", metavar="FILE", callback=_cb_pcap,
                  help="Record every frame to FILE (classic pcap)."),
+    click.option("--dns", "net_dns", metavar="ADDR[,ADDR]", callback=_cb_dns,
+                 help="Name servers for socket.getaddrinfo, e.g. 10.0.2.3 (instead of "
+                      "DHCP's)."),
 )
 
 
 def netopts(f):
     """Decorator: add NETOPTS to a click command; it receives one `net` (NetOpts)."""
     @functools.wraps(f)
-    def wrapper(*args, net_spec, net_ip, net_gw, net_mac, net_pcap, **kwargs):
-        kwargs["net"] = NetOpts(net_spec, net_ip, net_gw, net_mac, net_pcap)
+    def wrapper(*args, net_spec, net_ip, net_gw, net_mac, net_pcap, net_dns, **kwargs):
+        kwargs["net"] = NetOpts(net_spec, net_ip, net_gw, net_mac, net_pcap, net_dns)
         return f(*args, **kwargs)
 
     for opt in reversed(_OPTIONS):

@@ -89,6 +89,15 @@ def test_netopts_config_and_boot_words():
         NetOpts(gw="192.168.0.1").config("")
 
 
+def test_netopts_dhcp_and_dns():
+    o = NetOpts(ip="dhcp", dns="10.0.2.3,10.0.2.4")
+    c = o.config("ip=10.0.2.15/24 gw=10.0.2.2")
+    assert c.dhcp and c.dns == [bytes([10, 0, 2, 3]), bytes([10, 0, 2, 4])]
+    assert o.boot_words("ip=10.0.2.15/24 gw=10.0.2.2 dns=1.1.1.1") == \
+        "gw=10.0.2.2 ip=dhcp dns=10.0.2.3,10.0.2.4"
+    assert o.with_spec(None).boot_words("") == "ip=dhcp dns=10.0.2.3,10.0.2.4"
+
+
 def test_netopts_decorator_hands_one_object(sockdir):
     seen = {}
 
@@ -121,9 +130,12 @@ def error_line(r):
     (["host"], "ethox-uk host: error: Missing argument 'RECIPE'."),
     (["host", "images/echo", "--net", "dgram:x"], "Invalid value for '--net': 'dgram:x': write"),
     (["host", "images/echo", "--ip", "10.0.2"], "Invalid value for '--ip': bad IPv4 address "
-                                                "'10.0.2': expected a.b.c.d (e.g. --ip 10.0.2.15/24)"),
+                                                "'10.0.2': expected a.b.c.d (e.g. --ip 10.0.2.15/24, or --ip dhcp)"),
     (["host", "images/echo", "--ip", "10.0.2.15/33"], "bad prefix"),
     (["host", "images/echo", "--gw", "gateway"], "Invalid value for '--gw'"),
+    (["host", "images/echo", "--dns", "10.0.2"], "Invalid value for '--dns': dns=10.0.2: bad "
+                                                 "IPv4 address"),
+    (["host", "images/echo", "--ip", "dhcpx"], "Invalid value for '--ip'"),
     (["host", "images/echo", "--mac", "52:54:00:12:34"], "expected xx:xx:xx:xx:xx:xx"),
     (["host", "images/echo", "--mac", "03:00:00:00:00:01"], "multicast"),
     (["host", "images/echo", "--pcap", "/no/such/dir/x.pcap"], "directory /no/such/dir does "

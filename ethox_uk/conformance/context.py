@@ -16,6 +16,8 @@ needs, each bounded in time and logged in the check's transcript.
     ctx.variant(key, detail)              the target took a declared accepted variant
     ctx.not_applicable(reason)
     ctx.early(s) / ctx.late(s)            timing bounds with the target's clock slack
+    ctx.dhcp_client()                     a fresh client of the target's kind on a link of
+                                          its own (sidelink.py), or n/a
 
 Timing: REPLY (an answer that must come) and GRACE (extra wait after a barrier) are scaled
 by the session's `timescale` (slower targets, e.g. TCG images). RFC timer values are judged
@@ -59,7 +61,7 @@ def mac_str(raw6):
 
 class Ctx:
     def __init__(self, peer, target_ip, target_mac, peer_ip, peer_mac, prefix=24,
-                 timescale=1.0, services=None, slack=SLACK):
+                 timescale=1.0, services=None, slack=SLACK, client_factory=None):
         self.peer = peer
         self.target_ip = target_ip
         self.target_mac = target_mac
@@ -76,6 +78,19 @@ class Ctx:
         self.grace = GRACE * timescale
         self.slack = slack
         self.findings = []  # ("deviates", text) and ("variant", key, text), in order
+        self.client_factory = client_factory  # () -> an unstarted target asking DHCP
+
+    def dhcp_client(self):
+        """A context manager: a fresh target of the session's kind asking DHCP for its
+        address on a link of its own, the check as its server (n/a when the target cannot
+        be started afresh: --attach, --linux)."""
+        from .sidelink import ClientRun
+
+        t = self.client_factory() if self.client_factory is not None else None
+        if t is None:
+            self.not_applicable("the target cannot be started afresh as a DHCP client "
+                                "(only --host and --image targets can)")
+        return ClientRun(self, t)
 
     # -- verdicts ---------------------------------------------------------------------
     def fail(self, msg):

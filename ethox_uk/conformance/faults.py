@@ -75,6 +75,29 @@ FAULTS = {
     "no_fast_retransmit": ("retransmit only on the RTO: duplicate ACKs never trigger fast "
                            "retransmit (nor early retransmit)",
                            ["tcp_congestion.fast_retransmit"]),
+    # the DHCP client (ethox_uk/stack/dhcp.py; checks/dhcp.py, fresh clients inherit these)
+    "dhcp_no_probe": ("skip the RFC 5227 address check: the address is used at the ACK",
+                      ["dhcp.probes_before_use", "dhcp.declines_address_in_use"]),
+    "dhcp_any_xid": ("accept server messages whatever their xid and chaddr",
+                     ["dhcp.ignores_foreign_replies"]),
+    "dhcp_no_renew": ("never renew nor rebind, and keep the address past the lease",
+                      ["dhcp.renews_by_unicast", "dhcp.rebinds_by_broadcast",
+                       "dhcp.stops_using_expired_address"]),
+    "dhcp_fast_retry": ("retransmit DISCOVER and REQUEST every second",
+                        ["dhcp.discover_retransmitted"]),
+    "dhcp_ignore_nak": ("ignore DHCPNAK", ["dhcp.nak_restarts"]),
+    "dhcp_no_server_id": ("answer an OFFER with a REQUEST lacking options 50 and 54",
+                          ["dhcp.request_after_offer"]),
+    "dhcp_zero_chaddr": ("send chaddr as zeros", ["dhcp.discover_format"]),
+    # the resolver (ethox_uk/stack/resolver.py; checks/dns.py)
+    "dns_no_rd": ("send queries without RD", ["dns.query_format"]),
+    "dns_predictable": ("query ID 0x1234 every time, source ports counting up",
+                        ["dns.id_and_port_unpredictable"]),
+    "dns_accept_any": ("take any datagram to a query's port as its answer",
+                       ["dns.ignores_mismatched_answers"]),
+    "dns_no_tcp": ("take a truncated answer as it is", ["dns.tcp_on_truncation"]),
+    "dns_no_retry": ("send each query once", ["dns.retransmits_unanswered"]),
+    "dns_cache_forever": ("keep cached answers past their TTL", ["dns.cache_honours_ttl"]),
 }
 
 

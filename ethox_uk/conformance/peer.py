@@ -239,3 +239,21 @@ class Peer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class SidePeer(Peer):
+    """A second link within one check (a fresh DHCP client's, sidelink.py): its frames are
+    numbered in and written to the main peer's pcap, and its lines go into the main
+    transcript marked "[client]"; it keeps its own rx_log and answers ARP for its `ip`."""
+
+    def __init__(self, link, main, mac, ip):
+        super().__init__(link, mac, ip, pcap=None, clock=main.clock)
+        self.main = main
+        self.t0 = main.t0
+        self.deadline = main.deadline
+
+    def _record(self, raw, sent):
+        return self.main._record(raw, sent)
+
+    def _line(self, arrow, text, index=None):
+        self.main._line(arrow, "[client] " + text, index)

@@ -33,7 +33,8 @@ import re
 LOWER_GROUPS = ("arp", "ipv4", "icmp", "udp")
 TCP_GROUPS = ("tcp_handshake", "tcp_options", "tcp_data", "tcp_close", "tcp_rst",
               "tcp_timers", "tcp_congestion", "tcp_review")
-GROUPS = LOWER_GROUPS + TCP_GROUPS  # the checks/ modules, in the order they run
+APP_GROUPS = ("dhcp", "dns")  # the stack's own clients (DHCP with fresh targets)
+GROUPS = LOWER_GROUPS + TCP_GROUPS + APP_GROUPS  # the checks/ modules, in the order they run
 
 # The smoke subset (`--smoke`, for CI): a few checks from every group, for the slow
 # or unusual configurations (TCG, q35, the bridge path); the full suite runs elsewhere.
@@ -51,6 +52,7 @@ SMOKE = (
     "tcp_timers.initial_rto",
     "tcp_congestion.fast_retransmit",
     "tcp_review.data_after_close_reset",
+    "dhcp.request_after_offer", "dns.ignores_mismatched_answers",
 )
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")

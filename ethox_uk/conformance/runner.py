@@ -185,7 +185,8 @@ class Session:
         t.mac = mac
         self.ctx_args = dict(target_ip=t.ip, target_mac=mac, peer_ip=t.gw,
                              peer_mac=self.peer_mac, prefix=t.prefix,
-                             timescale=self.timescale, slack=self.slack)
+                             timescale=self.timescale, slack=self.slack,
+                             client_factory=t.dhcp_client)
 
     def resolve(self):
         """The target's MAC from an ARP exchange (TargetError when nobody answers)."""

@@ -121,6 +121,12 @@ class Target:
     def start(self, timeout):
         pass
 
+    def dhcp_client(self):
+        """A new, unstarted target of the same kind set up to ask DHCP for its address
+        (`--ip dhcp`) on a link of its own, for the checks that need a client from its
+        first DISCOVER; None when the target cannot be started afresh (attach, iface)."""
+        return None
+
     def exit_status(self):
         return None
 
@@ -162,8 +168,9 @@ class ProcessTarget(Target):
         args = ["--net", self.spec.text]
         if self.ip_option:
             args += ["--ip", self.ip_option]
-        if self.gw:
-            args += ["--gw", self.gw]
+        if self.gw and self.ip_option != "dhcp":
+            # the peer is also the name server: the dns checks answer its queries
+            args += ["--gw", self.gw, "--dns", self.gw]
         if self.mac_option:
             args += ["--mac", self.mac_option]
         return args
@@ -186,7 +193,9 @@ class ProcessTarget(Target):
                 self._ready.set()
         self.proc.stdout.close()
 
-    def start(self, timeout=None):
+    def start(self, timeout=None, wait_ready=True):
+        """Spawn the target and wait (bounded) for its ready line; wait_ready=False
+        returns once it runs (a DHCP client prints its line only once a lease is bound)."""
         timeout = self.ready_timeout if timeout is None else timeout
         self.argv = self.command()
         try:
@@ -197,6 +206,8 @@ class ProcessTarget(Target):
             raise TargetError("cannot start %s (%s): %s" % (self.what, self.argv[0], e))
         self._reader = threading.Thread(target=self._read_output, daemon=True)
         self._reader.start()
+        if not wait_ready:
+            return
         end = time.monotonic() + timeout
         while not self._ready.wait(0.05):
             status = self.proc.poll()
@@ -270,6 +281,10 @@ class HostTarget(ProcessTarget):
     def command(self):
         return [sys.executable, "-m", "ethox_uk.cli", "host", self.recipe] + self.netargs()
 
+    def dhcp_client(self):
+        return HostTarget(self.recipe, ip="dhcp", mac=self.mac_option, faults=self.faults,
+                          env={k: v for k, v in self.env.items() if k != FAULTS_ENV})
+
     def describe(self):
         f = " faults=%s" % ",".join(self.faults) if self.faults else ""
         return "host %s%s" % (self.recipe, f)
@@ -285,6 +300,7 @@ class ImageTarget(ProcessTarget):
                  machine=None, mem=None, env=None):
         super().__init__(spec, ip, gw, mac, env)
         self.image = str(image)
+        self.vm_kw = dict(accel=accel, machine=machine, mem=mem)
         self.accel = accel
         self.vmopts = []
         for opt, val in (("--accel", accel), ("--machine", machine), ("--mem", mem)):
@@ -295,6 +311,11 @@ class ImageTarget(ProcessTarget):
     def command(self):
         return ([sys.executable, "-m", "ethox_uk.cli", "run", self.image] + self.netargs()
                 + self.vmopts + ["--serial", "stdio"])
+
+    def dhcp_client(self):
+        # over a dgram link of its own (also for --net bridge: the checks are the server)
+        return ImageTarget(self.image, ip="dhcp", mac=self.mac_option, env=self.env,
+                           **self.vm_kw)
 
     @property
     def timescale(self):

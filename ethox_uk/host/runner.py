@@ -15,7 +15,8 @@ ignores main's value, so such an app would serve in host mode only.
 
 Exit status: 0 after SIGINT/SIGTERM (socket file removed); 1 when the app raises (message and
 traceback on stderr); n when the app calls sys.exit(n); 2 for unusable options or recipes
-(HostError / RecipeError: one line on stderr).
+(HostError / RecipeError: one line on stderr); 5 with ip=dhcp when no lease came within
+dhcp_timeout= seconds (as the image: the stack's DHCP client runs before the app starts).
 
 ETHOX_UK_FAULTS=a,b (test-only negative controls, ethox_uk/stack/faults.py): the stack
 misbehaves as those switches say; an unknown name is refused (status 2); the active ones are
@@ -139,6 +140,22 @@ class Runner:
         else:
             select.select([fd], [], [], ms / 1000)
 
+    def acquire(self):
+        """ip=dhcp: run the DHCP client until a lease is bound (True), it gives
+        up (False) or a signal stops us (None)."""
+        from ..stack import dhcp
+
+        self.dhcp = dhcp.start(self.stack, now_ms(), lambda line: print(line, file=self.err,
+                                                                        flush=True))
+        return dhcp.wait_bound(self.stack, self.dhcp, now_ms, self.idle,
+                               stop=lambda: self.stopping)
+
+    def exit_no_lease(self):
+        from ..stack import dhcp
+
+        print(dhcp.failure_message(self.dhcp), file=self.err, flush=True)
+        return dhcp.EXIT_NO_LEASE
+
     def start_app(self):
         app = import_app(self.recipe)
         main = getattr(app, "main", None)
@@ -233,6 +250,10 @@ def run(recipe_arg, net, out=None, err=None):
         except HostError as e:
             r.log("error: %s" % e)
             return 2
+        if r.stack.config.dhcp:
+            bound = r.acquire()
+            if not bound:
+                return 0 if bound is None else r.exit_no_lease()
         try:
             r.start_app()
         except HostError as e:

@@ -64,7 +64,8 @@ def guest_ip(net, cmdline=""):
     try:
         from ..stack.config import format_ip
 
-        return format_ip(net.config(cmdline).ip)
+        config = net.config(cmdline)
+        return "(its DHCP address)" if config.dhcp else format_ip(config.ip)
     except Exception:  # noqa: BLE001 - only for the message
         return "10.0.2.15"
 
@@ -99,7 +100,7 @@ def bridged(net, cmdline="", announce=True):
                   "curl http://%s/`; it is removed when the guest ends"
                   % (br.name, br.bridge, br.tap, br.veth, br.tester_cidr, br.name, ip,
                      br.name, ip))
-        yield net.copy(spec)
+        yield net.with_spec(spec)
     finally:
         spec.release_tap()
         br.close()
@@ -121,7 +122,7 @@ def default_net(net, interactive):
     if interactive and os.geteuid() == 0 and shutil.which("ip"):
         _note("no --net given: using --net bridge (root: a private namespace with the guest "
               "and a tester at 10.0.2.2; see below)")
-        yield net.copy(NetSpec("bridge"))
+        yield net.with_spec(NetSpec("bridge"))
         return
     d = tempfile.mkdtemp(prefix="exr", dir="/tmp")
     local, remote = os.path.join(d, "guest.sock"), os.path.join(d, "peer.sock")
@@ -130,6 +131,6 @@ def default_net(net, interactive):
             _note("no --net given: using --net dgram:%s,%s (a peer binds %s and sends to %s, "
                   "e.g. `ethox-uk conformance --attach dgram:%s,%s`)"
                   % (local, remote, remote, local, local, remote))
-        yield net.copy(NetSpec("dgram", local, remote))
+        yield net.with_spec(NetSpec("dgram", local, remote))
     finally:
         shutil.rmtree(d, ignore_errors=True)

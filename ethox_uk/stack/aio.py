@@ -632,11 +632,35 @@ async def start_server(cb, host, port, backlog=5, ssl=None, net=None):
     return srv
 
 
+async def _resolve(host, port, net):
+    """getaddrinfo's first IPv4 address for host, a name resolved without
+    blocking the scheduler (the task waits on the resolver's Query)."""
+    port = _socket._gai_port(port)
+    ai = _socket._numeric(host, port, 0, _socket.SOCK_STREAM, 0)
+    name = host.lower().rstrip(".")
+    if ai is None and (name == "localhost" or name.endswith(".localhost")):
+        ai = _socket.getaddrinfo(host, port)
+    if ai is not None:
+        return ai[0][-1]
+    from . import resolver
+    from .config import format_ip
+    from .wire.dns import TYPE_A
+
+    stack = net if net is not None else _socket.current_stack()
+    q = resolver.of(stack).lookup(host, TYPE_A, stack.now)
+    while not q.done:
+        await _wait(q, False)
+    if q.error:
+        q.raise_error()
+    return (format_ip(q.addrs[0]), port)
+
+
 async def open_connection(host, port, ssl=None, net=None):
-    """(reader, writer) connected to host:port (a dotted quad)."""
+    """(reader, writer) connected to host:port (an address, or a name the
+    stack's resolver looks up first)."""
     if ssl:
         raise OSError(_socket.errno.EOPNOTSUPP)
-    ai = _socket.getaddrinfo(host, port)[0][-1]
+    ai = await _resolve(host, port, net)
     s = _sock(net)
     s.setblocking(False)
     s.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)

@@ -45,6 +45,12 @@ NAMES = (
     # services (services.py, http.py): connections closed for idleness, reset
     # when that close did not finish, request heads too slow (408)
     "svc_idle_closed", "svc_idle_reset", "http_head_timeout",
+    # dhcp client (stack/dhcp.py): drops of server messages, then traffic
+    "dhcp_truncated", "dhcp_bad_format", "dhcp_not_ours", "dhcp_bad_option",
+    "dhcp_bad_reply", "dhcp_unexpected", "dhcp_conflicts", "dhcp_tx", "dhcp_rx",
+    # dns resolver (stack/resolver.py): answers dropped by reason, timeouts, traffic
+    "dns_truncated", "dns_bad_format", "dns_not_ours", "dns_timeouts", "dns_queries_sent",
+    "dns_tcp_queries_sent", "dns_rx",
 )
 
 

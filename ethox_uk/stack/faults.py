@@ -43,6 +43,20 @@
 #   dupack_inflation          tcp:  every duplicate ACK outside fast recovery adds a
 #                                   segment to the window (after an RTO too)
 #   time_wait_rst_accepted    tcp:  an acceptable RST ends TIME-WAIT (RFC 1337's hazard)
+#   dhcp_no_probe             dhcp: no RFC 5227 address check: the address is used at the ACK
+#   dhcp_any_xid              dhcp: accept replies whatever their xid and chaddr
+#   dhcp_no_renew             dhcp: never renew nor rebind; keep the address past the lease
+#   dhcp_fast_retry           dhcp: retransmit every second (no backoff)
+#   dhcp_ignore_nak           dhcp: ignore DHCPNAK
+#   dhcp_no_server_id         dhcp: the REQUEST answering an OFFER lacks options 50 and 54
+#   dhcp_zero_chaddr          dhcp: chaddr all zeros in what we send
+#   dns_no_rd                 dns:  queries without RD (recursion desired)
+#   dns_predictable           dns:  query ID 0x1234 always, source ports counting up
+#   dns_accept_any            dns:  take any answer to a query's port (ID, question,
+#                                   server and source port unchecked)
+#   dns_no_tcp                dns:  a truncated answer is taken as it is (no TCP)
+#   dns_no_retry              dns:  one try per query
+#   dns_cache_forever         dns:  cached answers never expire
 
 NAMES = (
     "ignore_ip_checksum",
@@ -69,6 +83,19 @@ NAMES = (
     "rexmit_past_window",
     "dupack_inflation",
     "time_wait_rst_accepted",
+    "dhcp_no_probe",
+    "dhcp_any_xid",
+    "dhcp_no_renew",
+    "dhcp_fast_retry",
+    "dhcp_ignore_nak",
+    "dhcp_no_server_id",
+    "dhcp_zero_chaddr",
+    "dns_no_rd",
+    "dns_predictable",
+    "dns_accept_any",
+    "dns_no_tcp",
+    "dns_no_retry",
+    "dns_cache_forever",
 )
 
 

@@ -143,7 +143,7 @@ class Limits:
 REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed",
            408: b"Request Timeout", 413: b"Content Too Large",
            431: b"Request Header Fields Too Large", 501: b"Not Implemented",
-           503: b"Service Unavailable", 505: b"HTTP Version Not Supported"}
+           502: b"Bad Gateway", 503: b"Service Unavailable", 505: b"HTTP Version Not Supported"}
 
 
 def head_end(data, start=0):

@@ -65,6 +65,7 @@ class Stack:
         self.tcp = None
         self._pollers = []
         self._timer_sources = []
+        self._clients = []  # the stack's own clients with timers (DHCP, the resolver)
         self._timer = None  # the services' timer (add_timer), one per stack
         self._on_frame_cb = self._on_frame  # bound once: no allocation per poll
 
@@ -72,6 +73,13 @@ class Stack:
         """Run fn(now) once per poll round (the app's services). Exceptions
         from fn propagate out of poll(): they are the app's, not the stack's."""
         self._pollers.append(fn)
+
+    def add_client(self, obj):
+        """A protocol client of the stack (DHCP, the DNS resolver) with a
+        `timer_at` (absolute ms, -1: none) and poll(now): polled like a layer,
+        only when its timer is due; its exceptions count as internal_error."""
+        if obj not in self._clients:
+            self._clients.append(obj)
 
     @micropython.native
     def _on_frame(self, view, length):
@@ -112,6 +120,10 @@ class Stack:
             t = self.ip.frag.timer_at
             if 0 <= t <= now:
                 self.ip.poll(now)
+            for cl in self._clients:
+                t = cl.timer_at
+                if 0 <= t <= now:
+                    cl.poll(now)
             if self._timer is not None:
                 self._run_timer(now)
         except Exception as e:
@@ -165,6 +177,10 @@ class Stack:
             if tcp.due:
                 return 0
             t = tcp.timer_at
+            if t >= 0 and (best < 0 or t < best):
+                best = t
+        for cl in self._clients:
+            t = cl.timer_at
             if t >= 0 and (best < 0 or t < best):
                 best = t
         if best >= 0:

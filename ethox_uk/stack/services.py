@@ -24,7 +24,12 @@
 #                            connection back to the requester's PORT and echo
 #                            on it (the conformance suite's trigger for a
 #                            simultaneous open; only ever towards the address
-#                            the request came from)
+#                            the request came from); with resolve=True also
+#                            GET /resolve/NAME and /resolve6/NAME: the stack's
+#                            resolver looks NAME up (A / AAAA) and the answer
+#                            is one address a line (200), or "error CODE: why"
+#                            (502) -- the DNS conformance checks' trigger, and
+#                            a way to see what the guest resolves
 #   serve_qotd(net, 17)      TCP quote of the day (RFC 865), written on the socket
 #                            API: the quote, then a full close (the image's one
 #                            service on sockets, so conformance sees their close)
@@ -507,6 +512,31 @@ class ChargenConn(TimedConn):
         self.touch()
 
 
+def resolve_start(svc, path):
+    """GET /resolve/NAME or /resolve6/NAME: the resolver's Query for NAME."""
+    from . import resolver
+    from .wire.dns import TYPE_A, TYPE_AAAA
+
+    six = path.startswith(b"/resolve6/")
+    name = path[10 if six else 9:].decode()
+    stack = svc.net
+    return resolver.of(stack).lookup(name, TYPE_AAAA if six else TYPE_A, stack.now)
+
+
+def resolve_response(q, keep_alive):
+    from .config import format_ip, format_ip6
+
+    if q.error:
+        body = ("error %d: %s\n" % (q.error, q.reason)).encode()
+        status = 502
+    else:
+        body = "".join([(format_ip(a) if len(a) == 4 else format_ip6(a)) + "\n"
+                        for a in q.addrs]).encode()
+        status = 200
+    return http.Response(http.head(status, len(body), b"text/plain", keep_alive), body, 0,
+                         keep_alive)
+
+
 def connect_back(svc, key, path):
     """GET /connect/PORT: an active open from this stack to the requester's
     PORT (an echo connection once established); the Response saying so."""
@@ -539,6 +569,7 @@ class HttpConn(TimedConn):
         self.head_at = -1  # when the first byte of the pending request head came
         self.closing = False  # a response said Connection: close
         self.peer_done = False
+        self.lookup = None  # (Query, keep_alive) of a /resolve request being answered
         self._timed(svc, key, self.rb)
 
     def tcp_open(self, pkt):
@@ -549,7 +580,7 @@ class HttpConn(TimedConn):
         if pkt.signals.half_closed:
             self.peer_done = True
         n = rb.count
-        if n:
+        if n or self.lookup is not None:
             if self.closing:
                 rb.skip(n)
             else:
@@ -622,6 +653,12 @@ class HttpConn(TimedConn):
     def _serve(self):
         rb = self.rb
         sb = self.sb
+        w = self.lookup
+        if w is not None:  # the next response waits for a name lookup
+            if not w[0].done:
+                return
+            self.lookup = None
+            self._send(resolve_response(w[0], w[1]))
         while not self.closing and sb.queued() < PIPELINE:
             if self.skip:
                 self.skip -= rb.skip(self.skip)
@@ -653,6 +690,15 @@ class HttpConn(TimedConn):
                     r = connect_back(self.svc, self.key, req.path)
                 except http.HttpError as e:
                     r = http.error_response(e, req.keep_alive)
+            elif self.svc.resolve and req.path.startswith(b"/resolve"):
+                q = resolve_start(self.svc, req.path)
+                if not q.done:
+                    self.lookup = (q, req.keep_alive)
+                    key = self.key
+                    layer = self.svc.mux.layer
+                    q.on_done = lambda: layer.wake(key)  # a send opportunity then
+                    return
+                r = resolve_response(q, req.keep_alive)
             else:
                 r = http.respond(req, self.svc.page, self.svc.limits.max_body)
             if r.keep_alive and req.content_length:
@@ -730,9 +776,10 @@ def serve_chargen(net, port=19, backlog=16, idle_ms=None):
                    SINK_WINDOW)
 
 
-def serve_http(net, port=80, page=None, backlog=16, limits=None, connect_back=False):
+def serve_http(net, port=80, page=None, backlog=16, limits=None, connect_back=False,
+               resolve=False):
     """limits: an http.Limits (default: from the boot words); connect_back:
-    also serve GET /connect/PORT."""
+    also serve GET /connect/PORT; resolve: GET /resolve/NAME and /resolve6/NAME."""
     if limits is None:
         limits = http.Limits.from_config(net.config)  # bad words fail here, at start
     # no Nagle: a response is written whole, so it would only delay its last
@@ -741,6 +788,7 @@ def serve_http(net, port=80, page=None, backlog=16, limits=None, connect_back=Fa
     svc.page = page if page is not None else (lambda: http.page(net))
     svc.limits = limits
     svc.connect_back = connect_back
+    svc.resolve = resolve
     return svc
 
 
@@ -783,10 +831,10 @@ def serve_qotd(net, port=17):
     return Qotd(net, port)
 
 
-def serve_all(net, connect_back=False):
+def serve_all(net, connect_back=False, resolve=False):
     """UDP echo 7; TCP echo 7, discard 9, chargen 19, HTTP 80 (DESIGN §5), and
     quote of the day 17 (a service on the socket API); connect_back: HTTP also
-    serves GET /connect/PORT (see serve_http)."""
+    serves GET /connect/PORT, resolve: GET /resolve/NAME (see serve_http)."""
     serve_udp_echo(net, 7)
     return [serve_echo(net), serve_discard(net), serve_chargen(net),
-            serve_http(net, connect_back=connect_back), serve_qotd(net)]
+            serve_http(net, connect_back=connect_back, resolve=resolve), serve_qotd(net)]

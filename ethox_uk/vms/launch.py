@@ -34,7 +34,7 @@ def _spec(info, image, net, vm_opts, name):
         "recipe": info.get("recipe"),
         "created": time.time(),
         "net": {"spec": net.spec.text if net.spec is not None else None, "ip": net.ip,
-                "gw": net.gw, "mac": net.mac,
+                "gw": net.gw, "mac": net.mac, "dns": net.dns,
                 "pcap": os.path.abspath(net.pcap) if net.pcap else None,
                 "publish": publish},
         "net_text": net.spec.text if net.spec is not None else "user",

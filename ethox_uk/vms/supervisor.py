@@ -43,7 +43,8 @@ def net_from_spec(d):
     text = d.get("spec")
     spec = parse_spec(text) if text else NetSpec("user")  # detached default: rootless
     return NetOpts(spec, d.get("ip"), d.get("gw"), d.get("mac"), d.get("pcap"),
-                   [Publish.from_dict(p) for p in d.get("publish", [])])
+                   dns=d.get("dns"),
+                   publish=[Publish.from_dict(p) for p in d.get("publish", [])])
 
 
 def describe_exit(st, rc):

@@ -19,7 +19,9 @@
 # GET /bytes/N = N bytes of 0x00..0xff repeated), served from the TCP layer's
 # callbacks without sockets (ethox_uk/stack/services.py, http.py). HTTP also
 # answers GET /connect/PORT by opening a connection back to the requester's PORT
-# (echo on it): the conformance suite's trigger for a simultaneous open.
+# (echo on it): the conformance suite's trigger for a simultaneous open; and GET
+# /resolve/NAME (/resolve6/NAME) looks NAME up with the stack's resolver and answers
+# with the addresses: the DNS checks' trigger.
 # Quote of the day on 17 (RFC 865) is on the socket API: the quote, then close().
 from ethox_uk.stack import services
 
@@ -27,4 +29,4 @@ ECHO_PORT = 7
 
 
 def main(net):
-    services.serve_all(net, connect_back=True)
+    services.serve_all(net, connect_back=True, resolve=True)

@@ -106,6 +106,7 @@ class EthArpStack(Stack):
         self.tcp = None
         self._pollers = []
         self._timer_sources = []
+        self._clients = []
         self._timer = None
         self._on_frame_cb = self._on_frame
 

@@ -58,7 +58,7 @@ def test_parse_unknown_names_it_and_lists_known():
 
 
 def test_names():
-    assert type(faults.NAMES) is tuple and len(set(faults.NAMES)) == len(faults.NAMES) == 24
+    assert type(faults.NAMES) is tuple and len(set(faults.NAMES)) == len(faults.NAMES) == 37
 
 
 def test_default_stack_has_every_switch_off():

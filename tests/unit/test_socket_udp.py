@@ -37,7 +37,7 @@ def test_constants_and_getaddrinfo():
     assert ai == [(socket.AF_INET, socket.SOCK_STREAM, 0, "", ("10.0.2.2", 80))]
     ai = socket.getaddrinfo("192.168.1.1", 53, 0, socket.SOCK_DGRAM)
     assert ai[0][1] == socket.SOCK_DGRAM and ai[0][4] == ("192.168.1.1", 53)
-    for bad in ("example.com", "1.2.3", "1.2.3.256", ""):
+    for bad in ("1.2.3", "1.2.3.256", "", "10.0.2.15.", None, "1::2::3"):
         assert support.raises(OSError, socket.getaddrinfo, bad, 80).args[0] == -2
 
 

@@ -89,6 +89,11 @@ class ArpLayer:
         self._addr_src = None  # the stack.ip_addr object _our/_bcast derive from
         self._our = 0
         self._bcast = _ALL_ONES
+        # RFC 5227 address conflict detection (the DHCP client's check): while
+        # `watch` holds an address (an int, 0: none), any ARP packet from another
+        # station claiming it, or probing for it, calls on_conflict(sender MAC, now)
+        self.watch = 0
+        self.on_conflict = None
         self._gw_src = None  # the config.gw object _gw derives from
         self._gw = -1  # the gateway as an int, -1: none
         faults = stack.faults
@@ -289,6 +294,9 @@ class ArpLayer:
         mac = stack.mac
         spa = _arp.read_ip(view, _SPA)
         tpa = _arp.read_ip(view, _TPA)
+        w = self.watch
+        if w and (spa == w or (spa == 0 and tpa == w)) and not _eth.mac_at_is(view, _SHA, mac):
+            self.on_conflict(bytes(view[_SHA:_SHA + 6]), now)  # RFC 5227 §2.1.1
         if (view[_SHA] & 1 or (spa >> 28) >= 14 or (spa >> 24) == 127 or spa == our
                 or spa == self._bcast or _eth.mac_at_is(view, _SHA, mac)):
             # a group MAC or IP as sender (multicast, broadcast, class E),
@@ -296,7 +304,8 @@ class ArpLayer:
             # back): never learn or answer that
             c["arp_bad_source"] += 1
             return 0
-        if tpa == our or (self.answer_any and view[_OP_LO] == _arp.OP_REQUEST):
+        if (tpa == our and our) or (self.answer_any and view[_OP_LO] == _arp.OP_REQUEST):
+            # (no address yet -- DHCP still asking -- means no answer for 0.0.0.0)
             # ^ test-only (negative control): arp_answer_any answers for every address
             if view[_OP_LO] == _arp.OP_REQUEST:
                 if spa != 0:  # 0.0.0.0 is a probe (RFC 5227): answer, don't learn
@@ -405,6 +414,23 @@ class ArpLayer:
             c["arp_rate_limited"] += 1
             return False
         return self._solicit(i, None, now, _eth.BROADCAST)
+
+    def probe(self, target, now):
+        """Broadcast an ARP probe for `target` (4 bytes): a request from 0.0.0.0
+        (RFC 5227 §2.1.1), answered by whoever holds the address."""
+        stack = self.stack
+        tx = stack.nic.tx_buffer()
+        if tx is None:
+            stack.counters.c["tx_no_buffer"] += 1
+            return False
+        _arp.write_fixed(tx, _ARP, _arp.OP_REQUEST)
+        _eth.put_mac(tx, _SHA, stack.mac)
+        _arp.write_ip(tx, _SPA, 0)
+        _eth.put_mac(tx, _THA, _eth.ZERO_MAC)
+        _arp.write_ip(tx, _TPA, _arp.read_ip(target, 0))
+        stack.eth.send(tx, _ARP_END, _eth.BROADCAST, _TYPE_ARP)
+        stack.counters.c["arp_requests_sent"] += 1
+        return True
 
     def announce(self, now):
         """Broadcast a gratuitous ARP request for our address (RFC 5227 announce)."""

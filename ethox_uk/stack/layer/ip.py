@@ -40,6 +40,7 @@ from .frag import Reassembler, SLOTS, SLOT_DATA
 IP_OFF = const(14)
 PAYLOAD_OFF = const(34)
 MTU = const(1500)
+MIN_MTU = const(576)  # RFC 1122 §3.3.3: every host takes 576-byte datagrams
 MAX_PAYLOAD = const(1480)  # MTU - 20: the payload of one unfragmented datagram
 _FRAG_STEP = const(1480)  # payload per fragment, a multiple of 8
 _TTL = const(64)
@@ -73,6 +74,8 @@ class IpLayer:
         self._ident = seed16(stack.rng_seed)
         self._spares = []
         self.max_payload = frag_size  # largest datagram payload we send or reassemble
+        self.mtu = MTU  # the link's (config.mtu: DHCP's option 26 may lower it)
+        self._frag_step = _FRAG_STEP
         self._scratch = memoryview(bytearray(PAYLOAD_OFF + frag_size))
         self.frag = Reassembler(self, frag_slots, frag_size)
         self.reasm_view = None  # the reassembly buffer while it is being delivered
@@ -101,6 +104,9 @@ class IpLayer:
             self.mask[k] = (m >> (24 - 8 * k)) & 255
             self.bcast[k] = 255 if pfx >= 31 else (a[k] | (~self.mask[k] & 255))
         self.has_bcast = pfx < 31
+        mtu = cfg.mtu if MIN_MTU <= cfg.mtu < MTU else MTU
+        self.mtu = mtu
+        self._frag_step = (mtu - 20) & ~7
         gw = cfg.gw
         self.has_gw = gw is not None
         if gw is not None:
@@ -285,7 +291,7 @@ class IpLayer:
     def reply_finish(self, view, ip_off, now):
         """Frame length of the prepared reply for the Ethernet layer, or 0 if sent here."""
         total = (view[ip_off + 2] << 8) | view[ip_off + 3]
-        if view is self.reasm_view or total > MTU:
+        if view is self.reasm_view or total > self.mtu:
             self.output_datagram(view, ip_off, now)
             return 0
         return ip_off + total
@@ -355,7 +361,7 @@ class IpLayer:
         total = 20 + payload_len
         _ip.write_header(view, IP_OFF, total, self._next_ident(), 0, self.ttl, proto,
                          self.addr, dst_ip)
-        if view is self._scratch or total > MTU:
+        if view is self._scratch or total > self.mtu:
             ok = self._send_copy(view, IP_OFF, total, hop, now)
             self.send_abort(view)
             return ok
@@ -422,10 +428,11 @@ class IpLayer:
         arp = self.stack.arp
         data = total - 20
         pos = 0
+        step = self._frag_step
         while True:
             n = data - pos
-            if n > _FRAG_STEP:
-                n = _FRAG_STEP
+            if n > step:
+                n = step
             tx = self.send_begin()
             if tx is None:
                 return False

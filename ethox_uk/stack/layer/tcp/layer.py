@@ -444,7 +444,7 @@ class TcpLayer:
             return
         p = PAYLOAD_OFF
         hlen = 20 + W.put_syn_options(
-            out, p + 20, RCV_MSS, self.wscale if ts and o.wscale >= 0 else -1,
+            out, p + 20, ip.mtu - 40, self.wscale if ts and o.wscale >= 0 else -1,
             self.use_sack and ts and o.sack_perm)
         if ts:
             hlen += W.put_ts(out, p + hlen, (((now + isn) & ~0x3F) | opts) & MASK, o.ts_val)
@@ -560,8 +560,9 @@ class TcpLayer:
         mss = o.mss if has and o.mss >= 0 else 536
         if self.no_mss_option:
             mss = RCV_MSS  # fault switch: whatever the peer's SYN said
-        if mss > RCV_MSS:
-            mss = RCV_MSS
+        lim = self.stack.ip.mtu - 40  # RCV_MSS unless DHCP gave a smaller link MTU
+        if mss > lim:
+            mss = lim
         elif mss < MIN_MSS:
             mss = MIN_MSS
             self.c["tcp_mss_raised"] += 1
@@ -977,7 +978,8 @@ class TcpLayer:
             # SYN-ACK carries each only in reply to the SYN's
             syn = conn.state == SYN_SENT
             ws = self.wscale if (syn or conn.peer_ws) else -1
-            hlen += W.put_syn_options(view, o + 20, -1 if self.no_mss_option else RCV_MSS, ws,
+            hlen += W.put_syn_options(view, o + 20,
+                                      -1 if self.no_mss_option else self.stack.ip.mtu - 40, ws,
                                       self.use_sack and (syn or conn.sack_ok))
             if self.use_ts and (syn or conn.ts_ok):
                 hlen += W.put_ts(view, o + hlen, (now + conn.ts_off) & MASK,
