@@ -18,7 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-READY_RE = re.compile(r"^ethox-uk: ready ip=(\d+(?:\.\d+){3}) mac=([0-9a-f]{2}(?::[0-9a-f]{2}){5})\r?$")
+# more fields may follow mac= (DESIGN §5: ip6=ADDR/PFX unless ip6=off)
+READY_RE = re.compile(r"^ethox-uk: ready ip=(\d+(?:\.\d+){3}) mac=([0-9a-f]{2}(?::[0-9a-f]{2}){5})"
+                      r"(?: ip6=(\S+))?(?: \S+=\S+)*\r?$")
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
 
 

@@ -2,6 +2,12 @@
 # (DESIGN §5). Parsed from the kernel command line in the image and from CLI
 # options in host mode; errors raise ValueError naming the word and what is
 # expected.
+#
+# IPv6 words: `ip6=auto` (the default: a link-local address, and a global one
+# from a router advertisement's prefix, RFC 4862), `ip6=ADDR/PFX` (a static
+# address, plus the link-local; router advertisements still give the default
+# router and MTU but no address), `ip6=off` (no IPv6 at all); `gw6=ADDR` a
+# static default router (else the advertising router).
 
 DEFAULT_IP = "10.0.2.15/24"
 DEFAULT_GW = "10.0.2.2"
@@ -48,6 +54,84 @@ def parse_mac(text):
     return bytes(out)
 
 
+def parse_ip6(text):
+    """16 bytes for an IPv6 address in RFC 4291 §2.2 text form (no zone)."""
+    bad = ValueError("bad IPv6 address %r: expected e.g. 2001:db8::15 or fe80::1" % text)
+    if not isinstance(text, str) or not 2 <= len(text) <= 45 or ":" not in text:
+        raise bad
+    tail = b""
+    if "." in text:  # an IPv4 tail (::ffff:1.2.3.4)
+        c = text.rfind(":")
+        try:
+            tail = parse_ip(text[c + 1:])
+        except ValueError:
+            raise bad
+        text = text[:c + 1] + "0:0"
+    halves = text.split("::")
+    if len(halves) > 2:
+        raise bad
+    words = []
+    for h in halves:
+        part = []
+        if h:
+            for g in h.split(":"):
+                if not 1 <= len(g) <= 4:
+                    raise bad
+                for ch in g:
+                    if ch not in "0123456789abcdefABCDEF":
+                        raise bad
+                part.append(int(g, 16))
+        words.append(part)
+    if len(halves) == 2:
+        gap = 8 - len(words[0]) - len(words[1])
+        if gap < 1:
+            raise bad
+        w = words[0] + [0] * gap + words[1]
+    else:
+        w = words[0]
+    if len(w) != 8:
+        raise bad
+    out = bytearray(16)
+    for i in range(8):
+        out[2 * i] = w[i] >> 8
+        out[2 * i + 1] = w[i] & 255
+    if tail:
+        out[12:16] = tail
+    return bytes(out)
+
+
+def parse_cidr6(text):
+    if "/" in text:
+        addr, pfx = text.split("/", 1)
+        if not pfx.isdigit() or not 0 < int(pfx) <= 128:
+            raise ValueError("bad prefix in %r: expected ADDR/1-128" % text)
+        return parse_ip6(addr), int(pfx)
+    return parse_ip6(text), 64
+
+
+def format_ip6(a, off=0):
+    """RFC 5952 text: lower case, the longest run (>= 2) of zero words as ::."""
+    w = [(a[off + 2 * i] << 8) | a[off + 2 * i + 1] for i in range(8)]
+    best = -1
+    blen = 1
+    i = 0
+    while i < 8:
+        if w[i] == 0:
+            j = i
+            while j < 8 and w[j] == 0:
+                j += 1
+            if j - i > blen:
+                best = i
+                blen = j - i
+            i = j
+        else:
+            i += 1
+    if best < 0:
+        return ":".join(["%x" % x for x in w])
+    return (":".join(["%x" % x for x in w[:best]]) + "::"
+            + ":".join(["%x" % x for x in w[best + blen:]]))
+
+
 def format_ip(ip):
     return "%d.%d.%d.%d" % (ip[0], ip[1], ip[2], ip[3])
 
@@ -57,11 +141,35 @@ def format_mac(mac):
 
 
 class Config:
-    def __init__(self, ip=DEFAULT_IP, gw=DEFAULT_GW, mac=DEFAULT_MAC, words=None):
+    def __init__(self, ip=DEFAULT_IP, gw=DEFAULT_GW, mac=DEFAULT_MAC, words=None, ip6="off",
+                 gw6=None):
+        # ip6: boot words default to "auto" (from_words); a Config built in code
+        # is IPv4 only unless it asks (tests and tools that count frames)
         self.ip, self.prefix = parse_cidr(ip) if isinstance(ip, str) else ip
         self.gw = parse_ip(gw) if isinstance(gw, str) else gw
         self.mac = parse_mac(mac) if isinstance(mac, str) else mac
         self.words = words or {}
+        # ip6_mode: "auto", "static" (ip6 = 16 bytes, prefix6) or "off"
+        self.ip6 = None
+        self.prefix6 = 64
+        if ip6 in ("auto", "off", ""):
+            self.ip6_mode = ip6 or "auto"
+        else:
+            self.ip6_mode = "static"
+            try:
+                self.ip6, self.prefix6 = parse_cidr6(ip6)
+            except ValueError as e:
+                raise ValueError("ip6=%s: %s (or ip6=auto / ip6=off)" % (ip6, e))
+            if self.ip6[0] == 0xFF or not any(self.ip6):
+                raise ValueError("ip6=%s: a host address is unicast, not :: or multicast" % ip6)
+        self.gw6 = None
+        if gw6:
+            try:
+                self.gw6 = parse_ip6(gw6)
+            except ValueError as e:
+                raise ValueError("gw6=%s: %s" % (gw6, e))
+            if self.gw6[0] == 0xFF or not any(self.gw6):
+                raise ValueError("gw6=%s: a router address is unicast" % gw6)
         if self.gw is not None and not self.on_link(self.gw):
             raise ValueError("gateway %s is not inside %s/%d: pick a gateway on the local network"
                              % (format_ip(self.gw), format_ip(self.ip), self.prefix))
@@ -96,7 +204,13 @@ class Config:
         return cls(ip=ip or words.get("ip", DEFAULT_IP),
                    gw=gw or words.get("gw", DEFAULT_GW),
                    mac=mac or words.get("mac", DEFAULT_MAC),
-                   words=words)
+                   words=words, ip6=words.get("ip6", "auto"), gw6=words.get("gw6"))
 
-    def ready_line(self):
-        return "ethox-uk: ready ip=%s mac=%s" % (format_ip(self.ip), format_mac(self.mac))
+    def ready_line(self, ip6=None):
+        """DESIGN §5's line; ` ip6=ADDR/PFX` follows when IPv6 is on (the stack
+        passes its address: the static one, else the link-local, which is still
+        tentative at boot -- duplicate address detection ends after the line)."""
+        line = "ethox-uk: ready ip=%s mac=%s" % (format_ip(self.ip), format_mac(self.mac))
+        if ip6 is not None:
+            line += " ip6=%s/%d" % (format_ip6(ip6[0]), ip6[1])
+        return line

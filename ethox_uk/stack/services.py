@@ -512,6 +512,8 @@ def _udp_echo(view, payload_off, payload_len, src_ip_off, src_port, now):
 
 def serve_udp_echo(net, port=7):
     net.udp.bind(port, _udp_echo)
+    if net.ip6 is not None:
+        net.udp.bind6(port, _udp_echo)  # the handler never looks at the address
 
 
 def serve_echo(net, port=7, backlog=16):

@@ -29,7 +29,7 @@ from ethox_uk.netsetup import list_namespaces
 
 REPO = Path(__file__).resolve().parents[2]
 GUEST = "10.0.2.15"
-READY = re.compile(rb"^ethox-uk: ready ip=10\.0\.2\.15 mac=52:54:00:12:34:56\r?$", re.M)
+READY = re.compile(rb"^ethox-uk: ready ip=10\.0\.2\.15 mac=52:54:00:12:34:56( \S+=\S+)*\r?$", re.M)
 NS_LINE = re.compile(rb"network namespace (exuk-\d+-\d+)")
 BOOT_TIMEOUT = 30.0
 

@@ -99,6 +99,7 @@ class EthArpStack:
         self.icmp = None
         self.udp = None
         self.tcp = None
+        self.ip6 = None
         self._cb = self._on_frame
 
     def _on_frame(self, view, length):  # as Stack._on_frame
