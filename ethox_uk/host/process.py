@@ -47,6 +47,7 @@ class HostProcess:
         self.argv = list(prefix) + command("host", str(recipe), "--net", str(spec), *args)
         self.proc = None
         self.lines = []  # stdout lines read so far
+        self.ip6 = None  # the ready line's ip6= field
 
     def start(self):
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -65,6 +66,7 @@ class HostProcess:
                 self.lines.append(line)
                 m = READY_RE.match(line)
                 if m:
+                    self.ip6 = m.group(3)  # "ADDR/PFX", or None with ip6=off
                     return m.group(1), m.group(2)
             left = deadline - time.monotonic()
             if left <= 0:
