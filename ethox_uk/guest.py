@@ -106,7 +106,6 @@ class Service:
         self.errors_seen = 0
 
     @micropython.native
-
     def hook(self):
         stack = self.stack
         nic = self.nic

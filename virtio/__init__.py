@@ -1,5 +1,5 @@
 # virtio/: the guest's virtio-net driver (MicroPython; the same code runs under
-# CPython against the simulated device in virtio/sim.py).
+# CPython against the simulated machine in virtio/sim/).
 #
 #   mmio.py   virtio-mmio transport (virtio 1.x, register layout version 2):
 #             devices from `virtio_mmio.device=SIZE@BASE:IRQ` boot words, else
@@ -9,7 +9,7 @@
 #   queue.py  split virtqueue in preallocated arrays (descriptor table
 #             array('I'), rings array('H')), EVENT_IDX helpers
 #   net.py    VirtioNet: the stack's NIC interface (ethox_uk/stack/nic/base.py)
-#   sim.py    a simulated bus + virtio-net device (mmio and pci) for tests
+#   sim/      a simulated bus + virtio-net device (mmio and pci) for tests
 #
 # Everything talks to hardware through one accessor object, `bus`: in the image
 # it is the runtime's `_ethox` module (read8..read32/write8..write32 for MMIO,

@@ -370,7 +370,6 @@ class VirtioNet(Nic):
         return total
 
     @micropython.native
-
     def _reply(self, view, length):
         """Send the in-place reply view[:length] (a receive buffer) from a small slot."""
         s = self._take_small()
@@ -458,7 +457,6 @@ class VirtioNet(Nic):
             self._nbfree = n + 1
 
     @micropython.native
-
     def _post(self, s, length):
         self._state[s] = _TX
         t = self._ntxd - 1
@@ -501,7 +499,6 @@ class VirtioNet(Nic):
             self._txa[self._tx_ev_at] = (last - 1) & 0xFFFF  # still no interrupts
 
     @micropython.native
-
     def flush(self):
         q = self.txq
         ai = q.avail_idx
@@ -530,7 +527,6 @@ class VirtioNet(Nic):
         return self._rxu[1] != self._rx_last
 
     @micropython.native
-
     def prepare_wait(self):
         """Before the CPU halts: lower the device's interrupt line if it may be
         high, ask for an interrupt at the next received frame (and at the next

@@ -12,12 +12,7 @@
 # arrays directly; this class holds the set-up and the bookkeeping.
 from array import array
 
-try:
-    from micropython import const
-except ImportError:  # CPython (tests)
-
-    def const(x):
-        return x
+from ethox_uk.stack.compat import const
 
 
 DESC_F_NEXT = const(1)

@@ -31,10 +31,18 @@ int memcpy_uses_words(void);
 void ethox_irq_enable(int irq, int on);
 uint32_t ethox_irq_take(void);
 
-/* Time (mphalport.c): calibration source 1 kvmclock, 2 cpuid, 3 PIT, 4 guess. */
-void ethox_clock_info(uint32_t *source, uint32_t *err_ppm, uint32_t *final);
+/* The PIT's input clock (clock.c calibrates against it, irq.c times halts). */
+#define PIT_HZ      1193182u
 
-/* The poll hook (mphalport.c): exceptions it raised; reset its state. */
+/* Time (clock.c): calibration source 1 kvmclock, 2 cpuid, 3 PIT, 4 guess; the TSC
+ * rate once known (0 before the first clock read). */
+void ethox_clock_info(uint32_t *source, uint32_t *err_ppm, uint32_t *final);
+uint64_t ethox_tsc_hz_known(void);
+
+/* Interrupts (irq.c): set up yet? (the console polls the UART until they are) */
+int ethox_irq_ready(void);
+
+/* The poll hook (irq.c): exceptions it raised; reset its state. */
 extern uint32_t ethox_hook_errors;
 void ethox_hook_reset(void);
 

@@ -73,7 +73,7 @@
 #define MICROPY_PY_OS_DUPTERM               (0)
 #define MICROPY_PY_BLUETOOTH                (0)
 
-// Size (DESIGN §4, issue 5: stripped image <= 512 KiB).  Off: modules and
+// Size (DESIGN §4: stripped image <= 512 KiB).  Off: modules and
 // features that neither the stack, virtio/, the apps nor asyncio use.
 #define MICROPY_PY_DEFLATE                  (0)
 #define MICROPY_PY_RE                       (0)

@@ -1,4 +1,4 @@
-"""`ethox-uk bench --image IMAGE [VMOPTS] [--runs N] [--json F]` (issues 5 and 6).
+"""`ethox-uk bench --image IMAGE [VMOPTS] [--runs N] [--json F].
 
 Boots IMAGE under KVM (when usable; --accel picks one) and TCG, QEMU's own stdio console on
 pipes and the network over unix datagram sockets (`-netdev dgram`, never user networking),

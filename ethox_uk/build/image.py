@@ -42,12 +42,12 @@ VIRTIO_DIR = REPO_ROOT / "virtio"
 STACK_DIR = REPO_ROOT / "ethox_uk" / "stack"
 
 # Host NIC drivers need an operating system (sockets, fcntl, files) that the guest does not
-# have, virtio/sim.py is the tests' simulated device and wire/model/ the packet views and
+# have, virtio/sim/ is the tests' simulated machine and wire/model/ the packet views and
 # Reprs that only tests and tools use: they stay out of images (HOST_ONLY_DIRS: every file
 # under them). Everything else under ethox_uk/stack/ and virtio/ is frozen.
 HOST_ONLY = ("ethox_uk/stack/nic/dgram.py", "ethox_uk/stack/nic/tap.py",
-             "ethox_uk/stack/nic/pcap.py", "virtio/sim.py")
-HOST_ONLY_DIRS = ("ethox_uk/stack/wire/model/",)
+             "ethox_uk/stack/nic/pcap.py")
+HOST_ONLY_DIRS = ("ethox_uk/stack/wire/model/", "virtio/sim/")
 # Frozen names that a recipe's modules must not take.
 RESERVED = ("boot", "main", "ethox_uk", "virtio", "asyncio", "uasyncio")
 
@@ -102,7 +102,8 @@ def frozen_entries(recipe, boot_dir: Path) -> list:
             own.append((REPO_ROOT, target))
     if VIRTIO_DIR.is_dir():
         own += [(REPO_ROOT, "virtio/" + rel) for rel in _py_files(VIRTIO_DIR)
-                if "virtio/" + rel not in HOST_ONLY]
+                if "virtio/" + rel not in HOST_ONLY
+                and not ("virtio/" + rel).startswith(HOST_ONLY_DIRS)]
     own.append((boot_dir, "boot.py"))
 
     app = recipe.app_path

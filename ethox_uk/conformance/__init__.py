@@ -1,4 +1,4 @@
-"""`ethox-uk conformance`: scapy checks of a running stack, clause by clause (issue 7).
+"""`ethox-uk conformance`: scapy checks of a running stack, clause by clause.
 
     registry.py   the @check decorator and the list of checks (one small file per group
                   under checks/: arp.py, ipv4.py, icmp.py, udp.py, tcp_*.py); requirement

@@ -1,5 +1,5 @@
 """Negative controls: the host stack's test-only fault switches, and the checks each one must
-make fail (issue 7, "The suite must be able to fail").
+make fail: a suite that cannot fail proves nothing.
 
 Mechanism (proposed to the stack and host-runner owners; nothing here reaches into them):
 

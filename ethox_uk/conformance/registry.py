@@ -7,7 +7,7 @@
     def reply_to_request(ctx):
         ...                                   # ctx.fail(...) / ctx.require(...) on a violation
 
-Requirement levels and verdicts (issue 15). Every check names the level of the requirement
+Requirement levels and verdicts. Every check names the level of the requirement
 it tests, from the RFC text: `level=MUST`, `SHOULD` or `MAY`. A check ends in one verdict:
 
     pass       the target did what the clause asks
@@ -22,7 +22,7 @@ it tests, from the RFC text: `level=MUST`, `SHOULD` or `MAY`. A check ends in on
 
 `variants` = {KEY: "what is accepted, and which RFC or SHOULD allows it"}; a check that
 declares any names its `negative` controls too: the fault switches (faults.FAULTS) or relay
-mutations (tests/conformance/mutations.py) under which it must still fail, outside every
+mutations (tests/conformance/mutations_ip.py, mutations_tcp.py) under which it must still fail, outside every
 accepted behaviour. `accepts` stays the one-line summary of everything accepted.
 """
 
@@ -35,7 +35,7 @@ TCP_GROUPS = ("tcp_handshake", "tcp_options", "tcp_data", "tcp_close", "tcp_rst"
               "tcp_timers", "tcp_congestion")
 GROUPS = LOWER_GROUPS + TCP_GROUPS  # the checks/ modules, in the order they run
 
-# The smoke subset (`--smoke`, issue 7 "In CI"): a few checks from every group, for the slow
+# The smoke subset (`--smoke`, for CI): a few checks from every group, for the slow
 # or unusual configurations (TCG, q35, the bridge path); the full suite runs elsewhere.
 SMOKE = (
     "arp.reply_to_request", "arp.ignore_request_for_other_ip",

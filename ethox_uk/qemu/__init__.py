@@ -4,6 +4,7 @@
     kvm.py       does /dev/kvm work? (probed once per process)
     options.py   VMOPTS (--accel/--machine/--mem) as a click decorator, like netspec.netopts
     cmdline.py   the canonical QEMU command line of DESIGN §5
+    bridge.py    `--net bridge`: QEMU inside a namespace with a bridge, a tap and a peer
     qmp.py       a QMP watcher (qemu.qmp) that notices KVM internal errors and guest panics
     vm.py        one QEMU process: start, console, stderr filter, stop, exit status
     rawrepl.py   a small raw-REPL client (the protocol mpremote speaks)

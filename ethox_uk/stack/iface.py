@@ -91,9 +91,6 @@ class Stack:
         self._pollers.append(fn)
 
     @micropython.native
-
-    @micropython.native
-
     def _on_frame(self, view, length):
         c = self.counters.c
         c["rx_frames"] += 1
@@ -108,9 +105,6 @@ class Stack:
         return n
 
     @micropython.native
-
-    @micropython.native
-
     def poll(self, now):
         """One round: receive up to RX_BUDGET frames, run the timers that are
         due, push out what was sent, run the app's pollers. Layers with timers
@@ -164,9 +158,6 @@ class Stack:
         self._timer_sources.append(obj)
 
     @micropython.native
-
-    @micropython.native
-
     def next_timeout(self, now):
         """Milliseconds until the earliest timer of any layer or timer source,
         or -1 for none: how long the loop's owner (host runner, the image's

@@ -1,4 +1,4 @@
-"""The suite against the booted echo image (issue 7, "In CI"): the whole suite under KVM on
+"""The suite against the booted echo image, as CI runs it: the whole suite under KVM on
 microvm over dgram sockets, and the smoke subset (registry.SMOKE, ~20 checks from every
 group) under TCG on q35 and over the guest's real tap/bridge path (the whole suite under TCG
 on microvm is test_ci_conformance.py: docs/ci.md's CI job)

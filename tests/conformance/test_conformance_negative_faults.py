@@ -27,7 +27,8 @@ def test_every_variant_has_a_negative_control_aimed_at_it():
     """A check that accepts variants names the controls under which it must still fail, and
     each of them (a fault switch or a relay mutation) lists the check among its targets, so
     the negative-control tests run it and see it fail."""
-    from mutations import MUTATIONS, TCP_MUTATIONS
+    from mutations_ip import MUTATIONS
+    from mutations_tcp import TCP_MUTATIONS
 
     controls = {}
     for table in (FAULTS, MUTATIONS, TCP_MUTATIONS):

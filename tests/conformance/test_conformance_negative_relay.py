@@ -1,51 +1,18 @@
-"""The suite can fail: for each misbehaviour in mutations.py, a relay between the suite and
+"""The suite can fail: for each misbehaviour in mutations_ip.py, a relay between the suite and
 the correct host target (`ethox-uk host images/echo`) makes the target misbehave in that one
 way, and every check aimed at that behaviour must then fail. One host process and one relay
 serve every case; each case is one short --attach session."""
 
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 
 from ethox_uk.conformance.registry import all_checks
-from ethox_uk.conformance.runner import Session
-from ethox_uk.conformance.target import AttachTarget, HostTarget, Spec
 
-from mutations import MUTATIONS
-from relay import Relay, passthrough
+from mutations_ip import MUTATIONS
+from conftest import run_checks
+from relay import passthrough
 
-ROOT = Path(__file__).resolve().parents[2]
 LOWER = ("arp", "ipv4", "icmp", "udp")
-
-
-@pytest.fixture(scope="module")
-def relayed():
-    d = tempfile.mkdtemp(prefix="exr", dir="/tmp")
-    inner = Spec(d + "/stack.sock", d + "/relay-in.sock")
-    outer = Spec(d + "/relay-out.sock", d + "/peer.sock")
-    relay = Relay(outer, inner)
-    relay.start()
-    host = HostTarget(ROOT / "images" / "echo", spec=inner)
-    try:
-        host.prepare()
-        host.start(20)
-        yield relay, outer
-    finally:
-        try:
-            host.stop()
-            host.cleanup()
-            relay.stop()
-        finally:
-            shutil.rmtree(d, ignore_errors=True)
-
-
-def _run(outer, names):
-    checks = [c for c in all_checks() if c.name in names]
-    assert len(checks) == len(names), set(names) - {c.name for c in checks}
-    with Session(AttachTarget(outer)) as s:
-        return {r.check.name: r for r in s.run(checks)}
 
 
 def test_every_lower_check_is_targeted_by_a_mutation():
@@ -59,7 +26,7 @@ def test_relay_alone_changes_nothing(relayed):
     relay, outer = relayed
     relay.mutation = passthrough
     names = [c.name for c in all_checks() if c.group in LOWER]
-    results = _run(outer, names)
+    results = run_checks(outer, names)
     bad = {n: (r.status, r.message) for n, r in results.items() if r.status != "pass"}
     assert bad == {}
     assert relay.errors == []
@@ -71,7 +38,7 @@ def test_mutation_makes_its_checks_fail(relayed, name):
     factory, targets = MUTATIONS[name]
     relay.mutation = factory()
     try:
-        results = _run(outer, targets)
+        results = run_checks(outer, targets)
     finally:
         relay.mutation = passthrough
     assert relay.errors == []

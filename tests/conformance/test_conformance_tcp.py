@@ -4,8 +4,6 @@ tcp_congestion) against `ethox-uk host images/echo` over dgram sockets: every ch
 the time budget, and every check can fail: under each misbehaviour in TCP_MUTATIONS (a relay
 between the suite and the correct target) the checks it names fail."""
 
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -14,11 +12,12 @@ import pytest
 from ethox_uk.conformance import faults
 from ethox_uk.conformance.registry import load_groups
 from ethox_uk.conformance.runner import Session
-from ethox_uk.conformance.target import AttachTarget, HostTarget, Spec
+from ethox_uk.conformance.target import HostTarget
 from ethox_uk.conformance.registry import TCP_GROUPS
 
-from mutations import TCP_MUTATIONS
-from relay import Relay, passthrough
+from mutations_tcp import TCP_MUTATIONS
+from conftest import run_checks
+from relay import passthrough
 
 ROOT = Path(__file__).resolve().parents[2]
 ECHO = ROOT / "images" / "echo"
@@ -84,38 +83,10 @@ def test_host_echo_passes_every_tcp_check_three_times():
         assert verdicts == first
 
 
-@pytest.fixture(scope="module")
-def relayed():
-    d = tempfile.mkdtemp(prefix="extr", dir="/tmp")
-    inner = Spec(d + "/stack.sock", d + "/relay-in.sock")
-    outer = Spec(d + "/relay-out.sock", d + "/peer.sock")
-    relay = Relay(outer, inner)
-    relay.start()
-    host = HostTarget(ECHO, spec=inner)
-    try:
-        host.prepare()
-        host.start(20)
-        yield relay, outer
-    finally:
-        try:
-            host.stop()
-            host.cleanup()
-            relay.stop()
-        finally:
-            shutil.rmtree(d, ignore_errors=True)
-
-
-def _run(outer, names):
-    checks = [c for c in tcp_checks() if c.name in names]
-    assert len(checks) == len(names), set(names) - {c.name for c in checks}
-    with Session(AttachTarget(outer)) as s:
-        return {r.check.name: r for r in s.run(checks)}
-
-
 def test_relay_alone_changes_nothing(relayed):
     relay, outer = relayed
     relay.mutation = passthrough
-    results = _run(outer, [c.name for c in tcp_checks()])
+    results = run_checks(outer, [c.name for c in tcp_checks()])
     bad = {n: (r.status, r.message) for n, r in results.items()
            if r.status != expected(n)}
     assert bad == {}
@@ -128,7 +99,7 @@ def test_tcp_mutation_makes_its_checks_fail(relayed, name):
     factory, targets = TCP_MUTATIONS[name]
     relay.mutation = factory()
     try:
-        results = _run(outer, targets)
+        results = run_checks(outer, targets)
     finally:
         relay.mutation = passthrough
     assert relay.errors == []

@@ -1,5 +1,5 @@
 """`ethox-uk run IMAGE --net bridge`: the echo image on a bridge in a private namespace, reached
-by the Linux kernel's own TCP/IP from inside that namespace (DESIGN §5, issue 6).
+by the Linux kernel's own TCP/IP from inside that namespace (DESIGN §5).
 
 `ethox-uk run` runs in a subprocess (the CLI as users run it); it prints the namespace's name;
 from inside that namespace (`ip netns exec NAME`):

@@ -160,6 +160,8 @@ def test_inspect_json(image):
     assert {"boot", "app", "asyncio", "ethox_uk.stack.config", "ethox_uk.stack.iface",
             "ethox_uk.stack.wire.checksum"} <= mods
     assert "ethox_uk.stack.nic.tap" not in mods  # host-only NICs stay out
+    assert not [m for m in mods if ".wire.model" in m]  # and the tests' packet models
+    assert not [m for m in mods if m.startswith("virtio.sim")]  # and simulated machine
     assert info["recipe"] == "echo" and info["micropython_version"] == "1.25.0"
     assert re.fullmatch(r"[0-9a-f]{64}", info["source_sha256"])
     assert info["revision"]

@@ -12,8 +12,6 @@ from support import BCAST_MAC, arp_body, eth_frame  # noqa: E402
 
 from ethox_uk.stack.layer.arp import RETRY_MS, TABLE_SIZE  # noqa: E402
 from ethox_uk.stack.wire import arp, ethernet  # noqa: E402
-from ethox_uk.stack.wire.arp import ArpPacket, ArpRepr  # noqa: E402
-from ethox_uk.stack.wire.ethernet import EthernetFrame, EthernetRepr  # noqa: E402
 
 MAC = st.binary(min_size=6, max_size=6)
 IP = st.binary(min_size=4, max_size=4)
@@ -27,38 +25,38 @@ PEER_IP = support.ip4("10.0.2.2")
 @settings(max_examples=300, deadline=None)
 @given(MAC, MAC, st.integers(0, 0xFFFF), st.binary(max_size=64))
 def test_ethernet_parse_emit_roundtrip(dst, src, t, payload):
-    r = EthernetRepr(dst, src, t)
+    r = ethernet.Repr(dst, src, t)
     buf = bytearray(r.buffer_len() + len(payload))
     buf[14:] = payload
-    r.emit(EthernetFrame(buf))
-    assert EthernetRepr.parse(EthernetFrame(buf)) == r
+    r.emit(ethernet.Packet(buf))
+    assert ethernet.Repr.parse(ethernet.Packet(buf)) == r
     assert bytes(buf[14:]) == payload
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from([1, 2]), MAC, IP, MAC, IP, st.integers(0, 20))
 def test_arp_parse_emit_roundtrip(op, sha, spa, tha, tpa, off):
-    r = ArpRepr(op, sha, spa, tha, tpa)
+    r = arp.Repr(op, sha, spa, tha, tpa)
     buf = bytearray(off + r.buffer_len())
-    r.emit(ArpPacket(buf, off))
-    assert ArpPacket(buf, off).check() is None
-    assert ArpRepr.parse(ArpPacket(buf, off)) == r
+    r.emit(arp.Packet(buf, off))
+    assert arp.Packet(buf, off).check() is None
+    assert arp.Repr.parse(arp.Packet(buf, off)) == r
 
 
 @settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=80))
 def test_random_bytes_parse_never_raises(data):
-    e = EthernetRepr.parse(EthernetFrame(data))
+    e = ethernet.Repr.parse(ethernet.Packet(data))
     assert (e is None) == (len(data) < 14)
-    p = ArpPacket(data)
+    p = arp.Packet(data)
     reason = p.check()
     assert reason in (None, "arp_truncated", "arp_bad_format")
     assert reason == arp.check(data, 0, len(data))
-    r = ArpRepr.parse(p)
+    r = arp.Repr.parse(p)
     assert (r is None) == (reason is not None)
     if r is not None:  # a valid packet re-emits to the same 28 bytes
         buf = bytearray(28)
-        r.emit(ArpPacket(buf))
+        r.emit(arp.Packet(buf))
         assert bytes(buf) == data[:28]
 
 
@@ -118,7 +116,7 @@ def test_mutated_arp_frames_never_raise(which, flips, cut):
         assert len(out) >= 60
         if out[12:14] == b"\x08\x06" and out[20:22] == b"\x00\x02":
             # any reply we sent is a well-formed answer from our address
-            r = ArpRepr.parse(ArpPacket(out, 14))
+            r = arp.Repr.parse(arp.Packet(out, 14))
             assert r is not None
             assert r.source_hardware_addr == OUR_MAC and r.source_protocol_addr == OUR_IP
 

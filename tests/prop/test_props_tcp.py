@@ -2,7 +2,7 @@
 from hypothesis import given, settings, strategies as st
 
 from ethox_uk.stack.wire import tcp
-from ethox_uk.stack.wire.tcp import TcpRepr, TcpSegment
+from ethox_uk.stack.wire import tcp as wtcp
 
 ADDR = st.binary(min_size=4, max_size=4)
 U16 = st.integers(0, 0xFFFF)
@@ -20,7 +20,7 @@ def reprs(draw):
     room = (40 - used - 4) // 8 if used <= 28 else 0
     nsack = draw(st.integers(0, max(0, min(4, room))))
     sack = draw(st.lists(st.tuples(U32, U32), min_size=nsack, max_size=nsack))
-    return TcpRepr(draw(U16), draw(U16), draw(U32), draw(U32), draw(st.integers(0, 255)),
+    return wtcp.Repr(draw(U16), draw(U16), draw(U32), draw(U32), draw(st.integers(0, 255)),
                    draw(U16), draw(U16), mss=mss, wscale=wscale, sack_perm=sack_perm,
                    sack=sack, timestamp=ts, payload=draw(st.binary(max_size=64)))
 
@@ -31,18 +31,18 @@ def test_parse_emit_roundtrip(r, src, dst):
     buf = bytearray(r.buffer_len())
     n = r.emit(buf, src, dst)
     assert n == len(buf) and n - r.header_len() == len(r.payload)
-    assert TcpSegment(buf).check(src, dst) is None
-    assert TcpRepr.parse(buf, src, dst) == r
+    assert wtcp.Packet(buf).check(src, dst) is None
+    assert wtcp.Repr.parse(buf, src, dst) == r
 
 
 @settings(max_examples=1000, deadline=None)
 @given(st.binary(max_size=120), ADDR, ADDR)
 def test_random_bytes_never_raise(data, src, dst):
-    seg = TcpSegment(bytearray(data))
+    seg = wtcp.Packet(bytearray(data))
     reason = seg.check(src, dst)
     assert reason is None or reason in (tcp.TRUNCATED, tcp.BAD_OFFSET, tcp.BAD_CHECKSUM,
                                         tcp.BAD_OPTIONS)
-    r = TcpRepr.parse(bytearray(data), src, dst)
+    r = wtcp.Repr.parse(bytearray(data), src, dst)
     assert (r is None) == (reason is not None)
     o = tcp.Options()
     if len(data) >= 20:
@@ -61,11 +61,11 @@ def test_mutated_segments_never_raise(r, src, dst, edits, cut):
         if buf:
             buf[pos % len(buf)] = val
     buf = buf[:max(0, len(buf) - cut)]
-    reason = TcpSegment(buf).check(src, dst)
+    reason = wtcp.Packet(buf).check(src, dst)
     assert reason is None or reason.startswith("tcp_")
-    p = TcpRepr.parse(buf, src, dst)
+    p = wtcp.Repr.parse(buf, src, dst)
     if p is not None and p.header_len() <= 60:
         # whatever parses re-emits to something that parses to the same thing
         out = bytearray(p.buffer_len())
         p.emit(out, src, dst)
-        assert TcpRepr.parse(out, src, dst) == p
+        assert wtcp.Repr.parse(out, src, dst) == p

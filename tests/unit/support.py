@@ -2,6 +2,8 @@
 # the MicroPython unix port through tests/mprun.py; no pytest imports here).
 import sys
 
+from ethox_uk.stack.iface import Stack
+
 MICROPYTHON = sys.implementation.name == "micropython"
 
 
@@ -54,6 +56,10 @@ def tx_free(end):
     return len(end._tx_free)
 
 
+class _NoFragments:
+    timer_at = -1  # StubIp has no reassembly: Stack.poll and next_timeout see no timer
+
+
 class StubIp:
     """Stands in for the IPv4 layer: records frames; `reply(view, length, now)`
     may answer in place."""
@@ -62,6 +68,7 @@ class StubIp:
         self.stack = stack
         self.got = []
         self.reply = None
+        self.frag = _NoFragments()
 
     def receive(self, view, length, now):
         self.got.append(bytes(view[0:length]))
@@ -72,12 +79,10 @@ class StubIp:
     def poll(self, now):
         pass
 
-    def next_timeout(self, now):
-        return -1
 
-
-class EthArpStack:
-    """The slice of Stack the Ethernet and ARP layers use, with a StubIp."""
+class EthArpStack(Stack):
+    """A Stack with only its Ethernet and ARP layers real and a StubIp above them:
+    Stack's own frame callback and poll round drive them."""
 
     def __init__(self, nic, config=None, faults=()):
         from ethox_uk.stack.config import Config
@@ -100,31 +105,9 @@ class EthArpStack:
         self.udp = None
         self.tcp = None
         self.ip6 = None
-        self._cb = self._on_frame
-
-    def _on_frame(self, view, length):  # as Stack._on_frame
-        c = self.counters.c
-        c["rx_frames"] += 1
-        try:
-            n = self.eth.receive(view, length, self.now)
-        except Exception as e:
-            c["internal_error"] += 1
-            self.last_error = e
-            return 0
-        if n:
-            c["tx_frames"] += 1
-        return n
-
-    def poll(self, now):
-        self.now = now
-        n = self.nic.receive(self._cb, 32)
-        try:
-            self.arp.poll(now)
-        except Exception as e:
-            self.counters.c["internal_error"] += 1
-            self.last_error = e
-        self.nic.flush()
-        return n
+        self._pollers = []
+        self._timer_sources = []
+        self._on_frame_cb = self._on_frame
 
     def rx(self, frame, now):
         """Deliver one frame to the stack and run a poll round at `now`."""

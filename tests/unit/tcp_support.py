@@ -233,7 +233,7 @@ class Lone:
         self.peer.frames()
 
     def send(self, r, now=None, ip_src=B_IP):
-        """Deliver TcpRepr r (from B) to the stack and run one poll."""
+        """Deliver wtcp.Repr r (from B) to the stack and run one poll."""
         if now is not None:
             self.now = now
         seg = bytearray(r.buffer_len())
@@ -252,7 +252,7 @@ class Lone:
         self.s.poll(self.now)
 
     def out(self):
-        """Every TCP segment the stack sent since the last call, as TcpReprs
+        """Every TCP segment the stack sent since the last call, as wire Reprs
         (ARP requests are answered on the way)."""
         res = []
         while True:
@@ -269,7 +269,7 @@ class Lone:
                 hl = (f[14] & 15) * 4
                 total = (f[16] << 8) | f[17]
                 seg = f[14 + hl:14 + total]
-                r = wtcp.TcpRepr.parse(seg, f[26:30], f[30:34])
+                r = wtcp.Repr.parse(seg, f[26:30], f[30:34])
                 assert r is not None, "the stack sent a malformed segment"
                 res.append(r)
 
@@ -299,13 +299,13 @@ class Lone:
         ts: B's TSval for the SYN (and the ACK), None for no timestamps."""
         if port not in self.s.tcp.listeners:
             self.s.tcp.listen(port)
-        self.send(wtcp.TcpRepr(sport, port, iss, 0, wtcp.SYN, wnd, mss=mss, wscale=wscale,
+        self.send(wtcp.Repr(sport, port, iss, 0, wtcp.SYN, wnd, mss=mss, wscale=wscale,
                                sack_perm=sack_perm, timestamp=None if ts is None else (ts, 0)))
         out = self.out()
         synack = out[-1]
         assert synack.flags == wtcp.SYN | wtcp.ACK, out
         self.synack = synack
-        self.send(wtcp.TcpRepr(sport, port, iss + 1, (synack.seq + 1) & 0xFFFFFFFF, wtcp.ACK, wnd,
+        self.send(wtcp.Repr(sport, port, iss + 1, (synack.seq + 1) & 0xFFFFFFFF, wtcp.ACK, wnd,
                                timestamp=None if ts is None else (ts, synack.timestamp[0])))
         key = self.s.tcp.accept(port)
         assert key is not None
@@ -313,7 +313,7 @@ class Lone:
 
 
 def R(sport, dport, seq, ack, flags, wnd=65535, payload=b"", **kw):
-    return wtcp.TcpRepr(sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, flags, wnd,
+    return wtcp.Repr(sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, flags, wnd,
                         payload=payload, **kw)
 
 

@@ -20,15 +20,15 @@ def test_malformed_headers_are_counted():
     lo = T.Lone()
     lo.s.tcp.listen(80)
     seg = bytearray(24)
-    wtcp.TcpRepr(40000, 80, 1, 0, SYN, 1000, mss=1460).emit(seg, T.B_IP, T.A_IP)
+    wtcp.Repr(40000, 80, 1, 0, SYN, 1000, mss=1460).emit(seg, T.B_IP, T.A_IP)
     bad = bytearray(seg)
     bad[20] = 2
     bad[21] = 9  # MSS option running past the header
-    wtcp.TcpSegment(bad).fill_checksum(T.B_IP, T.A_IP)
+    wtcp.Packet(bad).fill_checksum(T.B_IP, T.A_IP)
     lo.inject_segment(bad)
     bad = bytearray(seg)
     bad[12] = 0x30  # data offset 3
-    wtcp.TcpSegment(bad).fill_checksum(T.B_IP, T.A_IP)
+    wtcp.Packet(bad).fill_checksum(T.B_IP, T.A_IP)
     lo.inject_segment(bad)
     bad = bytearray(seg)
     bad[5] ^= 1  # checksum now wrong
@@ -47,9 +47,9 @@ def test_reserved_bits_are_ignored():
     lo = T.Lone()
     lo.s.tcp.listen(80)
     seg = bytearray(24)
-    wtcp.TcpRepr(40000, 80, 1, 0, SYN, 1000, mss=1460).emit(seg)
+    wtcp.Repr(40000, 80, 1, 0, SYN, 1000, mss=1460).emit(seg)
     seg[12] |= 0x0E
-    wtcp.TcpSegment(seg).fill_checksum(T.B_IP, T.A_IP)
+    wtcp.Packet(seg).fill_checksum(T.B_IP, T.A_IP)
     lo.inject_segment(seg)
     assert lo.out()[0].flags == SYN | ACK
 
@@ -58,7 +58,7 @@ def test_segments_to_a_broadcast_address_are_never_answered():
     lo = T.Lone()
     lo.s.tcp.listen(80)
     seg = bytearray(24)
-    wtcp.TcpRepr(40000, 80, 1, 0, SYN, 1000, mss=1460).emit(seg, T.B_IP, b"\x0a\x00\x02\xff")
+    wtcp.Repr(40000, 80, 1, 0, SYN, 1000, mss=1460).emit(seg, T.B_IP, b"\x0a\x00\x02\xff")
     lo.inject_segment(seg, dst=b"\x0a\x00\x02\xff")
     assert lo.out() == [] and lo.s.counters["tcp_bad_address"] == 1
 
@@ -151,7 +151,7 @@ def test_random_segments_never_raise():
         for j in range(20, len(seg)):
             y = (y * 69069 + 1) & 0xFFFFFFFF
             seg[j] = (y >> 24) if j < 20 + olen and (y >> 8) % 3 else (y >> 16) & 0xFF
-        wtcp.TcpSegment(seg).fill_checksum(T.B_IP, T.A_IP)
+        wtcp.Packet(seg).fill_checksum(T.B_IP, T.A_IP)
         lo.inject_segment(seg)
         lo.tick(i * 10)
         lo.out()

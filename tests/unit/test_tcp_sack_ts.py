@@ -13,14 +13,14 @@ M = 0x100000000
 
 
 def _segments(end, keep):
-    """Collect (and let through) every TCP segment `end` sends, as TcpReprs."""
+    """Collect (and let through) every TCP segment `end` sends, as wire Reprs."""
 
     def f(view, length):
         if view[12] == 8 and view[13] == 0 and view[23] == 6:
             hl = (view[14] & 15) * 4
             total = (view[16] << 8) | view[17]
             seg = bytes(view[14 + hl:14 + total])
-            keep.append(wtcp.TcpRepr.parse(seg, bytes(view[26:30]), bytes(view[30:34])))
+            keep.append(wtcp.Repr.parse(seg, bytes(view[26:30]), bytes(view[30:34])))
         return True
 
     end.filter = f

@@ -1,4 +1,4 @@
-# virtio-mmio transport against the simulated device (virtio/sim.py):
+# virtio-mmio transport against the simulated device (virtio/sim/):
 # discovery, reset, feature negotiation (also refused), queue set-up, config.
 from support import raises
 

@@ -1,7 +1,7 @@
-# ethox_uk.stack.wire.arp: check(), ArpPacket view, ArpRepr parse/emit.
+# ethox_uk.stack.wire.arp: check(), warp.Packet view, warp.Repr parse/emit.
 import support
 from ethox_uk.stack.wire import arp
-from ethox_uk.stack.wire.arp import ArpPacket, ArpRepr
+from ethox_uk.stack.wire import arp as warp
 
 SHA = b"\x52\x55\x0a\x00\x02\x02"
 SPA = b"\x0a\x00\x02\x02"
@@ -29,9 +29,9 @@ def test_check_truncated():
     for n in (0, 1, 8, 27):
         assert arp.check(REQUEST, 0, n) == "arp_truncated"
     assert arp.check(b"\x00" * 14 + REQUEST, 14, 41) == "arp_truncated"
-    assert ArpPacket(REQUEST[:27]).check_len() == "arp_truncated"
-    assert ArpPacket(REQUEST[:27]).check() == "arp_truncated"
-    assert ArpPacket(REQUEST).check_len() is None
+    assert warp.Packet(REQUEST[:27]).check_len() == "arp_truncated"
+    assert warp.Packet(REQUEST[:27]).check() == "arp_truncated"
+    assert warp.Packet(REQUEST).check_len() is None
 
 
 def _with(i, v):
@@ -67,7 +67,7 @@ def test_check_truncated_wins_over_format():
 
 
 def test_view_getters():
-    p = ArpPacket(REQUEST)
+    p = warp.Packet(REQUEST)
     assert p.hardware_type() == 1
     assert p.protocol_type() == 0x0800
     assert p.hardware_len() == 6
@@ -81,16 +81,16 @@ def test_view_getters():
 
 def test_view_at_offset():
     frame = b"\xee" * 14 + REQUEST
-    p = ArpPacket(frame, 14)
+    p = warp.Packet(frame, 14)
     assert p.check() is None
     assert p.source_protocol_addr() == SPA
     assert p.target_protocol_addr() == TPA
-    assert ArpPacket(frame, 14, 41).check() == "arp_truncated"
+    assert warp.Packet(frame, 14, 41).check() == "arp_truncated"
 
 
 def test_view_setters():
     buf = bytearray(28)
-    p = ArpPacket(buf)
+    p = warp.Packet(buf)
     p.set_hardware_type(1)
     p.set_protocol_type(0x0800)
     p.set_hardware_len(6)
@@ -115,8 +115,8 @@ def test_fast_helpers():
 
 
 def test_repr_parse():
-    r = ArpRepr.parse(ArpPacket(REQUEST))
-    assert r == ArpRepr(1, SHA, SPA, THA, TPA)
+    r = warp.Repr.parse(warp.Packet(REQUEST))
+    assert r == warp.Repr(1, SHA, SPA, THA, TPA)
     assert r.operation == 1
     assert r.source_hardware_addr == SHA
     assert r.target_protocol_addr == TPA
@@ -124,29 +124,29 @@ def test_repr_parse():
 
 
 def test_repr_parse_rejects():
-    assert ArpRepr.parse(ArpPacket(REQUEST[:27])) is None
-    assert ArpRepr.parse(ArpPacket(_with(1, 6))) is None
-    assert ArpRepr.parse(ArpPacket(_with(3, 6))) is None
-    assert ArpRepr.parse(ArpPacket(_with(4, 7))) is None
-    assert ArpRepr.parse(ArpPacket(_with(5, 5))) is None
-    assert ArpRepr.parse(ArpPacket(_with(7, 3))) is None
+    assert warp.Repr.parse(warp.Packet(REQUEST[:27])) is None
+    assert warp.Repr.parse(warp.Packet(_with(1, 6))) is None
+    assert warp.Repr.parse(warp.Packet(_with(3, 6))) is None
+    assert warp.Repr.parse(warp.Packet(_with(4, 7))) is None
+    assert warp.Repr.parse(warp.Packet(_with(5, 5))) is None
+    assert warp.Repr.parse(warp.Packet(_with(7, 3))) is None
 
 
 def test_repr_emit_bytes():
     buf = bytearray(b"\xaa" * 30)
-    reply = ArpRepr(2, b"\x52\x54\x00\x12\x34\x56", TPA, SHA, SPA)
-    reply.emit(ArpPacket(buf, 1))
+    reply = warp.Repr(2, b"\x52\x54\x00\x12\x34\x56", TPA, SHA, SPA)
+    reply.emit(warp.Packet(buf, 1))
     assert bytes(buf) == (b"\xaa" + b"\x00\x01\x08\x00\x06\x04\x00\x02"
                           + b"\x52\x54\x00\x12\x34\x56" + TPA + SHA + SPA + b"\xaa")
 
 
 def test_repr_round_trip_and_inequality():
-    r = ArpRepr(2, SHA, SPA, b"\x02\x00\x00\x00\x00\x09", TPA)
+    r = warp.Repr(2, SHA, SPA, b"\x02\x00\x00\x00\x00\x09", TPA)
     buf = bytearray(28)
-    r.emit(ArpPacket(buf))
-    assert ArpRepr.parse(ArpPacket(buf)) == r
-    assert r != ArpRepr(1, SHA, SPA, b"\x02\x00\x00\x00\x00\x09", TPA)
-    assert r != ArpRepr(2, SHA, TPA, b"\x02\x00\x00\x00\x00\x09", TPA)
+    r.emit(warp.Packet(buf))
+    assert warp.Repr.parse(warp.Packet(buf)) == r
+    assert r != warp.Repr(1, SHA, SPA, b"\x02\x00\x00\x00\x00\x09", TPA)
+    assert r != warp.Repr(2, SHA, TPA, b"\x02\x00\x00\x00\x00\x09", TPA)
     assert r != None  # noqa: E711
     assert "10.0.2.2" in repr(r)
 

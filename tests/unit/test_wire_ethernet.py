@@ -1,7 +1,6 @@
-# ethox_uk.stack.wire.ethernet: fast-path functions, EthernetFrame view, EthernetRepr.
+# ethox_uk.stack.wire.ethernet: fast-path functions, eth.Packet view, eth.Repr.
 import support
 from ethox_uk.stack.wire import ethernet as eth
-from ethox_uk.stack.wire.ethernet import EthernetFrame, EthernetRepr
 
 DST = b"\x52\x54\x00\x12\x34\x56"
 SRC = b"\x52\x55\x0a\x00\x02\x02"
@@ -21,13 +20,13 @@ def test_check_len():
     assert eth.check(14) is None
     assert eth.check(13) == "eth_truncated"
     assert eth.check(0) == "eth_truncated"
-    assert EthernetFrame(FRAME[:13]).check_len() == "eth_truncated"
-    assert EthernetFrame(FRAME, 13).check_len() == "eth_truncated"
-    assert EthernetFrame(FRAME[:14]).check_len() is None
+    assert eth.Packet(FRAME[:13]).check_len() == "eth_truncated"
+    assert eth.Packet(FRAME, 0, 13).check_len() == "eth_truncated"
+    assert eth.Packet(FRAME[:14]).check_len() is None
 
 
 def test_getters():
-    f = EthernetFrame(FRAME)
+    f = eth.Packet(FRAME)
     assert f.dst_addr() == DST
     assert f.src_addr() == SRC
     assert f.ethertype() == 0x0806
@@ -38,7 +37,7 @@ def test_getters():
 
 def test_setters():
     buf = bytearray(20)
-    f = EthernetFrame(buf)
+    f = eth.Packet(buf)
     f.set_dst_addr(DST)
     f.set_src_addr(SRC)
     f.set_ethertype(0x86DD)
@@ -102,30 +101,30 @@ def test_pad_works_on_memoryview():
 
 
 def test_repr_parse():
-    r = EthernetRepr.parse(EthernetFrame(FRAME))
-    assert r == EthernetRepr(DST, SRC, 0x0806)
+    r = eth.Repr.parse(eth.Packet(FRAME))
+    assert r == eth.Repr(DST, SRC, 0x0806)
     assert r.dst == DST and r.src == SRC and r.ethertype == 0x0806
     assert r.buffer_len() == 14
 
 
 def test_repr_parse_truncated_is_none():
-    assert EthernetRepr.parse(EthernetFrame(FRAME[:13])) is None
-    assert EthernetRepr.parse(EthernetFrame(b"")) is None
+    assert eth.Repr.parse(eth.Packet(FRAME[:13])) is None
+    assert eth.Repr.parse(eth.Packet(b"")) is None
 
 
 def test_repr_emit_bytes():
     buf = bytearray(b"\xcc" * 16)
-    EthernetRepr(eth.BROADCAST, SRC, 0x0806).emit(EthernetFrame(buf))
+    eth.Repr(eth.BROADCAST, SRC, 0x0806).emit(eth.Packet(buf))
     assert bytes(buf) == b"\xff" * 6 + SRC + b"\x08\x06" + b"\xcc\xcc"
 
 
 def test_repr_round_trip_and_inequality():
-    r = EthernetRepr(DST, SRC, 0x1234)
+    r = eth.Repr(DST, SRC, 0x1234)
     buf = bytearray(14)
-    r.emit(EthernetFrame(buf))
-    assert EthernetRepr.parse(EthernetFrame(buf)) == r
-    assert r != EthernetRepr(DST, SRC, 0x1235)
-    assert r != EthernetRepr(SRC, SRC, 0x1234)
+    r.emit(eth.Packet(buf))
+    assert eth.Repr.parse(eth.Packet(buf)) == r
+    assert r != eth.Repr(DST, SRC, 0x1235)
+    assert r != eth.Repr(SRC, SRC, 0x1234)
     assert r != "x"
     assert "0x1234" in repr(r)
 

@@ -22,7 +22,6 @@ class EthLayer:
         self.c = stack.counters.c
 
     @micropython.native
-
     def receive(self, view, length, now):
         """Handle one received frame; returns the in-place reply's length or 0.
         (Every frame comes through here: the checks and the reply's header are

@@ -221,7 +221,6 @@ class IpLayer:
         return self.dispatch(view, o, hl, o + total, now)
 
     @micropython.native
-
     def dispatch(self, view, o, hl, end, now):
         """Hand a whole datagram to its protocol."""
         stack = self.stack
@@ -283,7 +282,6 @@ class IpLayer:
         return p
 
     @micropython.native
-
     def reply_finish(self, view, ip_off, now):
         """Frame length of the prepared reply for the Ethernet layer, or 0 if sent here."""
         total = (view[ip_off + 2] << 8) | view[ip_off + 3]
@@ -293,7 +291,6 @@ class IpLayer:
         return ip_off + total
 
     @micropython.native
-
     def reply_in_place(self, view, ip_off, payload_len, now):
         self.reply_prepare(view, ip_off, payload_len)
         return self.reply_finish(view, ip_off, now)
@@ -387,7 +384,6 @@ class IpLayer:
         return csum(t, IP_OFF, PAYLOAD_OFF)
 
     @micropython.native
-
     def send_prepared(self, view, t, tsum, payload_len, segments):
         """Send the payload at PAYLOAD_OFF behind template t's headers
         (header_template(); tsum its result): length, ID and checksum filled

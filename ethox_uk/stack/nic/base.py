@@ -86,11 +86,43 @@ class Nic:
 class CopyingNic(Nic):
     """Base for NICs that copy a frame out when it is sent (sockets, tap, the
     in-memory pair): a small pool of transmit buffers, each free again as soon
-    as send() returns. Subclasses implement _transmit(view, length)."""
+    as send() returns. Subclasses implement _transmit(view, length); those that
+    read frames one at a time from a file or socket into one receive view
+    (self._rx) implement _read() and share receive()."""
+
+    rx_limit = MAX_FRAME  # longer frames (or ones the reader marks so) are dropped
 
     def __init__(self, tx_slots):
         self._tx_bufs = [memoryview(bytearray(BUF_SIZE)) for _ in range(tx_slots)]
         self._tx_free = list(range(tx_slots))
+        self.rx_frames = 0
+        self.rx_oversize = 0
+
+    def receive(self, handler, budget):
+        done = 0
+        view = self._rx
+        limit = self.rx_limit
+        while done < budget:
+            n = self._read()
+            if n < 0:
+                break
+            if n > limit:  # longer than the buffer: maybe truncated, never delivered
+                self.rx_oversize += 1
+                continue
+            self.rx_frames += 1
+            done += 1
+            try:
+                reply = handler(view, n)
+            finally:
+                self.rx_csum = 0  # what _read() said holds for this frame only
+            if reply > 0:
+                self._transmit(view, reply)
+        return done
+
+    def _read(self):
+        """Read the next frame into self._rx: its length, -1 when none is waiting,
+        or more than rx_limit for one to drop."""
+        raise NotImplementedError
 
     def tx_buffer(self, size=BUF_SIZE):
         if size > BUF_SIZE or not self._tx_free:

@@ -85,9 +85,7 @@ class DgramNic(CopyingNic):
         self._rx_buf = bytearray(BUF_SIZE)
         self._rx = memoryview(self._rx_buf)
         CopyingNic.__init__(self, tx_slots)
-        self.rx_frames = 0
         self.tx_frames = 0
-        self.rx_oversize = 0
         # Frames the peer's full queue refused (EAGAIN), kept in order and retried
         # by flush() -- as QEMU queues rather than drops; a ring of copies.
         self._bl_bufs = [bytearray(BUF_SIZE) for _ in range(backlog)]
@@ -123,24 +121,7 @@ class DgramNic(CopyingNic):
             self._rx[:n] = data
         return n
 
-    # -- Nic interface -----------------------------------------------------
-    def receive(self, handler, budget):
-        done = 0
-        view = self._rx
-        while done < budget:
-            n = self._read()
-            if n < 0:
-                break
-            if n > MAX_FRAME:
-                self.rx_oversize += 1
-                continue
-            self.rx_frames += 1
-            done += 1
-            reply = handler(view, n)
-            if reply > 0:
-                self._transmit(view, reply)
-        return done
-
+    # -- Nic interface (receive() is CopyingNic's, over _read) ----------------
     def _sendto(self, data):
         """0 sent, 1 try again later (peer queue full), -1 dropped (counted)."""
         try:

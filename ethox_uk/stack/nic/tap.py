@@ -71,20 +71,20 @@ class TapNic(CopyingNic):
                           % (ifname, e.strerror, hint)) from None
         self._f = io.FileIO(fd, "r+b", closefd=True)
         self.offloads = offloads
-        self.rx_frames = 0
         self.tx_frames = 0
-        self.rx_oversize = 0
         self.rx_gso = 0
         self.tx_tso = 0
         self.tx_full = 0
         self.tx_error = 0
         if not offloads:
-            self._rx = memoryview(bytearray(BUF_SIZE))
+            self._rx = self._rx_read = memoryview(bytearray(BUF_SIZE))
             CopyingNic.__init__(self, tx_slots)
             return
+        CopyingNic.__init__(self, 0)
+        self.rx_limit = BIG
         # each buffer holds the vnet header, then the frame; the stack sees
         # the frame part (a view made once per buffer)
-        self._rx_full = memoryview(bytearray(VNET_HDR + BIG))
+        self._rx_full = self._rx_read = memoryview(bytearray(VNET_HDR + BIG))
         self._rx = self._rx_full[VNET_HDR:]
         self._full = []
         self._tx_bufs = []
@@ -131,39 +131,24 @@ class TapNic(CopyingNic):
         if i not in free:
             free.append(i)
 
-    # -- frames ---------------------------------------------------------------
-    def receive(self, handler, budget):
-        done = 0
-        f = self._f
-        hdr = self.offloads
-        buf = self._rx_full if hdr else self._rx
-        view = self._rx
-        limit = BIG if hdr else MAX_FRAME
-        while done < budget:
-            try:
-                n = f.readinto(buf)
-            except BlockingIOError:
-                break
-            if n is None or n == 0:
-                break
-            if hdr:
-                n -= VNET_HDR
-                flags = buf[0]
-                if buf[1]:
-                    self.rx_gso += 1
-                self.rx_csum = RX_CSUM_PARTIAL if flags & 1 else flags & 2
-            if n <= 0 or n > limit:  # a frame as long as the buffer may be truncated
-                self.rx_oversize += 1
-                continue
-            self.rx_frames += 1
-            done += 1
-            try:
-                reply = handler(view, n)
-            finally:
-                self.rx_csum = 0
-            if reply > 0:
-                self._transmit(view, reply)
-        return done
+    # -- frames (receive() is CopyingNic's, over _read) ---------------------------
+    def _read(self):
+        try:
+            n = self._f.readinto(self._rx_read)
+        except BlockingIOError:
+            return -1
+        if not n:
+            return -1
+        if self.offloads:
+            buf = self._rx_read
+            n -= VNET_HDR
+            if n <= 0:
+                return BIG + 1  # shorter than its vnet header: dropped as malformed
+            if buf[1]:
+                self.rx_gso += 1
+            flags = buf[0]
+            self.rx_csum = RX_CSUM_PARTIAL if flags & 1 else flags & 2
+        return n
 
     def _transmit(self, view, length):
         if self.offloads:

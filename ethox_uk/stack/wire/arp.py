@@ -9,7 +9,7 @@
 # Only htype 1 (Ethernet), ptype 0x0800 (IPv4), hlen 6, plen 4 and the
 # operations request (1) and reply (2) are accepted; anything else is
 # `arp_bad_format`, fewer than 28 bytes is `arp_truncated`. As in ethernet.py:
-# plain functions for the layers (no allocation), and `ArpPacket` / `ArpRepr`
+# plain functions for the layers (no allocation), and `Packet` / `Repr`
 # for tests and tools, over the same `check`.
 from ..compat import const
 
@@ -94,6 +94,6 @@ def _dot(ip):
 # The view and Repr classes (tests and tools) live in model/arp.py, which images
 # leave out (build/image.py): re-exported here where it exists.
 try:
-    from .model.arp import ArpPacket, ArpRepr  # noqa: E402, F401
+    from .model.arp import Packet, Repr  # noqa: E402, F401
 except ImportError:
     pass

@@ -9,8 +9,8 @@
 #   * fast path for the layers: offset constants and plain functions that index
 #     the buffer in place and allocate nothing (`check`, `ethertype`,
 #     `dst_is_broadcast`, `put_mac`, `fill_header`, `pad`);
-#   * `EthernetFrame` (a view with getters/setters and `check_len`) and
-#     `EthernetRepr` (`parse`/`emit`) for tests and tools; they call the same
+#   * `Packet` (a view with getters/setters and `check_len`) and
+#     `Repr` (`parse`/`emit`) for tests and tools; they call the same
 #     functions.
 # A failed check is reported as the counter name of the drop reason, never as
 # an exception.
@@ -122,6 +122,6 @@ def _fmt(mac):
 # The view and Repr classes (tests and tools) live in model/ethernet.py, which images
 # leave out (build/image.py): re-exported here where it exists.
 try:
-    from .model.ethernet import EthernetFrame, EthernetRepr  # noqa: E402, F401
+    from .model.ethernet import Packet, Repr  # noqa: E402, F401
 except ImportError:
     pass

@@ -9,8 +9,8 @@
 #
 # As in ethernet.py: plain functions over a buffer and an offset for the layer
 # (no allocation: `check`, `parse_options` into a preallocated `Options`,
-# `put_header`, `put_syn_options`, `fill_checksum`), and `TcpSegment` (view) /
-# `TcpRepr` (parse/emit) for tests and tools, over the same checks. A failed
+# `put_header`, `put_syn_options`, `fill_checksum`), and `Packet` (view) /
+# `Repr` (parse/emit) for tests and tools, over the same checks. A failed
 # check is reported as the counter name of the drop reason, never raised.
 #
 # Option rules (RFC 9293 §3.1, §3.7.1): EOL ends the list, NOP is one byte,
@@ -276,6 +276,6 @@ def put_sack(b, i, blocks, n):
 # The view and Repr classes (tests and tools) live in model/tcp.py, which images
 # leave out (build/image.py): re-exported here where it exists.
 try:
-    from .model.tcp import TcpSegment, TcpRepr, flag_str  # noqa: E402, F401
+    from .model.tcp import Packet, Repr, flag_str  # noqa: E402, F401
 except ImportError:
     pass

@@ -477,7 +477,6 @@ class Connection:
         return io.SENDING
 
     @micropython.native
-
     def _new_ack(self, L, ack, acked, now, ts):
         """SND.UNA < SEG.ACK <= SND.MAX: data (or our SYN/FIN) acknowledged.
         ts: the segment's TSval (-1: none); its TSecr times the round trip."""

@@ -613,7 +613,6 @@ class TcpLayer:
         return out
 
     @micropython.native
-
     def conn_read(self, pkt, rb):
         conn = pkt.conn
         self.sig = pkt.signals
@@ -830,7 +829,6 @@ class TcpLayer:
         return sent
 
     @micropython.native
-
     def ack_soon(self, conn, now):
         """A pure ACK is due: sent now, or at the end of the receive batch."""
         if self.batch:
@@ -841,7 +839,6 @@ class TcpLayer:
             self.send_ack(conn, now)
 
     @micropython.native
-
     def end_batch(self, now):
         """The receive batch is over: send the ACKs it left due (unless data
         carried them meanwhile)."""
@@ -856,7 +853,6 @@ class TcpLayer:
             acks.clear()
 
     @micropython.native
-
     def _adv_field(self, conn):
         """The window field the next segment carries (receiver SWS avoidance:
         the right edge moves on by at least min(buffer/2, MSS), never back;
@@ -893,7 +889,6 @@ class TcpLayer:
         return grow >= t
 
     @micropython.native
-
     def _wnd_field(self, conn):
         """The window to put in a segment (see _adv_field); records the edge."""
         f = self._adv_field(conn)
@@ -902,7 +897,6 @@ class TcpLayer:
         return f
 
     @micropython.native
-
     def _xmit(self, conn, seq, flags, n, sb, now, view):
         ip = self.stack.ip
         if view is None:

@@ -1,15 +1,11 @@
 # View and Repr classes for arp (wire/arp.py has the checks and writers the
 # layers use): parse/emit for tests and tools. Not frozen into images.
+from .view import ReprBase, View
 from ..arp import HLEN_OFF, HTYPE_OFF, OPER_OFF, PACKET_LEN, PLEN_OFF, PTYPE_OFF, SHA_OFF, SPA_OFF, THA_OFF, TPA_OFF, TRUNCATED, _dot, _hex, _put, check, operation, write_fixed
 
 
-class ArpPacket:
-    """A view over the ARP packet at buf[offset:end] (end defaults to len(buf))."""
-
-    def __init__(self, buf, offset=0, end=-1):
-        self.buf = buf
-        self.off = offset
-        self.end = len(buf) if end < 0 else end
+class Packet(View):
+    """A view over the ARP packet at buf[off:end] (end defaults to len(buf))."""
 
     def check_len(self):
         if self.end - self.off < PACKET_LEN:
@@ -19,18 +15,6 @@ class ArpPacket:
     def check(self):
         """check_len plus the format checks: None or the reason."""
         return check(self.buf, self.off, self.end)
-
-    def _u16(self, at):
-        b = self.buf
-        return (b[self.off + at] << 8) | b[self.off + at + 1]
-
-    def _set_u16(self, at, v):
-        self.buf[self.off + at] = (v >> 8) & 0xFF
-        self.buf[self.off + at + 1] = v & 0xFF
-
-    def _bytes(self, at, n):
-        o = self.off + at
-        return bytes(self.buf[o:o + n])
 
     def hardware_type(self):
         return self._u16(HTYPE_OFF)
@@ -60,10 +44,10 @@ class ArpPacket:
         return self._bytes(TPA_OFF, 4)
 
     def set_hardware_type(self, v):
-        self._set_u16(HTYPE_OFF, v)
+        self._set16(HTYPE_OFF, v)
 
     def set_protocol_type(self, v):
-        self._set_u16(PTYPE_OFF, v)
+        self._set16(PTYPE_OFF, v)
 
     def set_hardware_len(self, v):
         self.buf[self.off + HLEN_OFF] = v
@@ -72,7 +56,7 @@ class ArpPacket:
         self.buf[self.off + PLEN_OFF] = v
 
     def set_operation(self, v):
-        self._set_u16(OPER_OFF, v)
+        self._set16(OPER_OFF, v)
 
     def set_source_hardware_addr(self, mac):
         _put(self.buf, self.off + SHA_OFF, mac, 6)
@@ -87,7 +71,7 @@ class ArpPacket:
         _put(self.buf, self.off + TPA_OFF, ip, 4)
 
 
-class ArpRepr:
+class Repr(ReprBase):
     """An Ethernet/IPv4 ARP packet; addresses are bytes (6 and 4)."""
 
     def __init__(self, operation, source_hardware_addr, source_protocol_addr,
@@ -100,10 +84,10 @@ class ArpRepr:
 
     @staticmethod
     def parse(packet):
-        """An ArpRepr, or None when packet.check() names a reason."""
+        """A Repr, or None when packet.check() names a reason."""
         if packet.check() is not None:
             return None
-        return ArpRepr(packet.operation(), packet.source_hardware_addr(),
+        return Repr(packet.operation(), packet.source_hardware_addr(),
                        packet.source_protocol_addr(), packet.target_hardware_addr(),
                        packet.target_protocol_addr())
 
@@ -118,15 +102,6 @@ class ArpRepr:
         packet.set_target_hardware_addr(self.target_hardware_addr)
         packet.set_target_protocol_addr(self.target_protocol_addr)
 
-    def __eq__(self, other):
-        return (isinstance(other, ArpRepr) and self.operation == other.operation
-                and self.source_hardware_addr == other.source_hardware_addr
-                and self.source_protocol_addr == other.source_protocol_addr
-                and self.target_hardware_addr == other.target_hardware_addr
-                and self.target_protocol_addr == other.target_protocol_addr)
-
-    def __ne__(self, other):
-        return not self.__eq__(other)
 
     def __repr__(self):
         return "ArpRepr(op=%d, sha=%s, spa=%s, tha=%s, tpa=%s)" % (

@@ -1,29 +1,14 @@
 # View and Repr classes for icmp (wire/icmp.py has the checks and writers the
 # layers use): parse/emit for tests and tools. Not frozen into images.
+from .view import ReprBase, View
 from ..icmp import HEADER_LEN, TYPE_ECHO_REPLY, TYPE_ECHO_REQUEST, check, check_error_quote, csum, fill_checksum, is_error
 
 
-class Packet:
-    def __init__(self, buf, off=0):
-        self.buf = buf
-        self.off = off
+class Packet(View):
+    """A view of an ICMP message at buf[off:end]."""
 
-    def attach(self, buf, off=0):
-        self.buf = buf
-        self.off = off
-        return self
-
-    def check_len(self, length):
-        return check(self.buf, self.off, length)
-
-    def _u16(self, i):
-        i += self.off
-        return (self.buf[i] << 8) | self.buf[i + 1]
-
-    def _set16(self, i, v):
-        i += self.off
-        self.buf[i] = (v >> 8) & 255
-        self.buf[i + 1] = v & 255
+    def check_len(self, length=-1):
+        return check(self.buf, self.off, self.size() if length < 0 else length)
 
     def msg_type(self):
         return self.buf[self.off]
@@ -73,7 +58,7 @@ class Packet:
         fill_checksum(self.buf, self.off, length)
 
 
-class Repr:
+class Repr(ReprBase):
     """msg_type, code, rest (second word) and data (bytes after the 8-byte header)."""
 
     def __init__(self, msg_type, code=0, rest=0, data=b""):
@@ -120,13 +105,6 @@ class Repr:
         packet.buf[o:o + n] = self.data
         packet.fill_checksum(HEADER_LEN + n)
 
-    def __eq__(self, other):
-        return (isinstance(other, Repr) and self.msg_type == other.msg_type
-                and self.code == other.code and self.rest == other.rest
-                and self.data == other.data)
-
-    def __ne__(self, other):
-        return not self.__eq__(other)
 
     def __repr__(self):
         return "IcmpRepr(type=%d code=%d rest=0x%08x data=%d bytes)" % (

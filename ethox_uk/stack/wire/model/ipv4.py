@@ -1,5 +1,6 @@
 # View and Repr classes for ipv4 (wire/ipv4.py has the checks and writers the
 # layers use): parse/emit for tests and tools. Not frozen into images.
+from .view import ReprBase, View
 from ..ipv4 import DEFAULT_TTL, DST, FLAG_DF, FLAG_MF, HEADER_LEN, OFFSET_MASK, SRC, VERSION, check, csum, fill_checksum
 from ...compat import const
 
@@ -13,33 +14,13 @@ _TOS = const(1)
 _TTL = const(8)
 
 
+class Packet(View):
+    """A view of an IPv4 header at buf[off:end]."""
 
-class Packet:
-    """A view of an IPv4 header at buf[off:]. Getters read, setters write in place."""
-
-    def __init__(self, buf, off=0):
-        self.buf = buf
-        self.off = off
-
-    def attach(self, buf, off=0):
-        self.buf = buf
-        self.off = off
-        return self
-
-    def check_len(self, length):
-        """None when the header at off is sound within `length` bytes, else the reason."""
-        return check(self.buf, self.off, length)
-
-    def _u16(self, i):
-        b = self.buf
-        i += self.off
-        return (b[i] << 8) | b[i + 1]
-
-    def _set16(self, i, v):
-        b = self.buf
-        i += self.off
-        b[i] = (v >> 8) & 255
-        b[i + 1] = v & 255
+    def check_len(self, length=-1):
+        """None when the header at off is sound within `length` bytes (default: up to end),
+        else the reason."""
+        return check(self.buf, self.off, self.size() if length < 0 else length)
 
     def version(self):
         return self.buf[self.off] >> 4
@@ -132,7 +113,7 @@ class Packet:
         fill_checksum(self.buf, self.off)
 
 
-class Repr:
+class Repr(ReprBase):
     """The header as values. emit() always writes a 20-byte header (no options)."""
 
     def __init__(self, src, dst, protocol, payload_len, ttl=DEFAULT_TTL, ident=0,
@@ -174,15 +155,6 @@ class Repr:
         p.set_dst_addr(self.dst)
         p.fill_checksum()
 
-    def __eq__(self, other):
-        return (isinstance(other, Repr) and self.src == other.src and self.dst == other.dst
-                and self.protocol == other.protocol and self.payload_len == other.payload_len
-                and self.ttl == other.ttl and self.ident == other.ident
-                and self.dont_frag == other.dont_frag and self.more_frags == other.more_frags
-                and self.frag_offset == other.frag_offset and self.tos == other.tos)
-
-    def __ne__(self, other):
-        return not self.__eq__(other)
 
     def __repr__(self):
         return "Ipv4Repr(%d.%d.%d.%d -> %d.%d.%d.%d proto=%d len=%d ttl=%d id=%d%s%s off=%d)" % (

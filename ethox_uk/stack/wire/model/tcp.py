@@ -1,82 +1,83 @@
 # View and Repr classes for tcp (wire/tcp.py has the checks and writers the
 # layers use): parse/emit for tests and tools. Not frozen into images.
-from ..tcp import HEADER_LEN, MAX_HEADER_LEN, MAX_SACK_BLOCKS, OPT_NOP, OPT_SACK, OPT_TIMESTAMP, Options, URGENT_OFF, check, fill_checksum, get16, get32, header_len, parse_options, pseudo_sum, put16, put32, put_header, put_syn_options, syn_options_len
+from .view import ReprBase, View
+from ..tcp import HEADER_LEN, MAX_HEADER_LEN, MAX_SACK_BLOCKS, OPT_NOP, OPT_SACK, OPT_TIMESTAMP, Options, URGENT_OFF, check, fill_checksum, header_len, parse_options, pseudo_sum, put16, put32, put_header, put_syn_options, syn_options_len
 
 
-class TcpSegment:
-    """A view over buf[0:length] holding one TCP segment (header first)."""
-
-    def __init__(self, buf, length=-1):
-        self.buf = buf
-        self.length = len(buf) if length < 0 else length
+class Packet(View):
+    """A view over the TCP segment at buf[off:end] (header first; end defaults to
+    len(buf))."""
 
     def check_len(self):
         """None when the length and data offset are consistent, else the reason."""
-        return check(self.buf, 0, self.length, -1)
+        return check(self.buf, self.off, self.size(), -1)
 
     def check(self, src, dst):
         """Every check, checksum and options included."""
-        r = check(self.buf, 0, self.length, pseudo_sum(src, dst, self.length))
+        n = self.size()
+        r = check(self.buf, self.off, n, pseudo_sum(src, dst, n))
         if r is not None:
             return r
-        return parse_options(self.buf, HEADER_LEN, self.header_len(), Options())
+        return parse_options(self.buf, self.off + HEADER_LEN, self.off + self.header_len(),
+                             Options())
 
     def src_port(self):
-        return get16(self.buf, 0)
+        return self._u16(0)
 
     def dst_port(self):
-        return get16(self.buf, 2)
+        return self._u16(2)
 
     def seq(self):
-        return get32(self.buf, 4)
+        return self._u32(4)
 
     def ack(self):
-        return get32(self.buf, 8)
+        return self._u32(8)
 
     def header_len(self):
-        return header_len(self.buf, 0)
+        return header_len(self.buf, self.off)
 
     def flags(self):
-        return self.buf[13]
+        return self._u8(13)
 
     def reserved(self):
-        return self.buf[12] & 0x0F
+        return self._u8(12) & 0x0F
 
     def window(self):
-        return get16(self.buf, 14)
+        return self._u16(14)
 
     def checksum(self):
-        return get16(self.buf, 16)
+        return self._u16(16)
 
     def urgent(self):
-        return get16(self.buf, 18)
+        return self._u16(18)
 
     def set_src_port(self, v):
-        put16(self.buf, 0, v)
+        self._set16(0, v)
 
     def set_dst_port(self, v):
-        put16(self.buf, 2, v)
+        self._set16(2, v)
 
     def set_seq(self, v):
-        put32(self.buf, 4, v)
+        self._set32(4, v)
 
     def set_ack(self, v):
-        put32(self.buf, 8, v)
+        self._set32(8, v)
 
     def set_flags(self, v):
-        self.buf[13] = v
+        self._set8(13, v)
 
     def set_window(self, v):
-        put16(self.buf, 14, v)
+        self._set16(14, v)
 
     def payload(self):
-        return self.buf[self.header_len():self.length]
+        return self.buf[self.off + self.header_len():self.end]
 
     def fill_checksum(self, src, dst):
-        fill_checksum(self.buf, 0, self.length, pseudo_sum(src, dst, self.length))
+        n = self.size()
+        fill_checksum(self.buf, self.off, n, pseudo_sum(src, dst, n))
 
 
-class TcpRepr:
+class Repr(ReprBase):
     """A parsed segment: header fields, options and payload (bytes).
     Absent options: mss/wscale/timestamp None, sack_perm False, sack []."""
 
@@ -99,19 +100,20 @@ class TcpRepr:
 
     @staticmethod
     def parse(buf, src, dst, length=-1):
-        """A TcpRepr, or None when any check fails (TcpSegment.check names why)."""
-        seg = TcpSegment(buf, length)
+        """A Repr of the segment at buf[0:length], or None when any check fails
+        (Packet.check names why)."""
+        seg = Packet(buf, 0, length)
         if seg.check(src, dst) is not None:
             return None
-        return TcpRepr.parse_unchecked(seg)
+        return Repr.parse_unchecked(seg)
 
     @staticmethod
     def parse_unchecked(seg):
         b = seg.buf
         o = Options()
-        if parse_options(b, HEADER_LEN, seg.header_len(), o) is not None:
+        if parse_options(b, seg.off + HEADER_LEN, seg.off + seg.header_len(), o) is not None:
             return None
-        r = TcpRepr(seg.src_port(), seg.dst_port(), seg.seq(), seg.ack(), seg.flags(),
+        r = Repr(seg.src_port(), seg.dst_port(), seg.seq(), seg.ack(), seg.flags(),
                     seg.window(), seg.urgent(), payload=seg.payload())
         if o.mss >= 0:
             r.mss = o.mss
@@ -176,17 +178,6 @@ class TcpRepr:
             fill_checksum(buf, 0, n, pseudo_sum(src, dst, n))
         return n
 
-    def __eq__(self, other):
-        return (isinstance(other, TcpRepr) and self.src_port == other.src_port
-                and self.dst_port == other.dst_port and self.seq == other.seq
-                and self.ack == other.ack and self.flags == other.flags
-                and self.window == other.window and self.urgent == other.urgent
-                and self.mss == other.mss and self.wscale == other.wscale
-                and self.sack_perm == other.sack_perm and self.sack == other.sack
-                and self.timestamp == other.timestamp and self.payload == other.payload)
-
-    def __ne__(self, other):
-        return not self.__eq__(other)
 
     def __repr__(self):
         return ("TcpRepr(%d->%d seq=%d ack=%d flags=%s win=%d mss=%r ws=%r sackok=%r "

@@ -1,26 +1,11 @@
 # View and Repr classes for udp (wire/udp.py has the checks and writers the
 # layers use): parse/emit for tests and tools. Not frozen into images.
+from .view import ReprBase, View
 from ..udp import HEADER_LEN, PROTO_UDP, check, csum, fill_checksum_addrs, pseudo_header
 
 
-class Packet:
-    def __init__(self, buf, off=0):
-        self.buf = buf
-        self.off = off
-
-    def attach(self, buf, off=0):
-        self.buf = buf
-        self.off = off
-        return self
-
-    def _u16(self, i):
-        i += self.off
-        return (self.buf[i] << 8) | self.buf[i + 1]
-
-    def _set16(self, i, v):
-        i += self.off
-        self.buf[i] = (v >> 8) & 255
-        self.buf[i + 1] = v & 255
+class Packet(View):
+    """A view of a UDP header and its payload at buf[off:end]."""
 
     def check_len(self, length, ip_off=None):
         """Length checks; with ip_off (IPv4 header in the same buffer) the checksum too."""
@@ -72,7 +57,7 @@ class Packet:
         fill_checksum_addrs(self.buf, self.off, self.length(), src, dst)
 
 
-class Repr:
+class Repr(ReprBase):
     def __init__(self, src_port, dst_port, payload=b""):
         self.src_port = src_port
         self.dst_port = dst_port
@@ -99,12 +84,6 @@ class Repr:
         packet.buf[o:o + n] = self.payload
         packet.fill_checksum(src, dst)
 
-    def __eq__(self, other):
-        return (isinstance(other, Repr) and self.src_port == other.src_port
-                and self.dst_port == other.dst_port and self.payload == other.payload)
-
-    def __ne__(self, other):
-        return not self.__eq__(other)
 
     def __repr__(self):
         return "UdpRepr(%d -> %d, %d bytes)" % (self.src_port, self.dst_port, len(self.payload))
