@@ -29,6 +29,7 @@
 # default router), fragmentation above the path MTU (RFC 8200 §4.5, an
 # identification counter from a seeded start), then ndp.output.
 from ..compat import const
+from ..wire import ethernet as _eth
 from ..wire import ipv6 as _w
 from ..wire.copy import copy as _copy
 from .frag6 import Reassembler6
@@ -504,6 +505,31 @@ class Ip6Layer:
             return False
         self.nd.output(view, o + 40 + plen, hop, now)
         return True
+
+    def header_template6(self, src, dst, nh, t, now):
+        """Fill t[0:54] with the Ethernet and IPv6 headers of our packets from src
+        to dst (payload length 0) when the next hop's MAC is known: 0, else -1
+        (send_finish() goes first). As IpLayer.header_template, for TCP."""
+        hop = self.next_hop(dst)
+        if hop is None:
+            return -1
+        mac = self.nd.mac_for(hop, now)
+        if mac is None:
+            return -1
+        _eth.fill_header(t, mac, self.stack.mac, 0x86DD)
+        _w.write_header(t, IP_OFF, 0, nh, self.hops, src, dst)
+        return 0
+
+    def send_prepared(self, view, t, tsum, plen, segments):
+        """Send the payload at PAYLOAD_OFF behind template t's headers."""
+        _copy(view, 0, t, 0, PAYLOAD_OFF)
+        view[18] = plen >> 8
+        view[19] = plen & 255
+        n = PAYLOAD_OFF + plen
+        if n < 60:
+            n = _eth.pad(view, n)
+        self.stack.nic.send(view, n)
+        self.c["tx_frames"] += 1
 
     def output_datagram(self, view, o, now):
         """Send the datagram at view[o:] (not a NIC buffer) by copying it into
