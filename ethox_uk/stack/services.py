@@ -420,7 +420,12 @@ def connect_back(svc, key, path):
         raise http.HttpError(503, "no free connection slot or port")
     svc.mux.conns[o.key] = EchoConn(svc, o.key)
     svc.active += 1
-    body = b"connecting to %d.%d.%d.%d:%d\n" % (rip[0], rip[1], rip[2], rip[3], int(port))
+    if len(rip) == 16:
+        from .config import format_ip6
+
+        body = b"connecting to [%s]:%d\n" % (format_ip6(rip).encode(), int(port))
+    else:
+        body = b"connecting to %d.%d.%d.%d:%d\n" % (rip[0], rip[1], rip[2], rip[3], int(port))
     return http.Response(http.head(200, len(body), b"text/plain", True), body)
 
 

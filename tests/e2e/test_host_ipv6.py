@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 from hostutil import ECHO
@@ -134,3 +135,48 @@ def test_radvd_prefix_gives_a_slaac_address_linux_reaches(tap_ns):
             assert r.stdout.split()[-1] == GLOBAL
     finally:
         out, err = _stop(h)
+
+
+def _pattern_sha(n):
+    import hashlib
+
+    return hashlib.sha256((bytes(range(256)) * (n // 256 + 1))[:n]).hexdigest()
+
+
+def _tcp_checks(ns, target, http_only=False):
+    """curl -6 /bytes/N (sha256 of the body) and, for images/echo, nc -6 through echo."""
+    import hashlib
+
+    url = "http://[%s]/bytes/1000000" % target.replace("%", "%25")
+    r = subprocess.run(["ip", "netns", "exec", ns, "curl", "-6", "-g", "-sS", "-m", "60", url],
+                       capture_output=True, timeout=90)
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout) == 1000000
+    assert hashlib.sha256(r.stdout).hexdigest() == _pattern_sha(1000000)
+    if http_only:
+        return
+    data = hashlib.shake_256(b"ethox-uk ipv6 echo").digest(300000)
+    r = subprocess.run(["ip", "netns", "exec", ns, "nc", "-6", "-N", "-w", "20", target, "7"],
+                       input=data, capture_output=True, timeout=90)
+    assert r.returncode == 0, r.stderr
+    assert hashlib.sha256(r.stdout).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_curl_and_nc_over_ipv6_to_echo_and_http(tap_ns):
+    h = _host(tap_ns)
+    try:
+        assert _ping_until(LL + "%tap0").returncode == 0
+        _tcp_checks(tap_ns, LL + "%tap0")
+        r = in_ns("curl", "-6", "-g", "-sS", "-m", "20", "http://[%s%%25tap0]/" % LL)
+        assert r.returncode == 0 and "rx_frames" in r.stdout, r.stderr
+    finally:
+        _stop(h)
+    # images/http: the asyncio streams server, on the same dual-stack listener
+    h = HostProcess(str(Path(ECHO).parent / "http"), "tap:tap0",
+                    prefix=["ip", "netns", "exec", tap_ns]).start()
+    try:
+        h.wait_ready(30)
+        assert _ping_until(LL + "%tap0").returncode == 0
+        _tcp_checks(tap_ns, LL + "%tap0", http_only=True)
+    finally:
+        _stop(h)

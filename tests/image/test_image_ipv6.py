@@ -6,6 +6,7 @@ device delivers group frames without any filter set up (QEMU resets it promiscuo
 we negotiate no VIRTIO_NET_F_CTRL_RX): the stack's Ethernet layer keeps 33:33 frames for the
 IPv6 layer, which checks the groups it joined. Root (CI is); every wait is bounded."""
 
+import hashlib
 import os
 import re
 import sys
@@ -20,7 +21,7 @@ from ethox_uk.netsetup import list_namespaces
 from ethox_uk.netsetup.radvd import Radvd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_bridge import Run  # noqa: E402
+from test_bridge import Run, pattern  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 LL = "fe80::5054:ff:fe12:3456"
@@ -88,4 +89,32 @@ def test_linux_reaches_the_image_over_ipv6(bridge_run):
         r = run.inside([sys.executable, "-c", UDP6_CLIENT, GLOBAL], text=True)
         assert r.returncode == 0, r.stdout + r.stderr
         assert r.stdout.split() == ["echo", "8", "echo", "1400", "echo", "3000"]
+        # TCP: curl -6 (sha256 of 1 MB from /bytes/N) and nc -6 through echo
+        r = run.inside(["curl", "-6", "-g", "-sS", "-m", "60",
+                        "http://[%s]/bytes/1000000" % GLOBAL])
+        assert r.returncode == 0, r.stderr
+        assert hashlib.sha256(r.stdout).hexdigest() == hashlib.sha256(pattern(1000000)).hexdigest()
+        data = hashlib.shake_256(b"ethox-uk image ipv6").digest(300000)
+        r = run.inside(["nc", "-6", "-N", "-w", "20", LL + "%veth0", "7"], input=data,
+                       timeout=90)
+        assert r.returncode == 0, r.stderr
+        assert hashlib.sha256(r.stdout).hexdigest() == hashlib.sha256(data).hexdigest()
     assert os.path.exists(str(REPO / "build" / "test-ipv6" / "echo.elf"))
+
+
+def test_http_image_serves_curl_over_ipv6():
+    img = image_mod.build("images/http", output=REPO / "build" / "test-ipv6" / "http.elf",
+                          quiet=True)
+    run = Run(img)
+    try:
+        run.wait_ready()
+        r = _until(run, ["ping", "-6", "-n", "-c", "1", "-W", "1", LL + "%veth0"], 30)
+        assert r.returncode == 0, r.stdout + r.stderr
+        r = run.inside(["curl", "-6", "-g", "-sS", "-m", "60",
+                        "http://[%s%%25veth0]/bytes/1000000" % LL])
+        assert r.returncode == 0, r.stderr
+        assert hashlib.sha256(r.stdout).hexdigest() == hashlib.sha256(pattern(1000000)).hexdigest()
+    finally:
+        run.stop()
+    assert run.ns not in list_namespaces()
+    assert b"internal error" not in run.out
