@@ -31,9 +31,10 @@ import re
 
 # Group modules under checks/, in the order they run (lower layers first).
 LOWER_GROUPS = ("arp", "ipv4", "icmp", "udp")
+IPV6_GROUPS = ("ipv6", "icmpv6", "ndp")
 TCP_GROUPS = ("tcp_handshake", "tcp_options", "tcp_data", "tcp_close", "tcp_rst",
               "tcp_timers", "tcp_congestion")
-GROUPS = LOWER_GROUPS + TCP_GROUPS  # the checks/ modules, in the order they run
+GROUPS = LOWER_GROUPS + IPV6_GROUPS + TCP_GROUPS  # the checks/ modules, in running order
 
 # The smoke subset (`--smoke`, for CI): a few checks from every group, for the slow
 # or unusual configurations (TCG, q35, the bridge path); the full suite runs elsewhere.
@@ -43,6 +44,8 @@ SMOKE = (
     "ipv4.options_record_route_echo",
     "icmp.echo_reply_identity", "icmp.echo_reply_1472", "icmp.echo_burst",
     "udp.echo_identity", "udp.port_unreachable", "udp.bad_checksum_dropped",
+    "ipv6.echo_link_local", "ipv6.fragments_reassembled", "icmpv6.port_unreachable",
+    "ndp.ns_answered",
     "tcp_handshake.syn_gets_synack", "tcp_handshake.syn_to_closed_port_rst",
     "tcp_options.mss_in_synack", "tcp_options.segments_fit_mtu",
     "tcp_data.echo_integrity", "tcp_data.reassembly_out_of_order",

@@ -211,6 +211,7 @@ class ProcessTarget(Target):
                                   % (self.what, timeout, self.output_tail()))
         m = READY_RE.match(self._ready_line)
         self.ip, self.mac = m.group(1), m.group(2)
+        self.ip6 = m.group(3)  # "ADDR/PFX" when the target runs IPv6
 
     def exit_status(self):
         return None if self.proc is None else self.proc.poll()
