@@ -35,22 +35,24 @@ def chained(ctx, chain, last, upper, dst=None, dst_mac=None, src=None):
                     b6.packet(src or ctx.peer_ip6, dst or ctx.target_ip6, first, payload))
 
 
-def expect_echo6(ctx, frame, ident, seq, data, what="ICMPv6 echo reply"):
-    """Send the request frame; the reply, checked: data unchanged, checksum, addresses."""
+def expect_echo6(ctx, frame, ident, seq, data, what="ICMPv6 echo reply", peer=None):
+    """Send the request frame; the reply, checked: data unchanged, checksum, addresses
+    (to `peer`, by default the peer's link-local address)."""
     ctx.send(frame)
     f, pieces = ctx.expect_datagram6(ctx.is_echo6_reply(ident, seq), what)
-    check_echo6(ctx, f, data)
+    check_echo6(ctx, f, data, peer=peer)
     return f, pieces
 
 
-def check_echo6(ctx, f, data, src=None):
+def check_echo6(ctx, f, data, src=None, peer=None):
     t, code, m = ctx.icmp6_of(f)
     ctx.require(code == 0, "#%d: echo reply code %d (must be 0)" % (f.index, code))
     ctx.require(m[8:] == data, "#%d: the reply's data differ from the request's (%d vs %d "
                 "bytes)" % (f.index, len(m) - 8, len(data)))
     ctx.require(wire6.upper_sum_ok(f.raw, 58), "#%d: wrong ICMPv6 checksum" % f.index)
-    ctx.require(wire6.dst(f.raw) == ctx.peer_ip6, "#%d: reply to %s, not the requester %s"
-                % (f.index, wire6.dst(f.raw), ctx.peer_ip6))
+    peer = peer or ctx.peer_ip6
+    ctx.require(wire6.dst(f.raw) == peer, "#%d: reply to %s, not the requester %s"
+                % (f.index, wire6.dst(f.raw), peer))
     want = src or ctx.target_ip6
     ctx.require(wire6.src(f.raw) == want, "#%d: reply from %s, not %s"
                 % (f.index, wire6.src(f.raw), want))

@@ -6,12 +6,16 @@ groups.
     ctx.eth6(dst=None) / ctx.ip6(**fields)
     ctx.echo6_request(size, ...)     (packet, ident, seq, data)
     ctx.is_echo6_reply(ident, seq) / ctx.is_icmp6(types) / ctx.is_icmp6_error()
+    ctx.fresh_peer6()                another link-local address of the peer's, unused so far
     ctx.expect_datagram6(match, what)    the target's fragments put back together first
     ctx.ipv6_applies(ctx)            the `applies` of every IPv6 check: the target answers a
                                      ping to its link-local address (cached per peer)
 
 The peer answers neighbour solicitations for peer_ip6 by itself (peer.py), as it does ARP.
 """
+
+import os
+import struct
 
 from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 from scapy.layers.l2 import Ether
@@ -98,6 +102,14 @@ class Ctx6:
         if self.peer.wait(whole, t, what) is None:
             raise CheckFailed("no %s within %.1f s" % (what, t))
         return whole.frame, pieces
+
+    def fresh_peer6(self):
+        """A link-local address of the peer's that no earlier run used (the peer answers
+        solicitations for it): for checks whose exchange leaves per-source state in the
+        target (a learnt path MTU, fragments held against the per-source cap)."""
+        me = "fe80::e7:%x:%x" % (struct.unpack("!H", os.urandom(2))[0], self.new_id())
+        self.peer.answers6[me] = self.peer_mac
+        return me
 
     def ping6(self, size=56, what="ICMPv6 echo reply", **kw):
         pkt, ident, seq, data = self.echo6_request(size, **kw)

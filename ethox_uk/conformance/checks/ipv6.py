@@ -6,7 +6,7 @@ import struct
 
 from .. import build6 as b6
 from .. import wire6
-from ..common6 import chained, echo_frame, expect_echo6, no_error_about, param_problem
+from ..common6 import chained, check_echo6, echo_frame, expect_echo6, no_error_about, param_problem
 from ..context6 import ipv6_applies
 from ..registry import MUST, SHOULD, check
 
@@ -146,32 +146,33 @@ def routing_header_segments_left(ctx):
 
 
 def _frag_echo(ctx, size, order, step=1232):
-    """Send an echo request in fragments (indexes in `order`); (ident, seq, data)."""
+    """Send an echo request in fragments (indexes in `order`) from a fresh address of the
+    peer's (fragments a target still holds from an earlier run count against the
+    per-source cap); (ident, seq, data, that address)."""
+    me = ctx.fresh_peer6()
     data = ctx.pattern(size, 9)
     ident = ctx.new_id()
-    msg = b6.icmp6(ctx.peer_ip6, ctx.target_ip6, 128, 0, b6.echo_body(ident, 1, data))
-    pkts = b6.fragments(ctx.peer_ip6, ctx.target_ip6, 58, msg, step, ctx.new_id() << 8 | 7)
+    msg = b6.icmp6(me, ctx.target_ip6, 128, 0, b6.echo_body(ident, 1, data))
+    pkts = b6.fragments(me, ctx.target_ip6, 58, msg, step, ctx.new_id() << 8 | 7)
     for k in order:
         ctx.send(b6.frame(ctx.target_mac, ctx.peer_mac, pkts[k]))
-    return ident, 1, data
+    return ident, 1, data, me
 
 
 @check("ipv6.fragments_reassembled", "answers a 3000-byte echo request that came in three "
        "fragments out of order", level=MUST, rfc="RFC 8200 §4.5", applies=A)
 def fragments_reassembled(ctx):
-    ident, seq, data = _frag_echo(ctx, 3000, (2, 0, 1))
+    ident, seq, data, me = _frag_echo(ctx, 3000, (2, 0, 1))
     f, pieces = ctx.expect_datagram6(ctx.is_echo6_reply(ident, seq), "the echo reply",
                                      timeout=2 * ctx.reply)
-    from ..common6 import check_echo6
-
-    check_echo6(ctx, f, data)
+    check_echo6(ctx, f, data, peer=me)
 
 
 @check("ipv6.large_reply_fragmented", "sends a reply larger than the link MTU in "
        "fragments of at most 1500 bytes, every one but the last a multiple of 8 long",
        level=MUST, rfc="RFC 8200 §4.5, §5", applies=A)
 def large_reply_fragmented(ctx):
-    ident, seq, data = _frag_echo(ctx, 3000, (0, 1, 2))
+    ident, seq, data, me = _frag_echo(ctx, 3000, (0, 1, 2))
     f, pieces = ctx.expect_datagram6(ctx.is_echo6_reply(ident, seq), "the echo reply",
                                      timeout=2 * ctx.reply)
     ctx.require(len(pieces) >= 3, "the 3008-byte reply came in %d fragments" % len(pieces))
@@ -189,12 +190,13 @@ def large_reply_fragmented(ctx):
 @check("ipv6.fragments_overlapping_dropped", "drops a datagram whose fragments overlap",
        level=MUST, rfc="RFC 5722 §4, RFC 8200 §4.5", applies=A)
 def fragments_overlapping_dropped(ctx):
+    me = ctx.fresh_peer6()
     data = ctx.pattern(2000, 5)
     ident = ctx.new_id()
-    msg = b6.icmp6(ctx.peer_ip6, ctx.target_ip6, 128, 0, b6.echo_body(ident, 1, data))
+    msg = b6.icmp6(me, ctx.target_ip6, 128, 0, b6.echo_body(ident, 1, data))
     fid = ctx.new_id() << 8 | 9
-    a, b = b6.fragments(ctx.peer_ip6, ctx.target_ip6, 58, msg, 1232, fid)
-    over = b6.packet(ctx.peer_ip6, ctx.target_ip6, 44,
+    a, b = b6.fragments(me, ctx.target_ip6, 58, msg, 1232, fid)
+    over = b6.packet(me, ctx.target_ip6, 44,
                      struct.pack("!BBHI", 58, 0, 1224 | 1, fid) + bytes(16))
     for p in (a, over, b):
         ctx.send(b6.frame(ctx.target_mac, ctx.peer_mac, p))

@@ -1,8 +1,10 @@
 """Neighbour discovery for a host (RFC 4861), stateless autoconfiguration with duplicate
 address detection (RFC 4862), MLDv2 reports (RFC 3810). The router advertisements here
-carry a router lifetime of 0 (no default router is left behind) and short prefix
-lifetimes."""
+carry a router lifetime of 0 (no default router is left behind), a random prefix and short
+prefix lifetimes (20 s valid: the target's few address slots are free again for the next
+run)."""
 
+import os
 import struct
 
 from .. import build6 as b6
@@ -140,15 +142,13 @@ def mld_query_answered(ctx):
                                                                       wire6.dst(f.raw)))
 
 
-_prefixes = iter(range(0xEC00, 0xECFF))
-
-
 def _ra(ctx, hlim=255, src=None, prefix=None):
     """A router advertisement (router lifetime 0) with one autonomous, on-link prefix;
     (frame, prefix text, the address the target should form)."""
     src = src or ctx.peer_ip6
-    prefix = prefix or "2001:db8:%x::" % next(_prefixes)
-    pio = struct.pack("!BBBBIII", 3, 4, 64, 0xC0, 120, 60, 0) + b6.a6(prefix)
+    # a prefix no earlier run used: the target keeps an address until its lifetime ends
+    prefix = prefix or "2001:db8:%x:%x::" % struct.unpack("!HH", os.urandom(4))
+    pio = struct.pack("!BBBBIII", 3, 4, 64, 0xC0, 20, 10, 0) + b6.a6(prefix)
     body = struct.pack("!BBHII", 64, 0, 0, 0, 0) + bytes((1, 1)) + b6.mac_bytes(ctx.peer_mac) \
         + pio
     m = b6.icmp6(src, "ff02::1", 134, 0, body)
