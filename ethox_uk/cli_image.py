@@ -63,7 +63,8 @@ def build(recipe, output, quiet):
     """Build RECIPE's image: images/<name>, a recipe folder or its recipe.toml (default
     images/echo). Fetches and checks the pinned MicroPython source on first use, freezes the
     stack, the app and asyncio, and links a PVH ELF that QEMU boots with -kernel. make's
-    work folder (.work/<recipe name> beside the image) is kept, so rebuilds are quick."""
+    work folder (in the cache: $ETHOX_UK_CACHE/work/<recipe name>-<key>) is kept, so
+    rebuilds are quick."""
     from .build.image import build as do_build
     from .build.recipe import RecipeError
     from .build.source import ToolchainError
@@ -160,6 +161,20 @@ def inspect(image, as_json):
         click.echo(json.dumps(info.as_dict(), indent=2))
     else:
         click.echo(elfinfo.format_text(info))
+        click.echo(_plain_qemu(info))
+
+
+def _plain_qemu(info):
+    """How to boot the image without ethox-uk: the line `run` builds, as the README shows."""
+    from .qemu import cmdline
+
+    mem, words = info.get("memory", "64M"), info.get("cmdline", "")
+    try:
+        line = cmdline.plain_line(info.path, mem=str(mem), append=str(words))
+    except (cmdline.QemuError, ValueError) as e:  # metadata of an image built elsewhere
+        return "qemu                none: %s" % e
+    return ("qemu (d=$(mktemp -d) first; a peer binds $d/peer.sock and sends to "
+            "$d/guest.sock; -accel tcg without KVM)\n  " + line)
 
 
 COMMANDS = (build, run, exec_, repl, inspect)

@@ -18,6 +18,7 @@ import os
 
 import click
 
+from .capture import check_capture_path
 from .stack import config as _config
 from .stack.nic.dgram import MAX_PATH
 from .stack.nic.tap import check_ifname
@@ -192,6 +193,10 @@ def _cb_pcap(ctx, param, value):
     if os.path.isdir(value):
         raise click.BadParameter("%s is a directory: give a file name, e.g. %s"
                                  % (value, os.path.join(value, "trace.pcap")), ctx, param)
+    try:
+        check_capture_path(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), ctx, param) from None
     return value
 
 

@@ -156,10 +156,10 @@ def test_cleanup_stale_removes_only_namespaces_of_dead_creators():
     p.wait(10)
     dead = "exuk-%d-1" % p.pid
     other = "exuk-other-%d" % os.getpid()
-    for n in (dead, other):
-        subprocess.run(["ip", "netns", "add", n], check=True, timeout=10)
     try:
         with NetNS() as mine:
+            for n in (dead, other):
+                subprocess.run(["ip", "netns", "add", n], check=True, timeout=10)
             removed = cleanup_stale()
             assert dead in removed
             names = list_namespaces()
@@ -168,6 +168,57 @@ def test_cleanup_stale_removes_only_namespaces_of_dead_creators():
         for n in (dead, other):
             subprocess.run(["ip", "netns", "del", n], capture_output=True, timeout=10)
     assert other not in list_namespaces()
+
+
+def _dead_pid():
+    p = subprocess.Popen(["true"])
+    p.wait(10)
+    return p.pid
+
+
+def test_a_new_namespace_first_removes_stale_ones_and_what_runs_in_them(capfd):
+    """Issue 11 item 13: what a SIGKILLed run left (its namespace, a process inside, like
+    the QEMU of a bridge run that lost its parent-death signal to -runas) goes before the
+    next namespace is made; a namespace whose pid was reused by a newer process is stale
+    too; other names and live creators' namespaces stay."""
+    dead = "exuk-%d-1" % _dead_pid()
+    live = "exuk-%d-999" % os.getpid()  # ours, not in NetNS's table: its creator runs
+    other = "exuk-other-%d" % os.getpid()
+    reused = None
+    tmp = "exuk-tmp-%d" % os.getpid()
+    for n in (dead, live, other):
+        subprocess.run(["ip", "netns", "add", n], check=True, timeout=10)
+    leftover = subprocess.Popen(["ip", "netns", "exec", dead, "sleep", "300"],
+                                start_new_session=True)
+    try:
+        # a namespace older than the process whose pid its name carries: made first, then
+        # given that name by a second bind mount (ip netns names are just mount points)
+        subprocess.run(["ip", "netns", "add", tmp], check=True, timeout=10)
+        time.sleep(netns_mod.CREATOR_SLACK + 0.5)
+        newer = subprocess.Popen(["sleep", "300"])
+        reused = "exuk-%d-1" % newer.pid
+        open(os.path.join("/run/netns", reused), "w").close()
+        subprocess.run(["mount", "--bind", os.path.join("/run/netns", tmp),
+                        os.path.join("/run/netns", reused)], check=True, timeout=10)
+        subprocess.run(["ip", "netns", "del", tmp], check=True, timeout=10)
+        with NetNS() as mine:
+            names = list_namespaces()
+            assert dead not in names and reused not in names
+            assert live in names and other in names and mine.name in names
+        assert leftover.wait(10) == -signal.SIGKILL
+        assert newer.poll() is None  # the process itself is not ours: untouched
+        err = capfd.readouterr().err
+        assert "removed network namespace %s left by pid" % dead in err
+        assert "ended what ran in it: sleep pid %d" % leftover.pid in err, err
+    finally:
+        if leftover.poll() is None:
+            leftover.kill()
+        for n in (dead, live, other, reused, tmp):
+            if n:
+                subprocess.run(["ip", "netns", "del", n], capture_output=True, timeout=10)
+        if reused:
+            newer.kill()
+            newer.wait(10)
 
 
 def test_existing_name_is_refused():

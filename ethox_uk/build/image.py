@@ -3,8 +3,8 @@
     build(recipe_arg=None, output=None) -> Path of the image
 
 Steps: load the recipe (recipe.py), the pinned MicroPython source (source.py) and mpy-cross
-(toolchain.py); write a work folder `<image dir>/.work/<recipe name>/` holding the generated
-boot module, the frozen manifest and make's build tree (`vm/`); run `make -C vm` with
+(toolchain.py); write a work folder `<cache>/work/<recipe name>-<key>/` (work_dir) holding
+the generated boot module, the frozen manifest and make's build tree (`vm/`); run `make -C vm` with
 MPY_DIR, BUILD, FROZEN_MANIFEST and META (the build metadata `inspect` shows); check the ELF
 (elfinfo.check) and move it into place through a temporary file. The work folder stays
 between builds, so make's dependency tracking turns an app-only edit into one mpy-cross call,
@@ -21,11 +21,13 @@ Every failure is a ToolchainError (or recipe.RecipeError) whose first line says 
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -186,6 +188,53 @@ def _nospace(where) -> ToolchainError:
                           "(df -h %s) and run `ethox-uk build` again" % (where, where))
 
 
+def work_dir(recipe) -> Path:
+    """make's work folder for recipe, in the cache: never beside the output, where whoever
+    can write that folder (/tmp) could plant a symlink or a manifest.py that MicroPython's
+    manifest loader would execute. One folder per source tree and recipe folder, so
+    rebuilds stay incremental and two checkouts sharing a cache never share a build tree."""
+    root = _private_dir(source.cache_dir() / "work")
+    _prune_work_dirs(root)
+    origin = {"repo": str(REPO_ROOT), "recipe": str(recipe.dir.resolve())}
+    key = hashlib.sha256(json.dumps(origin, sort_keys=True).encode()).hexdigest()[:16]
+    work = _private_dir(root / ("%s-%s" % (recipe.name, key)))
+    _write_if_changed(work / "origin.json", json.dumps(origin, sort_keys=True) + "\n")
+    return work
+
+
+def _private_dir(path: Path) -> Path:
+    """path as a folder only we can write: created 0700, refused when it is a symlink,
+    someone else's, or writable by others."""
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+        st = os.lstat(path)
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise _nospace(path.parent) from None
+        raise ToolchainError("cannot create %s: %s (set %s to a folder of yours)"
+                             % (path, e.strerror or e, source.ENV_CACHE)) from None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        raise ToolchainError("%s is not a private folder of yours (a symlink, another user's, "
+                             "or writable by others): remove it, or set %s to a folder of "
+                             "your own" % (path, source.ENV_CACHE))
+    return path
+
+
+def _prune_work_dirs(root: Path) -> None:
+    """Remove work folders whose source tree or recipe folder is gone (a copy built once,
+    a test's temporary recipe), unless a build holds them."""
+    for work in root.iterdir():
+        try:
+            origin = json.loads((work / "origin.json").read_text())
+            if Path(origin["repo"]).is_dir() and Path(origin["recipe"]).is_dir():
+                continue
+            with open(work / ".lock", "a") as f:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(work)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # half-made, busy or not ours to judge: leave it
+
+
 @contextlib.contextmanager
 def _lock(work: Path):
     with open(work / ".lock", "a") as f:
@@ -313,15 +362,15 @@ def build(recipe_arg=None, output=None, quiet=False) -> Path:
     if out.is_dir():
         raise ToolchainError("-o %s is a folder: give the image's file name, e.g. %s"
                              % (out, out / (recipe.name + ".elf")))
-    work = out.parent / ".work" / recipe.name
-    try:
-        work.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        if e.errno == errno.ENOSPC:
-            raise _nospace(out.parent) from None
-        raise ToolchainError("cannot create %s: %s (pick another -o)" % (work, e.strerror or e)) \
-            from None
-    work = work.resolve()  # the manifest and make need absolute paths
+    if not out.parent.is_dir():
+        try:
+            out.parent.mkdir(parents=True)
+        except OSError as e:
+            if e.errno == errno.ENOSPC:
+                raise _nospace(out.parent) from None
+            raise ToolchainError("cannot create %s: %s (pick another -o)"
+                                 % (out.parent, e.strerror or e)) from None
+    work = work_dir(recipe).resolve()  # the manifest and make need absolute paths
 
     with _Progress(quiet) as progress, _lock(work):
         progress.stage("MicroPython source")

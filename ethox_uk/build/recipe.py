@@ -29,6 +29,11 @@ MIN_MEMORY = 16 << 20
 MAX_MEMORY = 16 << 30
 KEYS = ("name", "app", "modules", "memory", "cmdline")
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+# The runtime keeps the kernel command line in a 1024-byte buffer (vm/ethox.h,
+# ETHOX_CMDLINE_MAX): 1023 bytes and the NUL. QEMU appends this word to it on
+# microvm,acpi=off for the virtio-mmio device, so a line we pass may hold that much less.
+KERNEL_CMDLINE_MAX = 1023
+QEMU_MMIO_WORD = " virtio_mmio.device=512@0xfeb00e00:12"
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -187,11 +192,29 @@ def load(arg=DEFAULT_RECIPE) -> Recipe:
                   'a string of boot words, e.g. "ip=10.0.2.15/24 gw=10.0.2.2"')
     try:
         Config.from_words(cmdline)
+        check_cmdline_length(" ".join(cmdline.split()), QEMU_MMIO_WORD)
     except ValueError as e:
         raise err("cmdline", str(e)) from None
 
     return Recipe(file=file.resolve(), name=name, app=app, modules=modules, memory=memory,
                   cmdline=" ".join(cmdline.split()))
+
+
+def check_cmdline_length(words, qemu_adds=""):
+    """ValueError unless the boot words and what QEMU appends (`qemu_adds`) fit the
+    runtime's buffer; the message gives the length, the limit and the longest words."""
+    n = len(words.encode())
+    total = n + len(qemu_adds.encode())
+    if total <= KERNEL_CMDLINE_MAX:
+        return
+    longest = sorted(words.split(), key=lambda w: -len(w.encode()))[:3]
+    shown = ", ".join("%s (%d bytes)" % (w if len(w) <= 40 else w[:36] + "...",
+                                          len(w.encode())) for w in longest)
+    parts = " (%d of boot words + %d for the word QEMU appends,%s)" % (n, total - n, qemu_adds) \
+        if qemu_adds else ""
+    raise ValueError("the kernel command line would be %d bytes%s; the image's runtime keeps "
+                     "%d (vm/ethox.h): shorten or drop boot words, the longest are %s"
+                     % (total, parts, KERNEL_CMDLINE_MAX, shown))
 
 
 def _toml_type(v) -> str:

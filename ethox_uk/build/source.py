@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -33,13 +34,16 @@ from pathlib import Path
 VERSION = "1.25.0"
 TARBALL = "micropython_1.25.0+ds.orig.tar.xz"
 SHA256 = "7b25be99a502f070b2de81dafc08da7051d992325d6e67daa9045a918fffdbea"
+TARBALL_SIZE = 5983992  # bytes: anything longer cannot have the pinned sha256
 POOL_PATH = "pool/main/m/micropython/" + TARBALL
 TREE_NAME = "micropython-" + VERSION  # the tarball's top directory, and our cache name
 
 ENV_CACHE = "ETHOX_UK_CACHE"
 ENV_SRC = "ETHOX_UK_MICROPYTHON_SRC"
 
-DOWNLOAD_TIMEOUT = 60  # seconds without progress before urllib gives up
+DOWNLOAD_TIMEOUT = 60  # seconds a single read may wait for data
+DOWNLOAD_DEADLINE = 600  # seconds for the whole download (checked after every read)
+CHUNK = 1 << 16
 
 
 class ToolchainError(Exception):
@@ -170,7 +174,8 @@ def _download(url: str, dest: Path) -> None:
         with os.fdopen(fd, "wb") as out:
             try:
                 with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as resp:
-                    for chunk in iter(lambda: resp.read(1 << 16), b""):
+                    _check_announced_size(url, resp)
+                    for chunk in _bounded_chunks(url, resp):
                         h.update(chunk)
                         out.write(chunk)
             except (urllib.error.URLError, OSError) as e:
@@ -187,6 +192,37 @@ def _download(url: str, dest: Path) -> None:
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _check_announced_size(url: str, resp) -> None:
+    length = resp.headers.get("Content-Length")
+    if length is not None and length.strip().isdigit() and int(length) != TARBALL_SIZE:
+        raise ToolchainError(
+            f"{url} announces {int(length)} bytes, but the pinned {TARBALL} has "
+            f"{TARBALL_SIZE}: not the right file; set {ENV_SRC} to a local copy")
+
+
+def _bounded_chunks(url: str, resp):
+    """The body in chunks, cut off (ToolchainError) past TARBALL_SIZE bytes or past
+    DOWNLOAD_DEADLINE seconds: a mirror that sends for ever or drips cannot hold the build
+    up or fill the disk. read1 returns what one read brings, so a slow mirror is noticed."""
+    deadline = time.monotonic() + DOWNLOAD_DEADLINE
+    got = 0
+    while True:
+        chunk = resp.read1(CHUNK)
+        if not chunk:
+            return
+        got += len(chunk)
+        if got > TARBALL_SIZE:
+            raise ToolchainError(
+                f"{url} sent more than the {TARBALL_SIZE} bytes of the pinned {TARBALL}: "
+                f"stopped; set {ENV_SRC} to a local copy")
+        if time.monotonic() > deadline:
+            raise ToolchainError(
+                f"downloading {url} took longer than {DOWNLOAD_DEADLINE} s ({got} of "
+                f"{TARBALL_SIZE} bytes): stopped; try again, or set {ENV_SRC} to a local "
+                f"{TARBALL}")
+        yield chunk
 
 
 def tarball_path() -> Path:

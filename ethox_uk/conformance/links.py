@@ -26,7 +26,8 @@ import errno
 import os
 import select
 import socket
-import stat
+
+from ..stack.nic.dgram import remove_stale
 
 MAX_FRAME = 65536
 ETH_P_ALL = 0x0003
@@ -44,22 +45,11 @@ class TargetGone(Exception):
     """Nothing answers at the target's socket any more (or never did)."""
 
 
-def remove_stale_socket(path):
-    """Remove a leftover socket file at path; refuse anything that is not a socket."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(st.st_mode):
-        raise ValueError("%s exists and is not a socket: refusing to remove it" % path)
-    os.unlink(path)
-
-
 class DgramLink:
     def __init__(self, target_path, own_path):
         self.target_path = target_path
         self.own_path = own_path
-        remove_stale_socket(own_path)
+        remove_stale(own_path)
         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
             s.bind(own_path)

@@ -20,7 +20,7 @@ import socket
 import time
 
 from .describe import describe
-from .links import DgramLink, TargetGone, remove_stale_socket  # noqa: F401 (re-exported)
+from .links import DgramLink, TargetGone  # noqa: F401 (re-exported)
 from .registry import CheckTimeout
 
 
@@ -77,7 +77,9 @@ class Peer:
         if pcap:
             from scapy.utils import PcapWriter
 
-            self._pcap = PcapWriter(pcap, linktype=1, sync=True)
+            from ..capture import open_capture_file
+
+            self._pcap = PcapWriter(open_capture_file(pcap), linktype=1, sync=True)
 
     # -- transcript -----------------------------------------------------------------
     def start_transcript(self):

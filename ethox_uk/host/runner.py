@@ -36,6 +36,7 @@ from ..stack import faults as stack_faults
 from ..stack.counters import Counters
 from ..stack.iface import Stack
 from ..stack.nic.dgram import DgramNic
+from ..capture import open_capture_file
 from ..stack.nic.pcap import PcapNic
 from ..stack.nic.tap import TapNic
 
@@ -72,7 +73,7 @@ def build_nic(net):
         raise HostError("--net %s: %s" % (spec.text, e)) from None
     if net.pcap:
         try:
-            nic = PcapNic(nic, net.pcap)
+            nic = PcapNic(nic, open_capture_file(net.pcap))
         except OSError as e:
             nic.close()
             raise HostError("--pcap %s: %s" % (net.pcap, e.strerror or e)) from None

@@ -14,9 +14,10 @@ the other end of the veth is the tester (10.0.2.2/24) and stays in the namespace
         print(br.describe())                      # the namespace name and how to reach it
         # either QEMU runs inside the namespace and opens the tap by name ...
         argv = br.prefix() + qemu_argv(netdev=br.qemu_netdev())
-        # ... or it runs here and inherits a tap fd opened inside the namespace:
-        fd = br.open_tap()
-        argv = qemu_argv(netdev=br.qemu_netdev(fd=fd)); Popen(argv, pass_fds=[fd])
+        # ... or it inherits a tap fd opened inside the namespace (what `run` does):
+        fd = br.open_tap(vnet_hdr=True)
+        argv = qemu_argv(netdev=br.qemu_netdev(fd=fd))
+        Popen(argv, pass_fds=[fd])
         br.wait_guest_link()                      # tap carrier up (QEMU attached)
         br.run(["curl", "http://10.0.2.15/"], timeout=30)   # the tester, inside
     # everything removed (namespace deletion takes the devices with it)
@@ -73,14 +74,16 @@ class BridgeNet:
     def popen(self, argv, **kw):
         return self.ns.popen(argv, **kw)
 
-    def open_tap(self):
+    def open_tap(self, vnet_hdr=False):
         """A non-blocking fd on the guest's tap, opened inside the namespace, for QEMU's
-        `-netdev tap,fd=N` (pass it with pass_fds); the caller closes it."""
+        `-netdev tap,fd=N` (pass it with pass_fds); the caller closes it. vnet_hdr: with
+        IFF_VNET_HDR, so QEMU offers its guest the virtio-net offloads."""
         with self.ns.entered():
-            return open_tap(self.tap)
+            return open_tap(self.tap, vnet_hdr=vnet_hdr)
 
     def qemu_netdev(self, netdev_id="n0", fd=None):
-        """QEMU's -netdev value: by name (QEMU must run inside: prefix()) or by fd."""
+        """QEMU's -netdev value: by name (QEMU must run inside: prefix()) or by fd. With
+        fd= QEMU 7.2 refuses vnet_hdr=: it reads IFF_VNET_HDR off the fd itself."""
         if fd is not None:
             return "tap,id=%s,fd=%d" % (netdev_id, fd)
         return "tap,id=%s,ifname=%s,script=no,downscript=no" % (netdev_id, self.tap)

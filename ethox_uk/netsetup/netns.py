@@ -13,8 +13,11 @@ Cleanup is layered so nothing outlives the process that made it:
   object started (`popen`) in it;
 - every live NetNS is registered; an atexit hook deletes what is left;
 - SIGTERM and SIGHUP, when their handler is still the default one and we are in the main
-  thread, are turned into SystemExit so context managers and atexit run (a process killed
-  with SIGKILL cannot clean up: `cleanup_stale()` removes namespaces of dead creators).
+  thread, are turned into SystemExit so context managers and atexit run;
+- a process killed with SIGKILL cannot clean up: before making a namespace, NetNS() runs
+  `cleanup_stale()`, which removes our namespaces whose creator is gone and ends what was
+  left running inside them (a bridge run's QEMU, whose -runas cost it its parent-death
+  signal; a relay), naming each on stderr.
 Test addresses (10.0.2.0/24) live only inside such namespaces, never in the root one.
 """
 
@@ -25,6 +28,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -71,30 +75,76 @@ def exists(name):
     return name in list_namespaces()
 
 
-def _pid_alive(pid):
+CREATOR_SLACK = 1.0  # seconds: a creator starts before its namespace, give or take clocks
+
+
+def _started_at(pid):
+    """Wall-clock start time of pid, or None when it is gone or a zombie."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # comm may hold spaces
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+    if fields[0] == "Z":
+        return None
+    ticks = int(fields[19])  # field 22 of stat(5), starttime in clock ticks after boot
+    return time.time() - uptime + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _creator_alive(pid, name):
+    """Whether the process that made namespace `name` still runs: pid is there, not a
+    zombie, and not a newer process that got the pid again (pid_max may be 32768)."""
+    started = _started_at(pid)
+    if started is None:
         return False
-    except PermissionError:
-        return True
-    return True
+    try:
+        made = os.stat(os.path.join(NETNS_DIR, name)).st_mtime
+    except OSError:
+        return True  # cannot tell: leave it alone
+    return started <= made + CREATOR_SLACK
 
 
-def cleanup_stale():
-    """Delete namespaces this module made for processes that are gone (e.g. SIGKILLed) and
-    that hold no process any more. Returns the names removed. Never touches other names."""
+def _end_processes_inside(name, timeout=5.0):
+    """SIGKILL what runs inside namespace `name`; ["comm pid", ...] of what was there."""
+    pids = [int(p) for p in _ipcmd(["netns", "pids", name], check=False).stdout.split()]
+    ended = []
+    for pid in pids:
+        try:
+            with open("/proc/%d/comm" % pid) as f:
+                ended.append("%s pid %d" % (f.read().strip(), pid))
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            continue
+    deadline = time.monotonic() + timeout
+    while any(_started_at(p) is not None for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return ended
+
+
+def cleanup_stale(report=None):
+    """Delete namespaces this module made (exuk-<pid>-<n>) whose creator is gone (e.g.
+    SIGKILLed), ending the processes left inside first. Returns the names removed and
+    calls report(name, creator_pid, ended) for each. Never touches other names, nor a
+    namespace whose creator still runs."""
     removed = []
     for name in list_namespaces():
         m = _NAME_RE.match(name)
-        if not m or name in _live or _pid_alive(int(m.group(1))):
+        if not m or name in _live or _creator_alive(int(m.group(1)), name):
             continue
-        pids = _ipcmd(["netns", "pids", name], check=False).stdout.split()
-        if pids:
-            continue
+        ended = _end_processes_inside(name)
         if _ipcmd(["netns", "del", name], check=False).returncode == 0:
             removed.append(name)
+            if report is not None:
+                report(name, int(m.group(1)), ended)
     return removed
+
+
+def _report_stale(name, creator, ended):
+    print("ethox-uk: removed network namespace %s left by pid %d, which is gone%s"
+          % (name, creator, "; ended what ran in it: " + ", ".join(ended) if ended else ""),
+          file=sys.stderr, flush=True)
 
 
 def _cleanup_all():
@@ -174,6 +224,7 @@ class NetNS:
 
     def __init__(self, name=None, lo_up=True):
         if name is None:
+            cleanup_stale(report=_report_stale)  # what SIGKILLed runs left behind
             name = "%s-%d-%d" % (PREFIX, os.getpid(), next(_counter))
         self.name = name
         self.owner_pid = os.getpid()

@@ -42,21 +42,25 @@ from .netns import NetNS, NetSetupError, wait_link_up
 TUNSETIFF = 0x400454CA
 IFF_TAP = 0x0002
 IFF_NO_PI = 0x1000
+IFF_VNET_HDR = 0x4000
 MAX_DGRAM = 65536
 BURST = 64  # frames moved per direction before looking at the other one
 
 
-def open_tap(ifname):
+def open_tap(ifname, vnet_hdr=False):
     """A non-blocking fd on tap device IFNAME (IFF_TAP | IFF_NO_PI) in the calling thread's
-    network namespace (use NetNS.entered()); the device is created if missing."""
+    network namespace (use NetNS.entered()); the device is created if missing. vnet_hdr:
+    IFF_VNET_HDR too, which QEMU's `-netdev tap,fd=N,vnet_hdr=on` needs to offer virtio-net
+    offloads (checksum, TSO, GRO) to its guest."""
     check_ifname(ifname)
+    flags = IFF_TAP | IFF_NO_PI | (IFF_VNET_HDR if vnet_hdr else 0)
     try:
         fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
         raise NetSetupError("cannot open /dev/net/tun: %s (needs CAP_NET_ADMIN and the tun "
                             "module)" % e.strerror) from None
     try:
-        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", ifname.encode(), IFF_TAP | IFF_NO_PI))
+        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", ifname.encode(), flags))
     except OSError as e:
         os.close(fd)
         raise NetSetupError("cannot attach tap device %s: %s" % (ifname, e.strerror)) from None
@@ -89,8 +93,10 @@ class Relay:
         remove_stale(self.remote)
         self._pcap = None
         if pcap:
+            from ..capture import open_capture_file
             from ..stack.nic.pcap import PcapWriter
-            self._pcap = PcapWriter(pcap)
+
+            self._pcap = PcapWriter(open_capture_file(pcap))
         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
             s.bind(self.remote)

@@ -6,11 +6,16 @@
 A private namespace (netsetup.BridgeNet: bridge br0 holding tap0 = the guest and vbr0, whose
 veth peer veth0 = 10.0.2.2/24 is the tester) is made, its name printed with how to reach the
 guest, and deleted on exit: normal end, error, Ctrl-C, SIGTERM (NetNS turns SIGTERM/SIGHUP
-into SystemExit; its atexit hook is the backstop). QEMU runs inside the namespace through
-`ip netns exec NAME` and opens tap0 by name (`-netdev tap,ifname=tap0,script=no,...`): the
-console and QMP sockets it inherits pass through `ip netns exec` unchanged, and nothing of
-the test network (10.0.2.0/24) ever exists in the root namespace. `--pcap` works as for any
-netdev (filter-dump on n0).
+into SystemExit; its atexit hook is the backstop). ethox-uk opens tap0 itself, inside the
+namespace, with a vnet header (IFF_VNET_HDR: QEMU offers the guest checksum, TSO and GRO
+offloads only then) and QEMU inherits it as `-netdev tap,id=n0,fd=N` (with fd= QEMU 7.2
+refuses `vnet_hdr=on` and reads the flag off the fd itself); our copy is closed once QEMU
+has started. So QEMU needs no CAP_NET_ADMIN: it drops root with `-runas`
+(cmdline.unprivileged_user) once its files and devices are open. It still runs inside the
+namespace (`ip netns exec NAME`), so even a QEMU taken over by its guest sees only the
+private network; the console and QMP sockets it inherits pass through `ip netns exec`
+unchanged, and nothing of the test network (10.0.2.0/24) ever exists in the root namespace.
+`--pcap` works as for any netdev (filter-dump on n0).
 """
 
 import os
@@ -20,21 +25,35 @@ import tempfile
 from contextlib import contextmanager
 
 from ..netspec import NetOpts, NetSpec
-from .cmdline import QemuError
+from .cmdline import QemuError, unprivileged_user
 
 
 class BridgeSpec(NetSpec):
-    """The bridge SPEC once its namespace exists: QEMU's -netdev and the argv prefix."""
+    """The bridge SPEC once its namespace exists: the guest's tap as an fd for QEMU to
+    inherit, the argv prefix that runs QEMU inside the namespace, and the unprivileged
+    `user` QEMU drops to."""
 
-    def __init__(self, bridge_net):
+    def __init__(self, bridge_net, tap_fd, user):
         super().__init__("bridge", text="bridge")
         self.bridge_net = bridge_net
+        self.tap_fd = tap_fd
+        self.user = user
 
     def qemu_netdev(self, netdev_id="n0"):
-        return self.bridge_net.qemu_netdev(netdev_id)
+        return self.bridge_net.qemu_netdev(netdev_id, fd=self.tap_fd)
 
     def prefix(self):
         return self.bridge_net.prefix()
+
+    def pass_fds(self):
+        return () if self.tap_fd is None else (self.tap_fd,)
+
+    def release_tap(self):
+        """Close our copy of the tap (QEMU holds its own once started; the guest's link
+        must go down when QEMU ends, not when we do)."""
+        if self.tap_fd is not None:
+            os.close(self.tap_fd)
+            self.tap_fd = None
 
 
 def _note(text):
@@ -62,11 +81,17 @@ def bridged(net, cmdline="", announce=True):
         raise QemuError("--net bridge makes a network namespace, which needs root "
                         "(CAP_SYS_ADMIN, CAP_NET_ADMIN): run as root, or use "
                         "--net dgram:LOCAL,REMOTE (rootless)", status=2)
+    user = unprivileged_user()
     try:
         # IPv6 on in the namespace: the image speaks it (ip6=auto), so the tester can
         # ping -6 / curl -6 its link-local address (or a global one from a router there)
         br = BridgeNet(ipv6=True)
     except NetSetupError as e:
+        raise QemuError("--net bridge: %s" % e, status=2) from None
+    try:
+        spec = BridgeSpec(br, br.open_tap(vnet_hdr=True), user)
+    except NetSetupError as e:
+        br.close()
         raise QemuError("--net bridge: %s" % e, status=2) from None
     try:
         ip = guest_ip(net, cmdline)
@@ -77,8 +102,9 @@ def bridged(net, cmdline="", announce=True):
                   "ip6=); it is removed when the guest ends"
                   % (br.name, br.bridge, br.tap, br.veth, br.tester_cidr, br.name, ip,
                      br.name, ip, br.veth))
-        yield NetOpts(BridgeSpec(br), ip=net.ip, gw=net.gw, mac=net.mac, pcap=net.pcap)
+        yield NetOpts(spec, ip=net.ip, gw=net.gw, mac=net.mac, pcap=net.pcap)
     finally:
+        spec.release_tap()
         br.close()
 
 

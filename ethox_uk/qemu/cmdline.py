@@ -1,6 +1,7 @@
 """The QEMU command line of DESIGN §5, built from an image, VMOPTS, NETOPTS and a console.
 
-    qemu-system-x86_64 -M microvm,acpi=off -accel kvm|tcg -m 64M -nodefaults -no-user-config
+    qemu-system-x86_64 -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,
+      resourcecontrol=deny -M microvm,acpi=off -accel kvm|tcg -m 64M -nodefaults -no-user-config
       -nographic -no-reboot -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04
       -global virtio-mmio.force-legacy=false -kernel IMAGE -append "ip=10.0.2.15/24 gw=10.0.2.2"
       -netdev dgram,... -device virtio-net-device,netdev=n0,mac=52:54:00:12:34:56
@@ -10,18 +11,31 @@ disable-legacy=on. The console replaces `-serial stdio` in place: `-serial pty`,
 unix socket (`--serial unix:PATH`) or an inherited socket (`fd`, what exec and repl use); the
 QMP monitor, when asked for, is an inherited socket too, so no path can go stale or race.
 Never `-netdev user`, never `-cpu host`/`max` (they abort under this machine's KVM).
+Every line carries QEMU's seccomp sandbox (SANDBOX): a guest that breaks out of the device
+models still cannot exec, fork helpers, change its limits or use obsolete system calls.
 """
 
 import os
+import pwd
+import shlex
 import shutil
-import stat
 
-from ..build.recipe import parse_memory
+from ..build.recipe import QEMU_MMIO_WORD, check_cmdline_length, parse_memory
 from ..stack.config import DEFAULT_MAC, Config
+from ..stack.nic.dgram import remove_stale
 from . import kvm
 from .status import QEMU_FAILED
 
 QEMU = "qemu-system-x86_64"
+# DESIGN §5, additions of 2026-12-04: on every QEMU line we build (tests build theirs with it)
+SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+# QEMU 7.2 installs its seccomp filter before it handles -runas, so with
+# elevateprivileges=deny the setgid()/setuid() of -runas kill QEMU (SIGSYS). A line that
+# drops root therefore allows set*id: after the drop QEMU holds no capability, so those
+# calls can only move between unprivileged ids. Everything else stays denied.
+SANDBOX_RUNAS = "on,obsolete=deny,elevateprivileges=allow,spawn=deny,resourcecontrol=deny"
+ENV_QEMU_USER = "ETHOX_UK_QEMU_USER"
+DEFAULT_QEMU_USER = "nobody"
 MAX_SOCKET_PATH = 99  # sun_path holds 108 bytes; DESIGN §5 keeps paths under 100
 HARMLESS_STDERR = (
     # the default CPU model under this KVM (DESIGN §8): nothing is wrong
@@ -75,15 +89,30 @@ def check_socket_path(path, what):
 
 
 def remove_stale_socket(path):
-    """Remove a socket file left by an earlier run; refuse to remove anything else."""
+    """Remove a socket file left by an earlier run; refuse to remove anything else (a file
+    that is not a socket, a socket a running process is bound to): status 2."""
     try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(st.st_mode):
-        raise QemuError("%s exists and is not a socket: remove it or pick another path" % path,
-                        status=2)
-    os.unlink(path)
+        remove_stale(path)
+    except ValueError as e:
+        raise QemuError("%s: remove it or pick another path" % e, status=2) from None
+
+
+def unprivileged_user():
+    """Whom a QEMU started as root drops to: $ETHOX_UK_QEMU_USER, else nobody. Not
+    SUDO_USER: a QEMU taken over by its guest could then change that user's files (and
+    through them reach root again the next time the user runs sudo)."""
+    name = os.environ.get(ENV_QEMU_USER) or DEFAULT_QEMU_USER
+    try:
+        uid = pwd.getpwnam(name).pw_uid
+    except KeyError:
+        raise QemuError("%s: no user %r on this machine, for QEMU to drop root to: create it "
+                        "or set %s to an unprivileged user" % (ENV_QEMU_USER, name,
+                                                                ENV_QEMU_USER), status=2) \
+            from None
+    if uid == 0:
+        raise QemuError("%s=%s has uid 0: QEMU must drop root, name an unprivileged user "
+                        "(e.g. nobody)" % (ENV_QEMU_USER, name), status=2)
+    return name
 
 
 def qemu_binary():
@@ -124,8 +153,9 @@ def guest_mac(net, cmdline):
     return words.get("mac") or DEFAULT_MAC
 
 
-def netdev_args(net, machine, cmdline):
-    """-netdev/-device/-object for NETOPTS (nothing without --net)."""
+def netdev_args(net, machine, cmdline, pcap_fd=None):
+    """-netdev/-device/-object for NETOPTS (nothing without --net). --pcap: QEMU writes to
+    pcap_fd, the file we opened (capture.open_capture), never to the path by name."""
     if net is None or net.spec is None:
         return []
     spec = net.spec
@@ -140,8 +170,23 @@ def netdev_args(net, machine, cmdline):
     else:
         args += ["-device", "virtio-net-device,netdev=n0,mac=%s" % mac]
     if net.pcap:
-        args += ["-object", "filter-dump,id=f0,netdev=n0,file=%s" % net.pcap]
+        if pcap_fd is None:
+            raise QemuError("--pcap %s: open it with capture.open_capture and pass pcap_fd"
+                            % net.pcap, status=2)
+        args += ["-object", "filter-dump,id=f0,netdev=n0,file=/proc/self/fd/%d" % pcap_fd]
     return args
+
+
+def check_append(append, machine, net):
+    """Refuse a kernel command line the runtime would cut short (status 2), counting the
+    word QEMU appends for the virtio-mmio device on microvm (acpi=off)."""
+    has_device = net is not None and net.spec is not None
+    adds = QEMU_MMIO_WORD if machine == "microvm" and has_device else ""
+    try:
+        check_cmdline_length(append, adds)
+    except ValueError as e:
+        raise QemuError("%s; boot words come from the image's recipe (cmdline) and "
+                        "--ip/--gw/--mac" % e, status=2) from None
 
 
 def serial_args(serial):
@@ -156,12 +201,16 @@ def serial_args(serial):
 
 
 def assemble(image, *, accel, machine="microvm", mem="64M", append="", net=None,
-             serial=None, qmp_fd=None, qemu=QEMU):
-    """The argv of QEMU (DESIGN §5's canonical line, with the console and QMP as asked)."""
+             serial=None, qmp_fd=None, pcap_fd=None, qemu=QEMU):
+    """The argv of QEMU (DESIGN §5's canonical line, with the console and QMP as asked;
+    pcap_fd: the open --pcap file QEMU inherits)."""
     if net is not None and net.pcap and (net.spec is None):
         raise QemuError("--pcap records the frames of --net: give --net as well", status=2)
+    check_append(append, machine, net)
     serial = serial or Serial("stdio")
-    argv = [qemu, "-M", "microvm,acpi=off" if machine == "microvm" else machine,
+    run_as = getattr(net.spec, "user", None) if net is not None else None
+    argv = [qemu, "-sandbox", SANDBOX_RUNAS if run_as else SANDBOX,
+            "-M", "microvm,acpi=off" if machine == "microvm" else machine,
             "-accel", accel, "-m", mem_arg(mem),
             "-nodefaults", "-no-user-config", "-nographic", "-no-reboot"]
     argv += serial_args(serial)
@@ -169,17 +218,33 @@ def assemble(image, *, accel, machine="microvm", mem="64M", append="", net=None,
     if machine == "microvm":
         argv += ["-global", "virtio-mmio.force-legacy=false"]
     argv += ["-kernel", str(image), "-append", append]
-    argv += netdev_args(net, machine, append)
-    if net is not None and net.spec is not None and hasattr(net.spec, "bridge_net"):
-        # --net bridge: QEMU runs inside the private namespace and opens its tap by name
-        argv = list(net.spec.prefix()) + argv
+    argv += netdev_args(net, machine, append, pcap_fd)
     if qmp_fd is not None:
         argv += ["-chardev", "socket,id=qmp,fd=%d" % qmp_fd, "-mon", "chardev=qmp,mode=control"]
+    if run_as:
+        # QEMU opens its devices and files as root, then becomes run_as. QEMU 7.2 spells it
+        # -runas; newer QEMUs deprecate that for -run-with user=, which 7.2 does not have.
+        argv += ["-runas", run_as]
+    if net is not None and hasattr(net.spec, "bridge_net"):
+        # --net bridge: QEMU runs inside the private namespace, so it sees only that network
+        argv = list(net.spec.prefix()) + argv
     return argv
 
 
 def shell_line(argv):
     """argv as one shell line (for messages and --dry-run style output)."""
-    import shlex
-
     return " ".join(shlex.quote(a) for a in argv)
+
+
+PLAIN_DIR = "$d"  # the shell variable plain_line's socket paths live under
+
+
+def plain_line(image, mem="64M", append="", accel="kvm"):
+    """The line `run` builds for IMAGE on a dgram pair in "$d" (for `inspect` and the
+    README: the user runs `d=$(mktemp -d)` first; the peer binds $d/peer.sock)."""
+    from ..netspec import NetOpts, NetSpec
+
+    spec = NetSpec("dgram", PLAIN_DIR + "/guest.sock", PLAIN_DIR + "/peer.sock")
+    argv = assemble(image, accel=accel, mem=mem, append=append, net=NetOpts(spec))
+    # "$d" must expand: double quotes for those words (the rest has no shell characters)
+    return " ".join('"%s"' % a if PLAIN_DIR in a else shlex.quote(a) for a in argv)

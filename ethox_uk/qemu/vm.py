@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 
+from ..capture import open_capture
 from . import cmdline, status
 from .qmp import QmpWatch
 
@@ -65,18 +66,19 @@ class Vm:
         self.accel = None
 
     # -- start ------------------------------------------------------------------------
-    def argv(self, serial, qmp_fd):
+    def argv(self, serial, qmp_fd, pcap_fd=None):
         self.accel, note = cmdline.choose_accel(self.vm_opts.accel)
         if note and self.notice:
             print(note, file=sys.stderr, flush=True)
         return cmdline.assemble(self.info.path, accel=self.accel, machine=self.vm_opts.machine,
                                 mem=self.mem, append=self.append, net=self.net, serial=serial,
-                                qmp_fd=qmp_fd, qemu=cmdline.qemu_binary())
+                                qmp_fd=qmp_fd, pcap_fd=pcap_fd, qemu=cmdline.qemu_binary())
 
     def start(self, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, new_session=True):
         ours, theirs = socket.socketpair()
         keep = [theirs.fileno()]
         con_theirs = None
+        pcap_fd = None
         try:
             if self.console_kind == "socket":
                 self.console, con_theirs = socket.socketpair()
@@ -86,7 +88,10 @@ class Vm:
                 serial = cmdline.Serial("unix", path=self.console_kind[5:])
             else:
                 serial = cmdline.Serial(self.console_kind)
-            argv = self.argv(serial, theirs.fileno())
+            pcap_fd = self._open_pcap()
+            if pcap_fd is not None:
+                keep.append(pcap_fd)
+            argv = self.argv(serial, theirs.fileno(), pcap_fd)
             if serial.kind == "unix":
                 cmdline.remove_stale_socket(serial.path)
                 self._cleanup.append(serial.path)
@@ -95,6 +100,7 @@ class Vm:
                 cmdline.remove_stale_socket(self.net.spec.local)
                 self._cleanup.append(self.net.spec.local)
             self.argv_used = argv
+            keep += self._net_fds()
             try:
                 self.proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout,
                                              stderr=subprocess.PIPE, pass_fds=keep,
@@ -113,11 +119,34 @@ class Vm:
             theirs.close()
             if con_theirs is not None:
                 con_theirs.close()
+            if pcap_fd is not None:
+                os.close(pcap_fd)
+            self._release_net_fds()
         self._stderr_thread = threading.Thread(target=self._pump_stderr, name="qemu-stderr",
                                                daemon=True)
         self._stderr_thread.start()
         self.qmp = QmpWatch(ours, on_stuck=self._kill_stuck).start()
         return self
+
+    def _open_pcap(self):
+        """--pcap: the file opened here (no symlink, regular files only) for QEMU to inherit."""
+        if self.net is None or not self.net.pcap:
+            return None
+        try:
+            return open_capture(self.net.pcap)
+        except OSError as e:
+            raise cmdline.QemuError("--pcap %s: %s" % (self.net.pcap, e.strerror or e),
+                                    status=2) from None
+
+    def _net_fds(self):
+        """Fds the network hands to QEMU (--net bridge: the guest's tap)."""
+        spec = self.net.spec if self.net is not None else None
+        return list(spec.pass_fds()) if hasattr(spec, "pass_fds") else []
+
+    def _release_net_fds(self):
+        spec = self.net.spec if self.net is not None else None
+        if hasattr(spec, "release_tap"):
+            spec.release_tap()
 
     def _kill_stuck(self):
         """QEMU hung after its guest shut down (see QmpWatch): end it; status 125."""

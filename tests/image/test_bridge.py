@@ -14,6 +14,7 @@ failure to make namespaces is a failure with the reason, never a skip. Every wai
 
 import hashlib
 import os
+import pwd
 import re
 import select
 import signal
@@ -156,6 +157,92 @@ def test_kernel_reaches_the_guest_on_the_bridge(bridge_run, tmp_path):
     assert r.returncode == 0, r.stderr
     assert hashlib.sha256(r.stdout).hexdigest() == hashlib.sha256(data).hexdigest(), \
         len(r.stdout)
+
+
+def qemu_child(pid, timeout=10):
+    """The QEMU process `ethox-uk run` started (ip netns exec execs QEMU in place)."""
+    dl = time.monotonic() + timeout
+    while time.monotonic() < dl:
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/status" % entry) as f:
+                    status = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+            except OSError:
+                continue
+            if status.get("PPid") == str(pid) and status.get("Name", "").startswith("qemu"):
+                return status
+        time.sleep(0.1)
+    pytest.fail("no QEMU child of pid %d" % pid)
+
+
+def console_line(run, code, tag, timeout=20):
+    """Type code at the guest's REPL (run's stdin is QEMU's console); the line starting
+    with tag that it prints."""
+    run.proc.stdin.write(code.encode() + b"\r")
+    run.proc.stdin.flush()
+    pat = re.compile(rb"^" + re.escape(tag.encode()) + rb"[^\r\n]*\r?\n", re.M)
+    dl = time.monotonic() + timeout
+    while not pat.search(run.out) and time.monotonic() < dl:
+        run.pump(0.2)
+    m = pat.search(run.out)
+    assert m, bytes(run.out[-500:])
+    return m.group(0).decode().strip()
+
+
+def test_qemu_drops_root_keeps_the_tap_and_offers_offloads(bridge_run, tmp_path):
+    """Issue 11 item 9: in bridge mode QEMU gets the tap as an fd (opened with a vnet
+    header), runs as nobody with no capabilities under the seccomp filter, and the guest
+    still negotiates TSO both ways and serves ping and TCP over that tap."""
+    run = bridge_run
+    run.wait_ready()
+    status = qemu_child(run.proc.pid)
+    nobody = pwd.getpwnam("nobody")
+    assert status["Uid"].split() == [str(nobody.pw_uid)] * 4, status["Uid"]
+    assert status["Gid"].split() == [str(nobody.pw_gid)] * 4, status["Gid"]
+    assert int(status["CapEff"], 16) == 0 and int(status["CapPrm"], 16) == 0
+    assert status["Seccomp"] == "2"
+    offloads = console_line(run, "print('offl', net.nic.offloads())", "offl [")
+    assert "'host_tso4'" in offloads and "'guest_tso4'" in offloads, offloads
+
+    r = run.inside([sys.executable, "-c", PING, GUEST], timeout=60, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "ping 20", (r.stdout, r.stderr)
+    data = hashlib.shake_256(b"ethox-uk runas").digest(256 << 10)
+    blob = tmp_path / "blob"
+    blob.write_bytes(data)
+    with open(blob, "rb") as f:
+        r = run.inside(["nc", "-N", "-w", "20", GUEST, "7"], stdin=f, timeout=120)
+    assert r.returncode == 0 and r.stdout == data, (len(r.stdout), r.stderr)
+
+
+def test_a_sigkilled_run_is_cleaned_up_by_the_next_one(image):
+    """Issue 11 item 13: SIGKILL leaves the namespace and, since -runas clears QEMU's
+    parent-death signal, the QEMU in it; the next command that makes a namespace removes
+    both and says so."""
+    run = Run(image)
+    try:
+        ns = run.wait_ready()
+        qemu = int(qemu_child(run.proc.pid)["Pid"])
+    finally:
+        run.stop(signal.SIGKILL)
+    try:
+        assert ns in list_namespaces()
+        r = subprocess.run([sys.executable, "-m", "ethox_uk.cli", "exec", str(image),
+                            "print(6*7)", "--net", "bridge"], cwd=REPO, capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0 and r.stdout == "42\n", r.stderr
+        assert "removed network namespace %s left by pid %d, which is gone; ended what ran " \
+               "in it: qemu-system-x86 pid %d" % (ns, run.proc.pid, qemu) in r.stderr, r.stderr
+        assert ns not in list_namespaces()
+        dl = time.monotonic() + 5  # killed; its new parent reaps it
+        while os.path.exists("/proc/%d" % qemu) and time.monotonic() < dl:
+            time.sleep(0.1)
+        assert not os.path.exists("/proc/%d" % qemu)
+    finally:
+        if os.path.exists("/proc/%d" % qemu):
+            os.kill(qemu, signal.SIGKILL)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
 
 
 def test_sigterm_removes_the_namespace(image):

@@ -232,9 +232,9 @@ def _recipe(tmp_path, app_text, toml='name = "bad"\n'):
 
 
 def _no_leftovers(out_dir):
-    """Nothing but the work folder: no image, no temporary file."""
+    """Nothing at all: no image, no temporary file, no work folder (that is in the cache)."""
     left = sorted(p.name for p in out_dir.iterdir()) if out_dir.exists() else []
-    assert left in ([], [".work"]), left
+    assert left == [], left
 
 
 def test_recipe_error(tmp_path):
@@ -290,6 +290,40 @@ def test_disk_full(tmp_path):
         lines = [ln for ln in r.stderr.decode().splitlines() if ln.strip()
                  and "building" not in ln]
         assert len(lines) == 1 and "no space left on device" in lines[0], r.stderr.decode()
-        assert r.stdout.split() == [b".work"]  # `ls -A` of the full folder: no image
+        assert r.stdout.split() == []  # `ls -A` of the full folder: no image, no work folder
     finally:
         shutil.rmtree(mnt, ignore_errors=True)
+
+
+def test_build_work_folder_is_private_in_the_cache_never_beside_the_output(tmp_path):
+    """Issue 11 item 10: `build -o DIR/x.elf` used to build in DIR/.work/<name>, following a
+    symlink planted there (and running the manifest.py found there). Now make's work folder
+    is in the cache, 0700, and DIR holds the image alone."""
+    from ethox_uk.build import image as image_mod
+    from ethox_uk.build import recipe as recipe_mod
+
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    os.symlink(elsewhere, out / ".work")
+    r = run_eu("build", "-q", "-o", out / "echo.elf", timeout=900)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    assert sorted(os.listdir(out)) == [".work", "echo.elf"] and (out / ".work").is_symlink()
+    assert os.listdir(elsewhere) == []
+    work = image_mod.work_dir(recipe_mod.load("images/echo"))
+    assert (work / "manifest.py").is_file() and (work / "vm" / "ethox.elf").is_file()
+    for d in (work, work.parent):
+        st = os.lstat(d)
+        assert st.st_uid == os.geteuid() and st.st_mode & 0o777 == 0o700, (d, oct(st.st_mode))
+
+
+def test_build_refuses_a_work_folder_that_is_not_private(tmp_path):
+    cache, elsewhere = tmp_path / "cache", tmp_path / "elsewhere"
+    cache.mkdir()
+    elsewhere.mkdir()
+    os.symlink(elsewhere, cache / "work")
+    env = dict(os.environ, ETHOX_UK_CACHE=str(cache))
+    r = run_eu("build", "-q", "-o", tmp_path / "out" / "echo.elf", env=env)
+    assert r.returncode == 1
+    one_line(r, str(cache / "work"), "not a private folder", "ETHOX_UK_CACHE")
+    assert os.listdir(elsewhere) == []

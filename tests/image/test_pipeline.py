@@ -95,7 +95,9 @@ def test_canonical_qemu_line():
     argv = cmdline.assemble("build/echo.elf", accel="kvm", mem="64M",
                             append=net.boot_words("ip=10.0.2.15/24 gw=10.0.2.2"), net=net)
     assert argv == [
-        "qemu-system-x86_64", "-M", "microvm,acpi=off", "-accel", "kvm", "-m", "64M",
+        "qemu-system-x86_64",
+        "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+        "-M", "microvm,acpi=off", "-accel", "kvm", "-m", "64M",
         "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-serial", "stdio",
         "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
         "-global", "virtio-mmio.force-legacy=false",
@@ -112,17 +114,18 @@ def test_qemu_line_variants():
     append = net.boot_words("ip=10.0.2.15/24 gw=10.0.2.2 greeting=hi")
     argv = cmdline.assemble("i.elf", accel="tcg", machine="q35", mem="1G", append=append,
                             net=net, serial=cmdline.Serial("unix", path="/tmp/c.sock"),
-                            qmp_fd=7)
+                            qmp_fd=7, pcap_fd=8)
     line = " ".join(argv)
-    assert argv[1:3] == ["-M", "q35"] and "-m 1024M" in line
+    assert argv[3:5] == ["-M", "q35"] and "-m 1024M" in line
     assert "virtio-mmio" not in line
     assert append == "greeting=hi ip=10.0.3.5/24 gw=10.0.3.1 mac=52:54:00:aa:bb:cc"
     assert "-netdev tap,id=n0,ifname=tap0,script=no,downscript=no" in line
     assert "-device virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:aa:bb:cc" in line
-    assert "-object filter-dump,id=f0,netdev=n0,file=/tmp/x.pcap" in line
+    assert "-object filter-dump,id=f0,netdev=n0,file=/proc/self/fd/8" in line
+    assert "/tmp/x.pcap" not in line  # QEMU writes to the file we opened, never by name
     assert "-chardev socket,id=s0,path=/tmp/c.sock,server=on,wait=off -serial chardev:s0" in line
     assert "-chardev socket,id=qmp,fd=7 -mon chardev=qmp,mode=control" in line
-    assert cmdline.assemble("i", accel="tcg", serial=cmdline.Serial("pty"))[11:13] == \
+    assert cmdline.assemble("i", accel="tcg", serial=cmdline.Serial("pty"))[13:15] == \
         ["-serial", "pty"]
     # the MAC of a mac= boot word when --mac is not given
     argv = cmdline.assemble("i", accel="tcg", append="mac=52:54:00:00:00:07",

@@ -20,6 +20,8 @@ import pytest
 from mpremote.transport import TransportExecError
 from mpremote.transport_serial import SerialTransport
 
+from ethox_uk.qemu.cmdline import SANDBOX
+
 REPO = Path(__file__).resolve().parents[2]
 VM_DIR = REPO / "vm"
 BUILD = REPO / "build" / "vm"
@@ -79,7 +81,7 @@ def image():
 def qemu_argv(elf, accel, machine, mem="64M", serial="stdio", append="ip=10.0.2.15/24 gw=10.0.2.2"):
     """DESIGN §5's canonical line (no network)."""
     argv = [shutil.which("qemu-system-x86_64") or "qemu-system-x86_64",
-            "-M", "microvm,acpi=off" if machine == "microvm" else machine,
+            "-sandbox", SANDBOX, "-M", "microvm,acpi=off" if machine == "microvm" else machine,
             "-accel", accel, "-m", mem, "-nodefaults", "-no-user-config", "-nographic",
             "-no-reboot", "-serial", serial,
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]

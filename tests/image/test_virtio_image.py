@@ -26,6 +26,7 @@ import pytest
 from ethox_uk.build import image as image_mod
 from ethox_uk.host.peer import PEER_IP, PEER_MAC, DgramPeer
 from ethox_uk.qemu import kvm
+from ethox_uk.qemu.cmdline import SANDBOX
 
 REPO = Path(__file__).resolve().parents[2]
 WORK = REPO / "build" / "test-virtio"
@@ -47,7 +48,7 @@ def image():
 def qemu_argv(elf, accel, machine, local=None, remote=None):
     """DESIGN §5's canonical line (q35: virtio-net-pci, disable-legacy=on)."""
     argv = [shutil.which("qemu-system-x86_64") or "qemu-system-x86_64",
-            "-M", "microvm,acpi=off" if machine == "microvm" else machine,
+            "-sandbox", SANDBOX, "-M", "microvm,acpi=off" if machine == "microvm" else machine,
             "-accel", accel, "-m", "64M", "-nodefaults", "-no-user-config", "-nographic",
             "-no-reboot", "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
     if machine == "microvm":

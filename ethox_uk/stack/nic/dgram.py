@@ -50,14 +50,32 @@ def check_path(path):
 
 
 def remove_stale(path):
-    """Remove a leftover socket file at `path`; refuse to remove anything else."""
+    """Remove a socket file at `path` left by a process that is gone; ValueError for
+    anything else: a file that is not a socket, or a socket someone is still bound to."""
     try:
         mode = os.stat(path)[0]
     except OSError:
         return
     if mode & _S_IFMT != _S_IFSOCK:
         raise ValueError("%s exists and is not a socket: refusing to remove it" % path)
+    if _in_use(path):
+        raise ValueError("%s is a live socket (a running process is bound to it: another "
+                         "ethox-uk, QEMU or peer?): stop it or pick another path" % path)
     os.remove(path)
+
+
+def _in_use(path):
+    """Whether a process is bound at the socket file `path`. Only ECONNREFUSED means
+    nobody is: a live datagram socket accepts the connect, a live stream or seqpacket one
+    answers EPROTOTYPE, another user's EACCES -- all left alone. Nothing is sent."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        probe.connect(_sockaddr(path))
+    except OSError as e:
+        return _errno(e) != _ECONNREFUSED
+    finally:
+        probe.close()
+    return True
 
 
 def _sockaddr(path):

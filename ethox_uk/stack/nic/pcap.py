@@ -36,12 +36,14 @@ def file_header(linktype=LINKTYPE_ETHERNET):
 
 
 class PcapWriter:
-    """Append frames to a pcap file; `clock()` returns nanoseconds since the epoch."""
+    """Append frames to a pcap file; `clock()` returns nanoseconds since the epoch.
+    `path`: a file name, or a binary file already open for writing (the host opens
+    --pcap FILE itself, refusing symlinks: ethox_uk/capture.py)."""
 
     def __init__(self, path, clock=None):
-        self.path = path
+        self.path = path if isinstance(path, str) else getattr(path, "name", "")
         self._clock = clock or time.time_ns
-        self._f = open(path, "wb")
+        self._f = open(path, "wb") if isinstance(path, str) else path
         self._rec = bytearray(16)
         self._f.write(file_header())
         self._flush()
