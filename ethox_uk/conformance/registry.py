@@ -33,7 +33,7 @@ import re
 LOWER_GROUPS = ("arp", "ipv4", "icmp", "udp")
 IPV6_GROUPS = ("ipv6", "icmpv6", "ndp")
 TCP_GROUPS = ("tcp_handshake", "tcp_options", "tcp_data", "tcp_close", "tcp_rst",
-              "tcp_timers", "tcp_congestion")
+              "tcp_timers", "tcp_congestion", "tcp_review")
 GROUPS = LOWER_GROUPS + IPV6_GROUPS + TCP_GROUPS  # the checks/ modules, in running order
 
 # The smoke subset (`--smoke`, for CI): a few checks from every group, for the slow
@@ -53,6 +53,7 @@ SMOKE = (
     "tcp_rst.rst_exact_closes",
     "tcp_timers.initial_rto",
     "tcp_congestion.fast_retransmit",
+    "tcp_review.data_after_close_reset",
 )
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")

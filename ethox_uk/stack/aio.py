@@ -373,6 +373,7 @@ class Stream:
         self.s = sock
         self.e = extra if extra is not None else {}
         self.out = []  # bytes write() could not hand to the socket yet
+        self.out_off = 0  # how much of out[0] the socket took already
         self.closing = False
         self.err = None
         self._closer = None
@@ -482,12 +483,16 @@ class Stream:
             if self.err is not None:
                 break
             d = out[0]
-            k = s.write(d)
+            off = self.out_off
+            # the rest of a partly taken buffer as a view: slicing the bytes
+            # would copy the remainder on every partial write (quadratic)
+            k = s.write(memoryview(d)[off:] if off else d)
             if k:
-                if k == len(d):
+                off += k
+                if off >= len(d):
                     out.pop(0)
-                else:
-                    out[0] = d[k:]
+                    off = 0
+                self.out_off = off
             else:
                 await _wait(s, True)
         if self.err is not None:

@@ -57,6 +57,7 @@ NAMES = (
     "tcp_probes_sent", "tcp_keepalives_sent", "tcp_paws_dropped", "tcp_tail_probes_sent",
     "tcp_syncookies_sent", "tcp_syncookies_rx", "tcp_syncookies_failed", "tcp_source_limit",
     "tcp_fin_wait2_timeouts", "tcp_no_memory",
+    "tcp_time_wait_rst_ignored", "tcp_data_after_close", "tcp_mss_raised",
 )
 
 

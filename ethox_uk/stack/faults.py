@@ -30,6 +30,19 @@
 #                                   MSS ignored (1460-byte segments)
 #   accept_out_of_window      tcp:  no segment acceptability test
 #   no_fast_retransmit        tcp:  no fast (nor early) retransmit
+#   ack_data_after_close      socket: data arriving after close() is acknowledged and
+#                                   dropped (no RST)
+#   syn_window_default        tcp:  the SYN / SYN-ACK offers rcv_window, not the smaller
+#                                   receive buffer the listener or opener named
+#   no_probe_in_flight        tcp:  a window shut with data in flight is not probed (the
+#                                   RTO resends into it: nothing goes, the connection dies)
+#   window_update_unmoved     tcp:  a window update goes whenever the free space exceeds
+#                                   the advertised window, even if its edge does not move
+#   rexmit_past_window        tcp:  fast / partial-ACK retransmissions take a full MSS
+#                                   from SND.UNA, past SND.MAX and the peer's window
+#   dupack_inflation          tcp:  every duplicate ACK outside fast recovery adds a
+#                                   segment to the window (after an RTO too)
+#   time_wait_rst_accepted    tcp:  an acceptable RST ends TIME-WAIT (RFC 1337's hazard)
 
 NAMES = (
     "ignore_ip_checksum",
@@ -49,6 +62,13 @@ NAMES = (
     "no_mss_option",
     "accept_out_of_window",
     "no_fast_retransmit",
+    "ack_data_after_close",
+    "syn_window_default",
+    "no_probe_in_flight",
+    "window_update_unmoved",
+    "rexmit_past_window",
+    "dupack_inflation",
+    "time_wait_rst_accepted",
 )
 
 

@@ -21,17 +21,23 @@
 #                            and echo on it (the conformance suite's trigger
 #                            for a simultaneous open; only ever towards the
 #                            address the request came from)
+#   serve_qotd(net, 17)      TCP quote of the day (RFC 865), written on the socket
+#                            API: the quote, then a full close (the image's one
+#                            service on sockets, so conformance sees their close)
 #   serve_all(net)           all of the above on their usual ports
 #
 # Each serve_* returns a Service (`.close()` stops listening; `.accepted`,
-# `.active` count connections). They are apps' building blocks: call them in
-# main(net) (images/echo does). Data is read and sent from the TCP layer's
-# callbacks, so nothing here needs a poller.
+# `.active` count connections) -- quote of the day a Qotd (`.close()`,
+# `.served`). They are apps' building blocks: call them in main(net)
+# (images/echo does). Data is read and sent from the TCP layer's callbacks, so
+# nothing here needs a poller -- except quote of the day, whose socket is
+# accepted from one (net.add_poller).
 from .compat import const
 from .wire.copy import copy as _copy
 from . import http
 from .layer.tcp.buffers import OutOfOrder
-from .socket import tcp_mux, _RecvRing
+from .socket import tcp_mux, _RecvRing, TcpSocket
+from .layer.tcp.connection import TIME_WAIT as _TIME_WAIT
 
 _MASK = const(0xFFFFFFFF)
 _HALF = const(0x80000000)
@@ -309,7 +315,7 @@ class ChunkSend:
 class Service:
     """A listening port whose connections get handlers from make(service, key)."""
 
-    def __init__(self, net, port, make, backlog=16, nodelay=False):
+    def __init__(self, net, port, make, backlog=16, nodelay=False, window=0):
         self.net = net
         self.port = port
         self.make = make
@@ -318,7 +324,8 @@ class Service:
         self.accepted = 0
         self.active = 0
         self.spare = []  # rings of closed connections, reused
-        self.mux.listen(port, self, backlog)
+        # window: the receive buffer its connections get (the SYN-ACK offers that)
+        self.mux.listen(port, self, backlog, window)
 
     def tcp_accept(self, key):
         layer = self.mux.layer
@@ -441,6 +448,8 @@ class HttpConn:
 
     def tcp_open(self, pkt):
         rb = self.rb
+        if rb is None:
+            return  # TIME-WAIT: the ring went back already
         pkt.read(rb)
         if pkt.signals.half_closed:
             self.peer_done = True
@@ -457,6 +466,13 @@ class HttpConn:
         if (self.closing or self.peer_done) and not self.sb.fin:
             self.sb.close()  # FIN after the responses queued
         pkt.write(self.sb)
+        if self.sb.fin:
+            layer = self.svc.mux.layer
+            if layer.state(self.key) == _TIME_WAIT:
+                # we closed first and both streams are over: the ring goes
+                # back now, not 2 MSL later (issue 16, item 7)
+                layer.drop_buffers(self.key)
+                self.tcp_closed(pkt)
 
     def _send(self, r):
         sb = self.sb
@@ -507,8 +523,9 @@ class HttpConn:
             self._send(r)
 
     def tcp_closed(self, pkt):
-        self.svc.done(self.rb)
-        self.rb = None
+        if self.rb is not None:
+            self.svc.done(self.rb)
+            self.rb = None
 
 
 def _udp_echo(view, payload_off, payload_len, src_ip_off, src_port, now):
@@ -522,29 +539,69 @@ def serve_udp_echo(net, port=7):
 
 
 def serve_echo(net, port=7, backlog=16):
-    return Service(net, port, EchoConn, backlog, nodelay=True)
+    return Service(net, port, EchoConn, backlog, nodelay=True, window=ECHO_RING)
 
 
 def serve_discard(net, port=9, backlog=16):
-    return Service(net, port, DiscardConn, backlog)
+    return Service(net, port, DiscardConn, backlog, window=SINK_WINDOW)
 
 
 def serve_chargen(net, port=19, backlog=16):
-    return Service(net, port, ChargenConn, backlog)
+    return Service(net, port, ChargenConn, backlog, window=SINK_WINDOW)
 
 
 def serve_http(net, port=80, page=None, backlog=16, connect_back=False):
     # no Nagle: a response is written whole, so it would only delay its last
     # partial segment until the peer's (delayed) ACK
-    svc = Service(net, port, HttpConn, backlog, nodelay=True)
+    svc = Service(net, port, HttpConn, backlog, nodelay=True, window=HTTP_RING)
     svc.page = page if page is not None else (lambda: http.page(net))
     svc.connect_back = connect_back
     return svc
 
 
+QUOTE = (b"The reasonable man adapts himself to the world; the unreasonable one "
+         b"persists in trying to adapt the world to himself. -- G. B. Shaw\r\n")
+
+
+class Qotd:
+    """RFC 865 on a listening socket: every connection accepted gets the quote
+    and is closed at once -- a full close(), so what the client sends after
+    it is answered with a RST (RFC 1122 §4.2.2.13)."""
+
+    def __init__(self, net, port=17, quote=QUOTE, backlog=16):
+        self.quote = quote
+        self.served = 0
+        s = TcpSocket(net)
+        s.bind(("", port))
+        s.listen(backlog)
+        s.setblocking(False)
+        self.sock = s
+        net.add_poller(self.poll)
+
+    def poll(self, now):
+        s = self.sock
+        while s.readable():  # a connection waits in the accept queue
+            c, _ = s.accept()
+            c.setblocking(False)
+            try:
+                c.write(self.quote)  # a short quote: the empty ring takes it whole
+            except OSError:
+                pass  # reset meanwhile: nothing to tell
+            c.close()
+            self.served += 1
+
+    def close(self):
+        self.sock.close()
+
+
+def serve_qotd(net, port=17):
+    return Qotd(net, port)
+
+
 def serve_all(net, connect_back=False):
-    """UDP echo 7; TCP echo 7, discard 9, chargen 19, HTTP 80 (DESIGN §5);
-    connect_back: HTTP also serves GET /connect/PORT (see serve_http)."""
+    """UDP echo 7; TCP echo 7, discard 9, chargen 19, HTTP 80 (DESIGN §5), and
+    quote of the day 17 (a service on the socket API); connect_back: HTTP also
+    serves GET /connect/PORT (see serve_http)."""
     serve_udp_echo(net, 7)
     return [serve_echo(net), serve_discard(net), serve_chargen(net),
-            serve_http(net, connect_back=connect_back)]
+            serve_http(net, connect_back=connect_back), serve_qotd(net)]

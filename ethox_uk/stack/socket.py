@@ -44,6 +44,7 @@ from .config import parse_ip, format_ip, parse_ip6, format_ip6
 from .layer.udp import PAYLOAD_OFF as _UDP_PAYLOAD_OFF
 from .layer.tcp import TcpLayer, RingSendBuf, RingRecvBuf
 from .layer.tcp import io as _tcpio
+from .layer.tcp.connection import TIME_WAIT as _TIME_WAIT
 
 AF_INET = const(2)
 AF_INET6 = const(10)
@@ -60,6 +61,7 @@ IPPROTO_UDP = const(17)
 TCP_NODELAY = const(1)
 SO_KEEPALIVE = const(8)  # lwIP's values, as MicroPython's socket module has them
 SO_ERROR = const(0x1007)
+SO_LINGER = const(0x0080)  # lwIP's value; the option is (l_onoff, l_linger) or struct linger
 SHUT_RD = const(0)
 SHUT_WR = const(1)
 SHUT_RDWR = const(2)
@@ -96,6 +98,7 @@ ECONNRESET = _errno("ECONNRESET", 104)
 ENOTCONN = _errno("ENOTCONN", 107)
 ETIMEDOUT = _errno("ETIMEDOUT", 110)
 ENOBUFS = _errno("ENOBUFS", 105)
+ENOPROTOOPT = _errno("ENOPROTOOPT", 92)
 EADDRINUSE = _errno("EADDRINUSE", 98)
 
 _stack = None
@@ -258,11 +261,19 @@ class SocketBase(_Base):
     def gettimeout(self):
         return None if self._timeout < 0 else self._timeout / 1000
 
+    OPTIONS = ()  # the (level, option) pairs a socket type knows
+
     def setsockopt(self, level, opt, value):
+        """Known options are kept (and acted on by the subclass); anything
+        else is refused with ENOPROTOOPT rather than silently ignored."""
         self._check()
+        if (level, opt) not in self.OPTIONS:
+            raise OSError(ENOPROTOOPT)
         self._opts[(level, opt)] = value
 
     def getsockopt(self, level, opt):
+        if (level, opt) not in self.OPTIONS:
+            raise OSError(ENOPROTOOPT)
         return self._opts.get((level, opt), 0)
 
     # -- readiness -------------------------------------------------------------
@@ -338,6 +349,10 @@ class UdpSocket(SocketBase):
     """SOCK_DGRAM. Received datagrams wait in a ring of RX_SLOTS preallocated
     slots (allocated at bind time); a full ring drops them (udp_socket_full).
     A connected socket only accepts datagrams from its peer."""
+
+    # accepted and kept: a port is refused only while bound, and broadcasts
+    # may always be sent
+    OPTIONS = ((SOL_SOCKET, SO_REUSEADDR), (SOL_SOCKET, SO_BROADCAST))
 
     def __init__(self, stack, af=AF_INET, type=SOCK_DGRAM, proto=0):
         SocketBase.__init__(self, stack, af, type, proto)
@@ -691,6 +706,9 @@ class TcpMux:
     def __init__(self, stack):
         self.stack = stack
         self.layer = None
+        # test-only fault switch (stack/faults.py), read once: data arriving
+        # after close() is acknowledged and dropped instead of reset
+        self.ack_after_close = "ack_data_after_close" in getattr(stack, "faults", ())
         self.conns = {}  # SlotKey -> handler
         self.ports = {}  # listening port -> listener (tcp_accept(key) -> handler or None)
         self.bound = {}  # local port -> the socket or service holding it
@@ -701,9 +719,16 @@ class TcpMux:
     # -- the layer's user interface ----------------------------------------------
     def receive(self, pkt):
         kind = pkt.kind
+        if self.orphans and kind != _tcpio.CLOSED:
+            # first: an orphan past its deadline ends before a segment of its own counts
+            # (not on a CLOSED: the layer has just ended one itself, e.g. FIN-WAIT-2's
+            # timeout at the same deadline, and must not be counted twice)
+            self._reap(self.layer.now)
         if kind == _tcpio.OPEN:
             h = self.conns.get(pkt.key)
             if h is None:
+                if self.layer.connection(pkt.key) is None:
+                    return  # just reaped
                 h = self._new(pkt)
                 if h is None:
                     return
@@ -712,8 +737,6 @@ class TcpMux:
             h = self.conns.pop(pkt.key, None)
             if h is not None:
                 h.tcp_closed(pkt)
-        if self.orphans:
-            self._reap(self.layer.now)
 
     def send(self, raw):
         key = raw.key
@@ -745,15 +768,16 @@ class TcpMux:
         return h
 
     # -- listeners and ports -----------------------------------------------------
-    def listen(self, port, listener, backlog=16):
-        """Route new connections to port to listener.tcp_accept(key)."""
+    def listen(self, port, listener, backlog=16, window=TCP_RCVBUF):
+        """Route new connections to port to listener.tcp_accept(key); window:
+        the receive buffer its handlers give each connection."""
         owner = self.bound.get(port)
         if port in self.ports or (owner is not None and owner is not listener
                                   and getattr(listener, "sock", None) is not owner):
             raise OSError(EADDRINUSE)
         self.ports[port] = listener
         self.bound[port] = getattr(listener, "sock", None) or listener
-        self.layer.listen(port, backlog)
+        self.layer.listen(port, backlog, window)
 
     def unlisten(self, port):
         """Stop listening; connections not yet accepted are reset."""
@@ -802,7 +826,7 @@ class TcpMux:
         window update). While aio's pump runs, only ask for a send opportunity
         in the next poll round, so the writes of all its tasks coalesce into
         full segments."""
-        if c.gone:
+        if c.gone or c.rb is None:
             return
         if _batching:
             self.layer.wake(c.key)
@@ -825,22 +849,39 @@ class TcpMux:
                 self.release(h)
         _flush(self.stack)
 
-    def close_conn(self, c):
+    def close_conn(self, c, reset=False):
         """The socket owning c is closed: FIN after the data sent (RST when
-        received data was never read, as Linux does); rings come back when the
-        connection ends, or after TCP_ORPHAN_MS."""
+        received data was never read, as Linux does, or when `reset`: SO_LINGER
+        {on, 0}); rings come back when the connection ends, or after
+        TCP_ORPHAN_MS."""
         c.orphan = True
         if c.gone:
             self.release(c)
             return
         now = _now(self.stack)
-        if not c.est or (c.rb.count and not c.rd_shut):
+        if reset or not c.est or (c.rb.count and not c.rd_shut):
             self.abort(c.key, now)
             return
         c.sb.close()
         c.dead_at = now + TCP_ORPHAN_MS
         self.orphans.append(c)
         self.push(c)
+
+    def data_after_close(self, c):
+        """Data arrived for a closed socket: nobody will ever read it, so the
+        peer hears of the loss by a RST rather than an ACK (RFC 1122
+        §4.2.2.13, RFC 2525 §2.17)."""
+        self.stack.counters.c["tcp_data_after_close"] += 1
+        self.abort(c.key, self.layer.now)
+
+    def time_wait(self, c):
+        """A closed socket's connection reached TIME-WAIT: both streams are
+        over, so its rings go back now rather than 2 MSL later (the layer
+        keeps the four-tuple for TIME-WAIT on its own)."""
+        if c in self.orphans:
+            self.orphans.remove(c)
+        self.layer.drop_buffers(c.key)
+        self.release(c)
 
     def _reap(self, now):
         keep = []
@@ -875,18 +916,25 @@ class _Conn:
         self.told = self.rb.window()  # the free space TCP last heard of
 
     def tcp_open(self, pkt):
+        rb = self.rb
+        if rb is None:
+            return  # rings given back (TIME-WAIT of a closed socket): nothing to do
         sig = pkt.signals
         if sig.established:
             self.est = True
-        rb = self.rb
         pkt.read(rb)
         if sig.half_closed:
             self.eof = True
+        if self.orphan and rb.count and not self.mux.ack_after_close:
+            self.mux.data_after_close(self)
+            return
         if (self.rd_shut or self.orphan) and rb.count:
             rb.skip(rb.count)  # nobody will read it
             pkt.read(rb)
         pkt.write(self.sb)
         self.told = rb.window()
+        if self.orphan and self.mux.layer.state(self.key) == _TIME_WAIT:
+            self.mux.time_wait(self)
 
     def tcp_closed(self, pkt):
         self.gone = True
@@ -922,11 +970,33 @@ class _SockListener:
 KEEPALIVE_IDLE_MS = const(7200000)  # RFC 1122 §4.2.3.6: no less than two hours
 
 
+def _linger(value):
+    """(l_onoff, l_linger) from a pair or an 8-byte struct linger (two native
+    ints, little-endian here); OSError(EINVAL) otherwise."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        if len(value) != 8:
+            raise OSError(errno.EINVAL)
+        return (int.from_bytes(bytes(value[0:4]), "little"),
+                int.from_bytes(bytes(value[4:8]), "little"))
+    try:
+        on, secs = value
+        on = int(on)
+        secs = int(secs)
+    except (TypeError, ValueError):
+        raise OSError(errno.EINVAL)
+    if secs < 0:
+        raise OSError(errno.EINVAL)
+    return on, secs
+
+
 class TcpSocket(SocketBase):
     """SOCK_STREAM over the TCP layer. Blocking calls drive the stack (see the
     top of this file); non-blocking ones raise EAGAIN, except the stream
     methods read/readinto/readline/write, which return None (as MicroPython's
     streams do) so asyncio can use them."""
+
+    OPTIONS = ((SOL_SOCKET, SO_REUSEADDR), (SOL_SOCKET, SO_KEEPALIVE),
+               (SOL_SOCKET, SO_LINGER), (SOL_SOCKET, SO_ERROR), (IPPROTO_TCP, TCP_NODELAY))
 
     def __init__(self, stack, af=AF_INET, type=SOCK_STREAM, proto=0):
         SocketBase.__init__(self, stack, af, type, proto)
@@ -936,9 +1006,20 @@ class TcpSocket(SocketBase):
         self._c = None  # _Conn once connecting / accepted
         self._nodelay = False
         self._keepalive = False
+        self._reset_on_close = False  # SO_LINGER {on, 0}
 
     # -- options ---------------------------------------------------------------
     def setsockopt(self, level, opt, value):
+        if level == SOL_SOCKET and opt == SO_ERROR:
+            raise OSError(ENOPROTOOPT)  # read-only
+        if level == SOL_SOCKET and opt == SO_LINGER:
+            on, secs = _linger(value)
+            SocketBase.setsockopt(self, level, opt, (on, secs))
+            # {on, 0}: close() resets the connection (RST, unsent data
+            # dropped). {on, N > 0} is kept but close() never blocks: the
+            # FIN follows the data as without the option.
+            self._reset_on_close = bool(on) and secs == 0
+            return
         SocketBase.setsockopt(self, level, opt, value)
         if isinstance(value, (bytes, bytearray)):
             value = value[0] if len(value) else 0
@@ -965,6 +1046,8 @@ class TcpSocket(SocketBase):
             return e
         if level == IPPROTO_TCP and opt == TCP_NODELAY:
             return 1 if self._nodelay else 0
+        if level == SOL_SOCKET and opt == SO_LINGER:
+            return self._opts.get((level, opt), (0, 0))
         return SocketBase.getsockopt(self, level, opt)
 
     # -- addresses -------------------------------------------------------------
@@ -1064,7 +1147,7 @@ class TcpSocket(SocketBase):
             raise OSError(errno.EHOSTUNREACH)
         mux = self._mux
         layer = mux.layer
-        o = layer.raw(_now(stack)).open(ip, port, self._port)
+        o = layer.raw(_now(stack)).open(ip, port, self._port, TCP_RCVBUF)
         if o is None:
             raise OSError(EADDRINUSE if self._port else ENOBUFS)
         key = o.key
@@ -1163,6 +1246,10 @@ class TcpSocket(SocketBase):
         c = self._conn()
         if bufsize < 0:
             raise OSError(errno.EINVAL)
+        if bufsize == 0:
+            # asks for nothing: never waits (as Linux and CPython); an error
+            # with nothing left to read is still reported
+            return self._end(c) if not c.rb.count else b""
         self._wait_for(self._ready)
         rb = c.rb
         if rb.count and bufsize:
@@ -1174,6 +1261,10 @@ class TcpSocket(SocketBase):
     def recv_into(self, buf, nbytes=0):
         c = self._conn()
         n = nbytes if 0 < nbytes <= len(buf) else len(buf)
+        if n == 0:
+            if not c.rb.count:
+                self._end(c)
+            return 0  # no room: never waits
         self._wait_for(self._ready)
         rb = c.rb
         if rb.count and n:
@@ -1260,7 +1351,7 @@ class TcpSocket(SocketBase):
             self._lst = None
         c = self._c
         if c is not None:
-            mux.close_conn(c)
+            mux.close_conn(c, self._reset_on_close)
         if self._port and mux.bound.get(self._port) is self:
             del mux.bound[self._port]
 

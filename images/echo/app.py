@@ -20,6 +20,7 @@
 # callbacks without sockets (ethox_uk/stack/services.py, http.py). HTTP also
 # answers GET /connect/PORT by opening a connection back to the requester's PORT
 # (echo on it): the conformance suite's trigger for a simultaneous open.
+# Quote of the day on 17 (RFC 865) is on the socket API: the quote, then close().
 from ethox_uk.stack import services
 
 ECHO_PORT = 7

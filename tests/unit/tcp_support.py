@@ -148,9 +148,9 @@ class App:
         return [k for k, _, _ in self.log]
 
 
-def make_stack(nic, ip, mac, seed, user, **tcp_args):
+def make_stack(nic, ip, mac, seed, user, faults=(), **tcp_args):
     cfg = Config(ip=(ip, 24), gw="10.0.2.1", mac=mac)
-    s = Stack(nic, cfg, seed=seed)
+    s = Stack(nic, cfg, seed=seed, faults=faults)
     s.tcp = TcpLayer(s, user, **tcp_args)
     if user is not None:
         user.layer = s.tcp
@@ -214,10 +214,10 @@ class Lone:
     """Stack `s` (10.0.2.15) on one end; the test speaks raw segments from
     10.0.2.2 on the other end (ARP answered by hand)."""
 
-    def __init__(self, app=None, **tcp_args):
+    def __init__(self, app=None, faults=(), **tcp_args):
         self.nic, self.peer = make_pair(1)
         self.app = app if app is not None else App()
-        self.s = make_stack(self.nic, A_IP, A_MAC, 7, self.app, **tcp_args)
+        self.s = make_stack(self.nic, A_IP, A_MAC, 7, self.app, faults, **tcp_args)
         self.now = 0
         # an ARP request from B teaches the stack B's MAC: answers need no ARP round
         req = bytearray(42)
@@ -418,3 +418,81 @@ def bulk(seed, size, loss=0, reorder=0, duplicate=0, corrupt=0, both=True, limit
     ok = n.run(done, limit)
     n.key_a = ka
     return n, ab, ba, ok
+
+
+# -- sockets (ethox_uk.stack.socket) on two stacks, simulated time -------------------------
+def sock_net(faults=()):
+    """(A, B, clock): two stacks (A 10.0.2.15 with the test-only `faults`,
+    B 10.0.2.2); blocking socket calls poll both on the simulated clock."""
+    import support
+    from ethox_uk.stack import socket
+
+    A, B = support.two_stacks(faults=faults)
+    clock = support.SimClock(step=1)
+
+    def idle(ms):
+        A.poll(clock.t)
+        B.poll(clock.t)
+
+    socket.use(A, clock=clock, idle=idle)
+    return A, B, clock
+
+
+def sock_on(stack):
+    """A new TCP socket on `stack` (same clock and idle hook)."""
+    from ethox_uk.stack import socket
+
+    socket.use(stack, clock=socket._clock, idle=socket._idle)
+    return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+
+
+def run_both(A, B, clock, ms):
+    end = clock.t + ms
+    while clock.t < end:
+        A.poll(clock.t)
+        B.poll(clock.t)
+        clock.t += 1
+
+
+def closed_server_socket(faults=()):
+    """A listens on 5000, B connects, A's application closes its side (FIN,
+    nothing left to read): (A, B, clock, B's socket, A's listener, socket module)."""
+    from ethox_uk.stack import socket
+
+    A, B, clock = sock_net(faults)
+    ls = sock_on(A)
+    ls.bind(("", 5000))
+    ls.listen(2)
+    c = sock_on(B)
+    c.setblocking(False)
+    try:
+        c.connect(("10.0.2.15", 5000))
+    except OSError as e:
+        assert e.args[0] == socket.EINPROGRESS
+    sock_on(A)
+    s, _ = ls.accept()
+    s.close()
+    run_both(A, B, clock, 200)
+    assert A.tcp.state_name(A.tcp.keys()[0]) == "FIN-WAIT-2"
+    c.setblocking(True)
+    return A, B, clock, c, ls, socket
+
+
+# -- the SYN's window (issue 16) -------------------------------------------------------------
+def syn_window_overrun(**tcp_args):
+    """Listen with a 4000-byte RecvBuf the application does not drain; the
+    peer sends what the SYN-ACK offered (at most 8000 bytes). Returns (the
+    SYN-ACK's window, bytes sent, bytes acknowledged)."""
+    app = App(rbuf_size=4000)
+    app.setup = lambda ca: setattr(ca, "consume", False)
+    lo = Lone(app=app, **tcp_args)
+    lo.s.tcp.listen(80, 4, 4000)
+    lo.send(R(40000, 80, 1000, 0, SYN, mss=1000))
+    sa = lo.out()[-1]
+    lo.send(R(40000, 80, 1001, sa.seq + 1, ACK), now=1)
+    offered = sa.window if sa.window < 8000 else 8000
+    for off in range(0, offered, 1000):
+        lo.send(R(40000, 80, 1001 + off, sa.seq + 1, ACK, payload=bytes(1000)), now=2)
+    lo.tick(300)
+    acked = max([r.ack for r in lo.out()]) - 1001
+    return sa.window, offered, acked

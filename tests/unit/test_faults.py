@@ -58,7 +58,7 @@ def test_parse_unknown_names_it_and_lists_known():
 
 
 def test_names():
-    assert type(faults.NAMES) is tuple and len(set(faults.NAMES)) == len(faults.NAMES) == 17
+    assert type(faults.NAMES) is tuple and len(set(faults.NAMES)) == len(faults.NAMES) == 24
 
 
 def test_default_stack_has_every_switch_off():
@@ -72,7 +72,9 @@ def test_default_stack_has_every_switch_off():
     lo = _tcp()
     t = lo.s.tcp
     assert not (t.ignore_checksum or t.no_challenge_ack or t.ep.fixed_isn or t.no_rto_backoff
-                or t.answer_rst or t.no_mss_option or t.accept_out_of_window)
+                or t.answer_rst or t.no_mss_option or t.accept_out_of_window
+                or t.syn_window_default or t.no_probe_in_flight or t.window_update_unmoved
+                or t.rexmit_past_window or t.dupack_inflation or t.time_wait_rst_accepted)
     assert t.dupthresh == 3 and t.early_rexmit
 
 
@@ -390,3 +392,101 @@ def test_no_fast_retransmit():
             assert n == 1 and out and out[0].seq == iss + 1 and len(out[0].payload) == 1460
         else:
             assert n == 0 and out == [] and lo.s.counters["tcp_retrans_sent"] == 0
+
+
+def test_ack_data_after_close():
+    for name in (None, "ack_data_after_close"):
+        A, B, clock, c, ls, socket = T.closed_server_socket(
+            faults.parse(name) if name else ())
+        c.send(b"late")
+        T.run_both(A, B, clock, 200)
+        if name:
+            assert [A.tcp.state_name(k) for k in A.tcp.keys()] == ["FIN-WAIT-2"]
+            assert A.counters["tcp_data_after_close"] == 0 and A.counters["tcp_rst_sent"] == 0
+        else:
+            assert A.tcp.keys() == [] and A.counters["tcp_data_after_close"] == 1
+        c.close()
+        ls.close()
+        assert A.counters["internal_error"] == 0
+
+
+def test_syn_window_default():
+    assert T.syn_window_overrun() == (4000, 4000, 4000)
+    win, sent, acked = T.syn_window_overrun(
+        faults=faults.parse("syn_window_default"))
+    assert win == 65535 and sent == 8000 and acked == 4000  # the rest was lost
+
+
+def _lone_pair(name, **tcp_args):
+    return T.Lone(**tcp_args), T.Lone(faults=faults.parse(name), **tcp_args)
+
+
+def test_no_probe_in_flight():
+    for lo in _lone_pair("no_probe_in_flight"):
+        key, iss = lo.handshake()
+        lo.app.push(key, bytes(2920), 0)
+        lo.out()
+        lo.send(R(40000, 80, 1001, iss + 1461, ACK, wnd=0), now=10)
+        sent = 0
+        for t in range(100, 8000, 100):
+            lo.tick(t)
+            sent += len(lo.out())
+        if lo.s.tcp.no_probe_in_flight:
+            assert sent == 0 and lo.s.counters["tcp_probes_sent"] == 0
+        else:
+            assert sent == 3 and lo.s.counters["tcp_probes_sent"] == 3  # 1 s, 3 s, 7 s
+
+
+def test_window_update_unmoved():
+    for lo in _lone_pair("window_update_unmoved"):
+        lo.app.setup = lambda ca: setattr(ca, "consume", False)
+        key, iss = lo.handshake()
+        lo.send(R(40000, 80, 1001, iss + 1, ACK, payload=bytes(1000)), now=1)
+        lo.tick(100)
+        lo.out()
+        ca = lo.app.get(key)
+        ca.rb.read(500)  # 500 bytes freed: below any SWS threshold
+        lo.app.consume_now(key, 200)
+        out = lo.out()
+        if lo.s.tcp.window_update_unmoved:
+            # the same ACK again: the edge (2001 + 64535) did not move
+            assert len(out) == 1 and out[0].ack == 2001 and out[0].window == 64535
+        else:
+            assert out == []
+
+
+def test_rexmit_past_window():
+    for lo in _lone_pair("rexmit_past_window", tail_loss_probe=False):
+        key, iss = lo.handshake(wnd=200)
+        lo.app.push(key, bytes(3000), 0)
+        lo.out()
+        for i in range(3):
+            lo.send(R(40000, 80, 1001, iss + 1, ACK, wnd=200), now=10 + i)
+        re = [r for r in lo.out() if r.payload]
+        assert re and re[0].seq == iss + 1
+        assert len(re[0].payload) == (1460 if lo.s.tcp.rexmit_past_window else 200)
+
+
+def test_dupack_inflation():
+    for lo in _lone_pair("dupack_inflation", tail_loss_probe=False):
+        key, iss = lo.handshake()
+        lo.app.push(key, bytes(1460 * 20), 0)
+        lo.out()
+        lo.tick(1000)
+        lo.out()
+        extra = 0
+        for i in range(10):
+            lo.send(R(40000, 80, 1001, iss + 1, ACK), now=1010 + i)
+            extra += len([r for r in lo.out() if r.payload])
+        assert extra == (10 if lo.s.tcp.dupack_inflation else 0), extra
+
+
+def test_time_wait_rst_accepted():
+    for lo in _lone_pair("time_wait_rst_accepted"):
+        key, iss = lo.handshake()
+        lo.app.close(key, 0)
+        lo.out()
+        lo.send(R(40000, 80, 1001, iss + 2, ACK | T.FIN), now=10)
+        lo.send(R(40000, 80, 1002, 0, RST, wnd=0), now=20)
+        want = "CLOSED" if lo.s.tcp.time_wait_rst_accepted else "TIME-WAIT"
+        assert lo.s.tcp.state_name(key) == want

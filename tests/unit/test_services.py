@@ -5,7 +5,7 @@ import hashlib
 
 import support
 import tcp_support as T
-from ethox_uk.stack import services, http
+from ethox_uk.stack import services, http, socket
 from ethox_uk.stack.config import Config
 from ethox_uk.stack.iface import Stack
 from ethox_uk.stack.nic.pair import make_pair
@@ -25,8 +25,10 @@ class Pair:
         self.app = T.App()
         self.b.tcp = TcpLayer(self.b, self.app)
         self.app.layer = self.b.tcp
-        self.svcs = services.serve_all(self.a, connect_back) if serve else None
         self.now = 0
+        # the socket API's clock (quote of the day is on sockets) is this pair's
+        socket.use(self.a, clock=lambda: self.now)
+        self.svcs = services.serve_all(self.a, connect_back) if serve else None
 
     def step(self):
         self.a.poll(self.now)
@@ -480,3 +482,44 @@ def test_page_lists_every_counter():
     for n in NAMES:
         assert n in vals
     assert body.startswith(b"<!DOCTYPE html>")
+
+
+def test_http_ring_goes_back_at_time_wait():
+    # Connection: close: the service closes first and sits in TIME-WAIT for
+    # 2 MSL; its 16 KiB ring is free from the moment both streams are over
+    p = Pair()
+    svc = p.svcs[3]
+    k = p.connect(80)
+    ca = p.ca(k)
+    _http(p, k, b"GET /bytes/10 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert p.run(lambda: ca.half_closed)
+    p.app.close(k, p.now)
+    assert p.run(lambda: ca.closed)
+    ka = p.a.tcp.keys()
+    assert [p.a.tcp.state_name(x) for x in ka] == ["TIME-WAIT"]
+    assert svc.active == 0 and len(svc.spare) == 1
+    assert p.a.tcp.connection(ka[0]).rbuf is None
+    assert p.run(lambda: not p.a.tcp.keys(), 70000)
+    assert svc.active == 0 and len(svc.spare) == 1
+    p.ok()
+
+
+def test_qotd_sends_the_quote_closes_and_resets_late_data():
+    p = Pair()
+    qotd = p.svcs[4]
+    k = p.connect(17)
+    ca = p.ca(k)
+    assert p.run(lambda: ca.half_closed)
+    assert bytes(ca.received) == services.QUOTE and qotd.served == 1
+    # the server's socket is closed: data sent now is answered with a RST
+    p.app.push(k, b"thanks!", p.now)
+    assert p.run(lambda: ca.closed)
+    assert ca.reset and p.a.counters["tcp_data_after_close"] == 1
+    assert p.a.tcp.keys() == []
+    # a client that just closes ends it cleanly
+    k = p.connect(17)
+    ca = p.ca(k)
+    assert p.run(lambda: ca.half_closed)
+    p.app.close(k, p.now)
+    assert p.run(lambda: ca.closed) and not ca.reset and qotd.served == 2
+    p.ok(tcp_data_after_close=1)

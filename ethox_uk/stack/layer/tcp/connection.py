@@ -201,8 +201,6 @@ class Connection:
         flags = sg.flags
         seq = sg.seq
         dlen = sg.dlen
-        self.last_rx = now
-        self.ka_sent = 0
 
         if flags & _SYN:
             if st == SYN_RECEIVED and seq == self.irs:
@@ -217,6 +215,13 @@ class Connection:
                     and seq != self.rcv_nxt and L.listeners.get(self.lport) is not None:
                 # RFC 9293 §3.10.7.4 / RFC 6191: a new incarnation may reuse the pair
                 return REOPEN
+
+        if st == TIME_WAIT and flags & _RST and not L.time_wait_rst_accepted:
+            # RFC 1337 ("TIME-WAIT assassination", fix TW1): a RST would end
+            # TIME-WAIT early and let an old duplicate into a new incarnation;
+            # TIME-WAIT ends by its timer (or a new SYN, RFC 6191) only
+            c["tcp_time_wait_rst_ignored"] += 1
+            return DROP
 
         # RFC 7323 §5.3 R1 (PAWS): an older timestamp than TS.Recent is an old
         # duplicate: not acceptable (an ACK answers it, as for any such segment)
@@ -271,6 +276,10 @@ class Connection:
                 L.arm(self.tw_at)
             L.send_ack(self, now)
             return io.SENDING
+        # an acceptable segment shows the peer alive (keepalive, RFC 1122
+        # §4.2.3.6); an old duplicate or a blind guess does not
+        self.last_rx = now
+        self.ka_sent = 0
         if ts >= 0 and ((seq - self.last_ack_sent) & MASK == 0
                         or (seq - self.last_ack_sent) & MASK >= HALF):
             # R3 / §4.3: SEG.SEQ <= Last.ACK.sent (the segment reaches the edge
@@ -361,7 +370,8 @@ class Connection:
         if ua > 0:
             self._new_ack(L, ack, ua, now, ts)
         elif ua == 0 and dlen == 0 and not flags & (_SYN | _FIN) and swnd == self.snd_wnd \
-                and self.snd_max != self.snd_una:
+                and self.snd_max != self.snd_una and swnd:
+            # (with the window shut they answer our probes: no sign of loss)
             self._dupack(L, now)
         # window update (RFC 9293 §3.10.7.4, fifth check)
         if (self.snd_wl1 - seq) & MASK >= HALF or (
@@ -608,6 +618,17 @@ class Connection:
             L.c["tcp_fast_retrans_sent"] += 1
             L.want_send(self)
 
+    def _probe_shut_window(self, L, now):
+        """The peer shut its window with data in flight (RFC 9293 §3.8.6.1,
+        MUST-35; RFC 1122 §4.2.2.17): each RTO probes it instead of resending
+        into it. Its answers reset `retries` (arrive), so only a silent peer
+        times out. Not congestion: cwnd stays; what lay beyond the window goes
+        again once it opens."""
+        L.window_probe(self, now)
+        self.snd_nxt = self.snd_una
+        self.rto_at = now + self.rto
+        L.arm(self.rto_at)
+
     def consume_fin(self, L, now):
         """The peer's FIN is next in sequence: the stream from the peer ends."""
         self.rcv_nxt = (self.rcv_fin + 1) & MASK
@@ -649,6 +670,9 @@ class Connection:
         if st == SYN_SENT or st == SYN_RECEIVED:
             self.syn_rexmit = True
             L.send_syn(self, now)
+            return
+        if self.snd_wnd == 0 and not L.no_probe_in_flight:
+            self._probe_shut_window(L, now)
             return
         if self.retries == 1:
             fl = (self.snd_max - self.snd_una) & MASK

@@ -15,9 +15,10 @@ FIXED_ISN = const(0x12345678)  # the fixed_isn fault switch's ISN  # SlotKey = g
 
 
 class Listener:
-    def __init__(self, port, backlog):
+    def __init__(self, port, backlog, window=0):
         self.port = port
         self.backlog = backlog if backlog > 0 else 1
+        self.window = window  # the RecvBuf its connections get (0: unknown)
         self.queue = []  # keys of established connections not yet accepted
 
 

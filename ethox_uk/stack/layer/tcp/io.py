@@ -168,10 +168,12 @@ class Raw:
         self.layer = layer
         self.key = None  # when poll() calls user.send: the connection that asked
 
-    def open(self, addr, port, local_port=0):
+    def open(self, addr, port, local_port=0, window=0):
         """Active open to addr:port (addr: 4 bytes). An OPEN In for the new
-        connection (its SYN is sent), or None when no slot or port is free."""
-        return self.layer.conn_open(addr, port, local_port)
+        connection (its SYN is sent), or None when no slot or port is free.
+        window: the size of the RecvBuf the connection will get (the SYN
+        offers no more; 0: the layer's rcv_window)."""
+        return self.layer.conn_open(addr, port, local_port, window)
 
     def attach(self, key):
         """An OPEN In for connection `key` (no segment in it), or None."""

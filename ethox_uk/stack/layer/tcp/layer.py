@@ -38,8 +38,12 @@ PAYLOAD_OFF = const(34)  # Ethernet 14 + IPv4 20: where send_begin() wants the T
 PAYLOAD6_OFF = const(54)  # Ethernet 14 + IPv6 40
 PROTO_TCP = const(6)
 RCV_MSS = const(1460)  # 1500-byte MTU - 40
+TEMPLATE_MS = const(100)  # a connection's cached frame header is checked with ARP this often
+# A deliberate deviation from RFC 9293 MUST-16 (docs/TCP.md): an MSS option
+# below this is raised to it (counted, tcp_mss_raised), as Linux raises one
+# below tcp_min_snd_mss (48) since CVE-2019-11479 -- a peer could otherwise
+# make us cut every byte it asks for into its own segment.
 MIN_MSS = const(64)
-TEMPLATE_MS = const(100)  # a connection's cached frame header is checked with ARP this often  # a smaller MSS option would make segments absurd (and loops long)
 
 _FIN = const(0x01)
 _SYN = const(0x02)
@@ -101,6 +105,12 @@ class TcpLayer:
         self.answer_rst = "answer_rst" in faults
         self.no_mss_option = "no_mss_option" in faults
         self.accept_out_of_window = "accept_out_of_window" in faults
+        self.syn_window_default = "syn_window_default" in faults
+        self.no_probe_in_flight = "no_probe_in_flight" in faults
+        self.window_update_unmoved = "window_update_unmoved" in faults
+        self.rexmit_past_window = "rexmit_past_window" in faults
+        self.dupack_inflation = "dupack_inflation" in faults
+        self.time_wait_rst_accepted = "time_wait_rst_accepted" in faults
         if "no_fast_retransmit" in faults:
             self.dupthresh = 0x3FFFFFFF
             self.early_rexmit = False
@@ -129,12 +139,29 @@ class TcpLayer:
         self.rx_lip = bytearray(16)  # ... to this address of ours
 
     # -- public API ---------------------------------------------------------------
-    def listen(self, port, backlog=16):
-        self.listeners[port] = Listener(port, backlog)
+    def listen(self, port, backlog=16, window=0):
+        """Accept connections to port. window: the size of the RecvBuf its
+        connections will get, so that the SYN-ACK offers no more than that
+        (0: rcv_window)."""
+        lst = self.listeners.get(port)
+        if lst is not None:
+            # listening already: the same Listener (with its half-open and
+            # queued connections) takes the new backlog
+            lst.backlog = backlog if backlog > 0 else 1
+            lst.window = window
+            return
+        self.listeners[port] = Listener(port, backlog, window)
 
     def unlisten(self, port):
-        if port in self.listeners:
-            del self.listeners[port]
+        """Stop listening on port. Its half-open connections are reset: they
+        could only complete onto a listener nobody accepts from (established
+        ones not yet accepted stay the user's)."""
+        lst = self.listeners.pop(port, None)
+        if lst is None:
+            return
+        for conn in list(self.ep.half_open):
+            if conn.listener is lst:
+                self.abort(conn.key, self.now)
 
     def accept(self, port):
         """The key of an established connection from the listener on port, or None."""
@@ -194,6 +221,14 @@ class TcpLayer:
         elif not idle:
             conn.ka_at = -1
 
+    def drop_buffers(self, key):
+        """TIME-WAIT: the layer lets go of the user's buffers (nothing is sent
+        or received any more), so a user may free or reuse them."""
+        conn = self.ep.get(key)
+        if conn is not None and conn.state == TIME_WAIT:
+            conn.sbuf = None
+            conn.rbuf = None
+
     def wake(self, key):
         """Ask for a user.send opportunity for key on the next poll (new data, close)."""
         conn = self.ep.get(key)
@@ -208,7 +243,9 @@ class TcpLayer:
             return False
         st = conn.state
         if st == SYN_RECEIVED or (ESTABLISHED <= st <= CLOSE_WAIT):
-            self.send_rst(conn.rip, conn.rport, conn.lport, conn.snd_nxt, 0, _RST, now,
+            # SND.MAX, not SND.NXT: after a go-back-N the peer may already
+            # hold more than SND.NXT, and a RST below its RCV.NXT is dropped
+            self.send_rst(conn.rip, conn.rport, conn.lport, conn.snd_max, 0, _RST, now,
                           conn.lip)
         self.c["tcp_aborts_sent"] += 1
         self.delete(conn)
@@ -555,6 +592,7 @@ class TcpLayer:
             return None
         ep.add(conn)
         conn.listener = lst
+        self._offer(conn, lst.window)
         ep.half_open.append(conn)
         conn.state = SYN_RECEIVED
         conn.irs = sg.seq
@@ -608,6 +646,7 @@ class TcpLayer:
             mss = top
         elif mss < MIN_MSS:
             mss = MIN_MSS
+            self.c["tcp_mss_raised"] += 1
         conn.peer_ws = has and o.wscale >= 0
         if conn.peer_ws:
             conn.snd_wscale = o.wscale
@@ -623,6 +662,7 @@ class TcpLayer:
             mss -= 12
             if mss < MIN_MSS:
                 mss = MIN_MSS
+                self.c["tcp_mss_raised"] += 1
         conn.mss = mss
         conn.sack_ok = self.use_sack and has and o.sack_perm
         if conn.sack_ok:
@@ -657,7 +697,13 @@ class TcpLayer:
         return t if t > 0 else 0
 
     # -- user operations (through io.In / io.Raw) ------------------------------------
-    def conn_open(self, addr, port, local_port=0):
+    def _offer(self, conn, window):
+        """The SYN offers the RecvBuf the user will give (when known): a peer
+        trusting rcv_window would overrun a smaller one."""
+        if window > 0 and not self.syn_window_default:
+            conn.rcv_space = conn.rcv_space_max = window
+
+    def conn_open(self, addr, port, local_port=0, window=0):
         now = self.now
         ep = self.ep
         rip = bytes(addr)
@@ -684,6 +730,7 @@ class TcpLayer:
             self._v6(conn, lip)
         ep.add(conn)
         conn.state = SYN_SENT
+        self._offer(conn, window)
         self.send_syn(conn, now)
         return self._out_for(conn)
 
@@ -781,12 +828,18 @@ class TcpLayer:
             # the window checks below)
             conn.rexmit = False
             n = (smax - una) & MASK
+            if self.rexmit_past_window:
+                n = (data_end - una) & MASK  # fault switch: what the buffer holds
             if n >= HALF:
                 n = 0
             if fin_seq >= 0 and n:
                 n -= 1  # the FIN's sequence number holds no data
             if n > mss:
                 n = mss
+            if n > conn.snd_wnd and not self.rexmit_past_window:
+                # a window shrunk since: no further than it reaches (shut, the
+                # RTO probes it: item 1 of issue 16)
+                n = conn.snd_wnd
             fl = _ACK
             if fin_seq >= 0 and (una + n) & MASK == fin_seq:
                 fl |= _FIN
@@ -806,6 +859,11 @@ class TcpLayer:
                 if h < 0:
                     break
                 n = conn.hole_len if conn.hole_len < mss else mss
+                w = (una + conn.snd_wnd - h) & MASK
+                if w >= HALF or w == 0:
+                    break  # the hole lies beyond a window shrunk since
+                if n > w:
+                    n = w
                 fl = _ACK
                 if fin_seq >= 0 and (h + n) & MASK == (fin_seq + 1) & MASK:
                     n -= 1  # a hole ending with our FIN
@@ -846,7 +904,12 @@ class TcpLayer:
                 cw = conn.cwnd
                 d = conn.dupacks
                 if d and not conn.in_recovery:
-                    cw += (d if d < 2 else 2) * mss  # limited transmit: two at most (RFC 3042)
+                    if self.dupack_inflation:
+                        cw += d * mss  # fault switch: every duplicate opens the window
+                    elif nxt == conn.snd_max:
+                        # limited transmit (RFC 3042): two segments at most, and
+                        # only new data (after an RTO's go-back-N it would resend)
+                        cw += (d if d < 2 else 2) * mss
                 wnd = conn.snd_wnd if conn.snd_wnd < cw else cw
                 usable = (una + wnd - nxt) & MASK
                 if usable >= HALF:
@@ -970,6 +1033,9 @@ class TcpLayer:
     def _window_update_due(self, conn):
         """Would an ACK move the advertised right edge on by enough to be worth
         one: min(2 MSS, buffer/2), measured on the edge the field can carry."""
+        if self.window_update_unmoved:
+            # fault switch: judged on the raw free space, whatever the edge does
+            return conn.rcv_space > (conn.rcv_adv - conn.rcv_nxt) & MASK
         self._adv_field(conn)
         grow = (self._edge - conn.rcv_adv) & MASK
         if grow >= HALF or grow == 0:
@@ -1273,9 +1339,10 @@ class TcpLayer:
         RTO comes first. Its probe draws an ACK or SACK when the tail of a flight
         -- or the one ACK that covered it -- was lost: recovery then starts
         without waiting for the RTO (one second at least, RFC 6298)."""
-        if conn.srtt8 < 0 or conn.tlp_sent or conn.in_recovery or not self.tlp \
-                or (conn.snd_una - conn.recover) & MASK >= HALF:
-            return  # (the last test: still recovering from an RTO, RFC 8985 §7.2)
+        if conn.srtt8 < 0 or conn.tlp_sent or conn.in_recovery or not self.tlp:
+            return
+        if 0 < (conn.recover - conn.snd_una) & MASK < HALF:
+            return  # §7.2: none in loss recovery -- after an RTO too, until SND.UNA passes it
         p = conn.srtt8 >> 2
         if p < 10:
             p = 10
@@ -1290,8 +1357,9 @@ class TcpLayer:
     def _on_pto(self, conn, now):
         una = conn.snd_una
         smax = conn.snd_max
-        if conn.in_recovery or una == smax or conn.state < ESTABLISHED or conn.sbuf is None:
-            return
+        if conn.in_recovery or una == smax or conn.state < ESTABLISHED or conn.sbuf is None \
+                or conn.snd_wnd == 0:
+            return  # (a shut window is probed by the RTO, connection.on_rto)
         # the probe: the last segment again (it carries the FIN if that was last)
         n = (smax - una) & MASK
         fl = _ACK
@@ -1315,10 +1383,7 @@ class TcpLayer:
             conn.persist_shift = 0
             return
         if conn.snd_wnd == 0:
-            # zero-window probe: an old sequence number makes the peer answer
-            # with its current window (RFC 9293 §3.8.6.1)
-            self.c["tcp_probes_sent"] += 1
-            self._xmit(conn, (conn.snd_una - 1) & MASK, _ACK, 0, None, now, None)
+            self.window_probe(conn, now)
             if conn.persist_shift < 12:
                 conn.persist_shift += 1
             t = conn.rto << conn.persist_shift
@@ -1326,6 +1391,12 @@ class TcpLayer:
         else:
             conn.persist_at = -2  # output() may send one small segment
             self.want_send(conn)
+
+    def window_probe(self, conn, now):
+        """Zero-window probe: an old sequence number makes the peer answer with
+        its current window (RFC 9293 §3.8.6.1)."""
+        self.c["tcp_probes_sent"] += 1
+        self._xmit(conn, (conn.snd_una - 1) & MASK, _ACK, 0, None, now, None)
 
     def _on_keepalive(self, conn, now):
         st = conn.state
