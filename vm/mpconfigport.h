@@ -34,7 +34,7 @@
 #define MICROPY_MALLOC_USES_ALLOCATED_SIZE  (1)
 #define MICROPY_PY_GC_COLLECT_RETVAL        (1)
 
-// Native code: @micropython.native / @micropython.viper and frozen x64 code.
+// Native code: frozen x64 code (mpy-cross made it); no compiler for it at run time (nonative.c).
 #define MICROPY_EMIT_X64                    (1)
 
 // Modules

@@ -61,6 +61,7 @@ if MICROPYTHON:
 
 MAX_ROUNDS = const(16)  # scheduler rounds per pump (each runs every ready task once)
 MAX_RUNS = const(64)  # MicroPython: task steps per round
+_COALESCE = const(32)  # readline joins this many pieces of a line into one
 _POLL_WAKE = _socket.POLLERR | _socket.POLLHUP | _socket.POLLNVAL
 
 _pump = None
@@ -438,7 +439,8 @@ class Stream:
 
     async def readline(self):
         s = self.s
-        out = []
+        out = []  # pieces of the line so far
+        small = 0  # how many of them at the end came as they arrived
         size = 0
         while True:
             d = s.readline()
@@ -453,6 +455,14 @@ class Stream:
                 return b"".join(out) if len(out) > 1 else d
             if size > self.limit:
                 raise ValueError("line longer than %d bytes" % self.limit)
+            small += 1
+            if small == _COALESCE:
+                # a line dribbled a byte per segment would keep one object per
+                # byte: join each run of pieces (every byte is copied once more)
+                tail = b"".join(out[-_COALESCE:])
+                del out[-_COALESCE:]
+                out.append(tail)
+                small = 0
 
     def at_eof(self):
         c = self.s._c

@@ -191,6 +191,25 @@ class Config:
                 return False
         return True
 
+    def word_int(self, key, default):
+        """Boot word key=N as a whole number >= 0, or default when absent."""
+        v = self.words.get(key)
+        if v is None:
+            return default
+        if not v.isdigit() or len(v) > 12:
+            raise ValueError("boot word %s=%r: expected a whole number >= 0" % (key, v))
+        return int(v)
+
+    def word_ms(self, key, default_ms):
+        """Boot word key=SECONDS (a whole number, 0: off) in milliseconds, or
+        default_ms when absent."""
+        v = self.words.get(key)
+        if v is None:
+            return default_ms
+        if not v.isdigit() or len(v) > 9:
+            raise ValueError("boot word %s=%r: expected whole seconds, e.g. %s=30" % (key, v, key))
+        return int(v) * 1000
+
     @classmethod
     def from_words(cls, cmdline, ip=None, gw=None, mac=None):
         """Build from boot words; explicit ip/gw/mac arguments win (CLI options)."""

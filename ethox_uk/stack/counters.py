@@ -14,13 +14,13 @@ NAMES = (
     # arp
     "arp_truncated", "arp_bad_format", "arp_not_for_us", "arp_requests_sent",
     "arp_replies_sent", "arp_queue_full", "arp_unresolved", "arp_rate_limited",
-    "arp_bad_source",
+    "arp_bad_source", "arp_pending_limit", "arp_table_full",
     # ipv4
     "ipv4_truncated", "ipv4_bad_version", "ipv4_bad_header_len", "ipv4_bad_total_len",
     "ipv4_bad_checksum", "ipv4_bad_options", "ipv4_bad_source", "ipv4_not_for_us",
     "ipv4_unknown_protocol", "ipv4_frag_overlap", "ipv4_frag_timeout", "ipv4_frag_no_memory",
     "ipv4_frag_too_big", "ipv4_frag_bad", "ipv4_reassembled", "ipv4_no_route",
-    "ipv4_frag_duplicate", "ipv4_fragments_sent",
+    "ipv4_frag_duplicate", "ipv4_fragments_sent", "ipv4_frag_source_limit",
     # icmp
     "icmp_truncated", "icmp_bad_checksum", "icmp_unhandled_type", "icmp_echo_replies",
     "icmp_errors_sent", "icmp_error_suppressed", "icmp_errors_received",
@@ -28,7 +28,7 @@ NAMES = (
     "icmp_echo_replies_rx",
     # udp
     "udp_truncated", "udp_bad_length", "udp_bad_checksum", "udp_no_listener",
-    "udp_socket_full", "udp_rx", "udp_tx",
+    "udp_socket_full", "udp_rx", "udp_tx", "udp_echo_refused",
     # ipv6, icmpv6, neighbour discovery, mld
     "ipv6_truncated", "ipv6_bad_version", "ipv6_bad_length", "ipv6_bad_source",
     "ipv6_not_for_us", "ipv6_bad_header", "ipv6_bad_option", "ipv6_routing_header",
@@ -56,8 +56,11 @@ NAMES = (
     "tcp_challenge_acks_sent", "tcp_retrans_sent", "tcp_fast_retrans_sent",
     "tcp_probes_sent", "tcp_keepalives_sent", "tcp_paws_dropped", "tcp_tail_probes_sent",
     "tcp_syncookies_sent", "tcp_syncookies_rx", "tcp_syncookies_failed", "tcp_source_limit",
-    "tcp_fin_wait2_timeouts", "tcp_no_memory",
+    "tcp_fin_wait2_timeouts", "tcp_no_memory", "tcp_persist_timeouts",
     "tcp_time_wait_rst_ignored", "tcp_data_after_close", "tcp_mss_raised",
+    # services (services.py, http.py): connections closed for idleness, reset
+    # when that close did not finish, request heads too slow (408)
+    "svc_idle_closed", "svc_idle_reset", "http_head_timeout",
 )
 
 

@@ -3,9 +3,10 @@
 #
 #   end = head_end(data)             offset just past the blank line, -1: not yet
 #   req = parse_head(data[:end])     a Request, or HttpError(status, text)
-#   r = respond(req, page)           a Response: head bytes, then `body` bytes
+#   r = respond(req, page, max_body) a Response: head bytes, then `body` bytes
 #                                    or `pattern` bytes of PATTERN (HEAD: none)
 #   error_response(e, keep_alive)    a Response for an HttpError
+#   lim = Limits.from_config(config) body cap and timeouts from the boot words
 #
 # Resources (DESIGN §5):
 #   GET /          a small HTML page with the stack's counters (`page()` builds it;
@@ -15,8 +16,26 @@
 # HEAD works for both. Anything else: 404 (unknown path), 405 (a method other
 # than GET/HEAD; the connection closes, its body unread), 400 (malformed
 # request line or header, bad or too large N, an HTTP/1.1 request without Host),
-# 431 (header section over MAX_HEAD bytes), 501 (a chunked request body), 505
-# (not HTTP/1.x). Every error has a one-line text/plain body saying why.
+# 413 (a Content-Length over the body cap; the connection closes, the body
+# unread), 431 (header section over MAX_HEAD bytes), 501 (a chunked request
+# body), 505 (not HTTP/1.x). Every error has a one-line text/plain body saying
+# why. Request bodies are never kept: both servers read and drop them (a GET's
+# body) through a fixed scratch buffer.
+#
+# Limits (boot words, so a recipe's cmdline sets them; timeouts in whole
+# seconds, 0 turns one off):
+#   http_max_body=BYTES        the largest request body read (and dropped);
+#                              above it 413. Default 1 MiB (as nginx's
+#                              client_max_body_size)
+#   http_head_timeout=S        a request head must be complete S after its
+#                              first byte, else 408 and close. Default 20 (as
+#                              Apache's mod_reqtimeout header=20)
+#   http_keepalive_timeout=S   an idle connection between requests closes
+#                              after S. Default 15
+#   http_idle_timeout=S        no progress while a body arrives or a response
+#                              leaves (nothing read, nothing acknowledged)
+#                              for S: close. Default 60 (as nginx's
+#                              client_body_timeout and send_timeout)
 #
 # Keep-alive: HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0
 # closes unless `Connection: keep-alive`. Responses always carry Content-Length
@@ -28,6 +47,10 @@ from .wire.copy import copy as _copy
 MAX_BYTES = const(67108864)  # 64 MiB: the largest /bytes/N
 MAX_HEAD = const(8192)  # request line + header fields
 MAX_HEADERS = const(64)
+MAX_BODY = const(1048576)  # default http_max_body
+HEAD_TIMEOUT_MS = const(20000)  # default http_head_timeout
+KEEPALIVE_MS = const(15000)  # default http_keepalive_timeout
+IDLE_MS = const(60000)  # default http_idle_timeout
 SERVER = b"ethox-uk"
 
 _WIN = const(65600)  # >= one TSO segment: a pattern stretch is one copy
@@ -98,7 +121,27 @@ class Response:
         return len(self.head) + (len(self.body) if self.body is not None else self.pattern)
 
 
+class Limits:
+    """The body cap and the timeouts of an HTTP server (see the top of this
+    file); from_config reads them from the boot words."""
+
+    def __init__(self, max_body=MAX_BODY, head_ms=HEAD_TIMEOUT_MS, keepalive_ms=KEEPALIVE_MS,
+                 idle_ms=IDLE_MS):
+        self.max_body = max_body
+        self.head_ms = head_ms
+        self.keepalive_ms = keepalive_ms
+        self.idle_ms = idle_ms
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config.word_int("http_max_body", MAX_BODY),
+                   config.word_ms("http_head_timeout", HEAD_TIMEOUT_MS),
+                   config.word_ms("http_keepalive_timeout", KEEPALIVE_MS),
+                   config.word_ms("http_idle_timeout", IDLE_MS))
+
+
 REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed",
+           408: b"Request Timeout", 413: b"Content Too Large",
            431: b"Request Header Fields Too Large", 501: b"Not Implemented",
            503: b"Service Unavailable", 505: b"HTTP Version Not Supported"}
 
@@ -236,8 +279,9 @@ def parse_count(s):
     return int(s)
 
 
-def respond(req, page):
-    """The Response to a parsed request; page() returns the / page as bytes."""
+def respond(req, page, max_body=MAX_BODY):
+    """The Response to a parsed request; page() returns the / page as bytes;
+    a body over max_body bytes is refused (413)."""
     m = req.method
     ka = req.keep_alive
     is_head = m == b"HEAD"
@@ -245,6 +289,10 @@ def respond(req, page):
         if m != b"GET" and not is_head:
             # the body (if any) is never read: the connection must close
             raise HttpError(405, "only GET and HEAD are served")
+        if req.content_length > max_body:
+            ka = False  # the body is never read: the connection must close
+            raise HttpError(413, "a request body of %d bytes is over the limit of %d "
+                            "(boot word http_max_body)" % (req.content_length, max_body))
         path = req.path
         if path == b"/":
             body = page()
@@ -257,6 +305,12 @@ def respond(req, page):
         raise HttpError(404, "no such resource: try / or /bytes/N")
     except HttpError as e:
         return error_response(e, ka and e.status != 405, is_head)
+
+
+def timeout_response():
+    """408, closing: a request head that did not arrive in time."""
+    return error_response(HttpError(408, "the request head did not arrive within the time "
+                                    "allowed (boot word http_head_timeout)"))
 
 
 def page(stack):

@@ -83,6 +83,7 @@ class Stack:
             ip6.timer_at = 0  # start() at the first poll
         self._pollers = []
         self._timer_sources = []
+        self._timer = None  # the services' timer (add_timer), one per stack
         self._on_frame_cb = self._on_frame  # bound once: no allocation per poll
 
     def add_poller(self, fn):
@@ -132,6 +133,8 @@ class Stack:
             ip6 = self.ip6
             if ip6 is not None and 0 <= ip6.timer_at <= now:
                 ip6.poll(now)
+            if self._timer is not None:
+                self._run_timer(now)
         except Exception as e:
             self.counters.c["internal_error"] += 1
             self.last_error = e
@@ -152,6 +155,26 @@ class Stack:
             a = self.ip6.boot_address()
         return self.config.ready_line(a)
 
+    def add_timer(self, obj):
+        """Run obj.poll(now) in the round where obj.timer_at (absolute ms, -1:
+        none; early is fine, late is not) has come, as the layers' timers
+        run, and let it bound next_timeout(). For the stack's own services
+        (timeouts.py): unlike a poller, which runs every round and keeps the
+        image waking every 50 ms, it wakes an idle guest only when something
+        is due. Its exceptions are bugs: counted as internal_error. One per
+        stack: timeouts.sweeper(net) is it, and serves every connection."""
+        self._timer = obj
+
+    # (kept out of the native poll/next_timeout: a call there is smaller code)
+    def _run_timer(self, now):
+        t = self._timer.timer_at
+        if 0 <= t <= now:
+            self._timer.poll(now)
+
+    def _timer_bound(self, best):
+        t = self._timer.timer_at
+        return t if t >= 0 and (best < 0 or t < best) else best
+
     def add_timer_source(self, obj):
         """Let obj.next_timeout(now) bound how long the owner of the loop may
         sleep (an asyncio pump whose tasks are due at a time, say)."""
@@ -171,6 +194,8 @@ class Stack:
             t = ip6.timer_at
             if t >= 0 and (best < 0 or t < best):
                 best = t
+        if self._timer is not None:
+            best = self._timer_bound(best)
         tcp = self.tcp
         if tcp is not None:
             if tcp.due:

@@ -1,7 +1,9 @@
 # The classic small services, served straight on the TCP layer's user
 # interface (no sockets, no copies beyond the ones TCP needs):
 #
-#   serve_udp_echo(net, 7)   UDP echo (RFC 862), answered in place
+#   serve_udp_echo(net, 7)   UDP echo (RFC 862), answered in place; never to a
+#                            broadcast/multicast destination or a source port
+#                            below 1024 (no echo loops between servers)
 #   serve_echo(net, 7)       TCP echo (RFC 862): one ring is both the receive
 #                            buffer and the send buffer, so echoed bytes are
 #                            never copied between buffers
@@ -15,12 +17,14 @@
 #   serve_http(net, 80)      HTTP/1.1 (http.py): GET / (counters page) and
 #                            GET /bytes/N, keep-alive and pipelining; a
 #                            response is a list of chunks (head bytes, pattern
-#                            runs) that segments are filled from directly;
-#                            with connect_back=True also GET /connect/PORT:
-#                            open a connection back to the requester's PORT
-#                            and echo on it (the conformance suite's trigger
-#                            for a simultaneous open; only ever towards the
-#                            address the request came from)
+#                            runs) that segments are filled from directly; a
+#                            request body is skipped in the ring as it comes
+#                            (never held), 413 above http_max_body; with
+#                            connect_back=True also GET /connect/PORT: open a
+#                            connection back to the requester's PORT and echo
+#                            on it (the conformance suite's trigger for a
+#                            simultaneous open; only ever towards the address
+#                            the request came from)
 #   serve_qotd(net, 17)      TCP quote of the day (RFC 865), written on the socket
 #                            API: the quote, then a full close (the image's one
 #                            service on sockets, so conformance sees their close)
@@ -32,12 +36,24 @@
 # (images/echo does). Data is read and sent from the TCP layer's callbacks, so
 # nothing here needs a poller -- except quote of the day, whose socket is
 # accepted from one (net.add_poller).
+#
+# Idle timeouts (so silent or vanished clients cannot hold every connection):
+# a connection's "progress" is bytes received in order or acknowledged by the
+# peer; the clock restarts on each. Echo, discard and chargen close a
+# connection without progress for svc_idle_timeout (boot word, seconds,
+# default 60, 0: never); HTTP applies http.Limits (head, keep-alive and
+# busy timeouts, see http.py; a late request head gets 408). Closing is
+# graceful -- FIN after what is queued (svc_idle_closed, http_head_timeout) --
+# and if the connection has not ended CLOSE_GRACE_MS later (a peer that
+# neither reads nor answers) it is reset (svc_idle_reset). One timer per stack
+# watches every connection (timeouts.py): no poller, no periodic wake-up.
 from .compat import const
 from .wire.copy import copy as _copy
 from . import http
+from .timeouts import sweeper as _sweeper
+from .layer.tcp.connection import TIME_WAIT
 from .layer.tcp.buffers import OutOfOrder
 from .socket import tcp_mux, _RecvRing, TcpSocket
-from .layer.tcp.connection import TIME_WAIT as _TIME_WAIT
 
 _MASK = const(0xFFFFFFFF)
 _HALF = const(0x80000000)
@@ -46,6 +62,11 @@ HTTP_RING = const(16384)  # holds a request's header section (http.MAX_HEAD) and
 SINK_WINDOW = const(1048576)  # discard keeps nothing: offer what a fast link needs in flight
 PIPELINE = const(8)  # responses queued per HTTP connection before reading on
 _POOL = const(4)
+IDLE_MS = const(60000)  # default svc_idle_timeout (echo, discard, chargen)
+CLOSE_GRACE_MS = const(10000)  # after an idle close, a connection not ended by then is reset
+_PRIVILEGED_PORTS = const(1024)  # UDP echo never answers a source port below this
+
+HEAD_SCAN = http.MAX_HEAD + 2  # how far into the buffer a request head's end is looked for
 
 CHARGEN_LINE = const(72)
 CHARGEN_PERIOD = const(7030)  # 95 lines of 72 characters + CR LF
@@ -100,8 +121,13 @@ def chargen_bytes(pos, n):
 class NoData:
     """A SendBuf with nothing to send (only a FIN once fin is set)."""
 
+    begin = 0  # nothing is sent: no progress to see here
+
     def __init__(self):
         self.fin = False
+
+    def stop(self):
+        self.fin = True
 
     def available(self):
         return 0
@@ -166,6 +192,9 @@ class EchoSend:
         self.rb = rb
         self.begin = -1
         self.fin = False
+
+    def stop(self):
+        self.fin = True  # echo what is left, then FIN
 
     def available(self):
         return self.rb.count
@@ -315,12 +344,15 @@ class ChunkSend:
 class Service:
     """A listening port whose connections get handlers from make(service, key)."""
 
-    def __init__(self, net, port, make, backlog=16, nodelay=False, window=0):
+    def __init__(self, net, port, make, backlog=16, nodelay=False, idle_ms=IDLE_MS,
+                 window=0):
         self.net = net
         self.port = port
         self.make = make
         self.nodelay = nodelay
+        self.idle_ms = idle_ms  # no progress this long: close (0: never)
         self.mux = tcp_mux(net)
+        self.sweeper = _sweeper(net)
         self.accepted = 0
         self.active = 0
         self.spare = []  # rings of closed connections, reused
@@ -354,11 +386,84 @@ class Service:
         self.mux.unlisten(self.port)
 
 
-class EchoConn:
-    def __init__(self, svc, key):
+class TimedConn:
+    """What the services' connections share: progress bookkeeping and the
+    idle close (see the top of this file). A subclass has `rb` and `sb` (its
+    buffers), calls _timed() when it is made and touch() at the end of each
+    tcp_open; progress(), expire() and release() suit echo, discard and
+    chargen as they are."""
+
+    def _timed(self, svc, key, ring):
         self.svc = svc
+        self.key = key
+        self.ring = ring  # a receive ring to give back to the service, or None
+        self.last = svc.mux.layer.now  # the latest progress
+        self.mark = 0
+        self.closing_at = -1  # after an idle close: reset if not ended by then
+        svc.sweeper.add(self, self.deadline())
+
+    def touch(self):
+        m = self.progress()
+        if m != self.mark:
+            self.mark = m
+            self.last = self.svc.mux.layer.now
+
+    def progress(self):
+        """An int that changes when bytes arrive in order or are acknowledged."""
+        return self.rb.nxt + self.sb.begin
+
+    def deadline(self):
+        ms = self.svc.idle_ms
+        return self.last + ms if ms > 0 else -1
+
+    def check(self, now):
+        """The Sweeper's call: the next deadline, after acting on a passed one."""
+        if self.closing_at >= 0:
+            if now < self.closing_at:
+                return self.closing_at
+            self._reset(now)
+            return -1
+        d = self.deadline()
+        if d < 0 or now < d:
+            return d
+        if self.sb.fin:  # closed on our side already: nothing graceful is left
+            self._reset(now)
+            return -1
+        self.expire(now)
+        self.closing_at = now + CLOSE_GRACE_MS
+        o = self.svc.mux.layer.raw(now).attach(self.key)
+        if o is not None:
+            self.tcp_open(o)  # send what the close queued (the FIN) now
+        return self.closing_at
+
+    def expire(self, now):
+        """Idle: end our stream gracefully (FIN after what is queued)."""
+        self.svc.net.counters.c["svc_idle_closed"] += 1
+        self.sb.stop()
+
+    def _reset(self, now):
+        svc = self.svc
+        svc.sweeper.remove(self)
+        if svc.mux.layer.state(self.key) == TIME_WAIT:
+            return  # closed on our side; TIME-WAIT ends by itself and tells us
+        svc.net.counters.c["svc_idle_reset"] += 1
+        svc.mux.abort(self.key, now)  # RST; the mux forgets us without a tcp_closed
+        self.release()
+
+    def tcp_closed(self, pkt):
+        self.svc.sweeper.remove(self)
+        self.release()
+
+    def release(self):
+        self.svc.done(self.ring)
+        self.ring = None
+
+
+class EchoConn(TimedConn):
+    def __init__(self, svc, key):
         self.rb = svc.ring(ECHO_RING)
         self.sb = EchoSend(self.rb)
+        self._timed(svc, key, self.rb)
 
     def tcp_open(self, pkt):
         sb = self.sb
@@ -371,42 +476,35 @@ class EchoConn:
         if rb.count < held:
             pkt.read(rb)  # the space freed: a window update if it is worth one
             pkt.write(sb)
-
-    def tcp_closed(self, pkt):
-        self.svc.done(self.rb)
-        self.rb = None
+        self.touch()
 
 
-class DiscardConn:
+class DiscardConn(TimedConn):
     def __init__(self, svc, key):
-        self.svc = svc
         self.rb = Sink()
         self.sb = NoData()
+        self._timed(svc, key, None)
 
     def tcp_open(self, pkt):
         pkt.read(self.rb)
         if pkt.signals.half_closed:
             self.sb.fin = True
         pkt.write(self.sb)
-
-    def tcp_closed(self, pkt):
-        self.svc.done(None)
+        self.touch()
 
 
-class ChargenConn:
+class ChargenConn(TimedConn):
     def __init__(self, svc, key):
-        self.svc = svc
         self.rb = Sink()
         self.sb = PatternSend(fill_chargen)
+        self._timed(svc, key, None)
 
     def tcp_open(self, pkt):
         pkt.read(self.rb)
         if pkt.signals.half_closed:
             self.sb.stop()
         pkt.write(self.sb)
-
-    def tcp_closed(self, pkt):
-        self.svc.done(None)
+        self.touch()
 
 
 def connect_back(svc, key, path):
@@ -436,15 +534,17 @@ def connect_back(svc, key, path):
     return http.Response(http.head(200, len(body), b"text/plain", True), body)
 
 
-class HttpConn:
+
+class HttpConn(TimedConn):
     def __init__(self, svc, key):
-        self.svc = svc
-        self.key = key
         self.rb = svc.ring(HTTP_RING)
         self.sb = ChunkSend()
         self.skip = 0  # body bytes of the last request still to drop
+        self.scan = 0  # bytes of the pending request head already searched for its end
+        self.head_at = -1  # when the first byte of the pending request head came
         self.closing = False  # a response said Connection: close
         self.peer_done = False
+        self._timed(svc, key, self.rb)
 
     def tcp_open(self, pkt):
         rb = self.rb
@@ -466,13 +566,53 @@ class HttpConn:
         if (self.closing or self.peer_done) and not self.sb.fin:
             self.sb.close()  # FIN after the responses queued
         pkt.write(self.sb)
-        if self.sb.fin:
-            layer = self.svc.mux.layer
-            if layer.state(self.key) == _TIME_WAIT:
-                # we closed first and both streams are over: the ring goes
-                # back now, not 2 MSL later (issue 16, item 7)
-                layer.drop_buffers(self.key)
-                self.tcp_closed(pkt)
+        if self.sb.fin and self.svc.mux.layer.state(self.key) == TIME_WAIT:
+            # we closed first and both streams are over: the ring goes back
+            # now, not 2 MSL later
+            self.svc.mux.layer.drop_buffers(self.key)
+            self.tcp_closed(pkt)
+            return
+        self.touch()
+        if not rb.count:
+            self.head_at = -1
+        elif self.head_at < 0:
+            self.head_at = self.last
+        self.svc.sweeper.want(self.deadline())  # a state change may bring it closer
+
+    def tcp_closed(self, pkt):
+        if self.rb is not None:  # not given back at TIME-WAIT already
+            TimedConn.tcp_closed(self, pkt)
+            self.rb = None
+
+    def deadline(self):
+        """Busy (a response leaving or a body arriving): http_idle_timeout
+        after the latest progress; part of a request head buffered:
+        http_head_timeout after its first byte; else (keep-alive, or nothing
+        asked yet) http_keepalive_timeout after the latest progress."""
+        lim = self.svc.limits
+        if self.sb.count or self.skip:
+            ms = lim.idle_ms
+            at = self.last
+        elif self.rb.count and not self.closing:
+            ms = lim.head_ms
+            at = self.head_at
+        else:
+            ms = lim.keepalive_ms
+            at = self.last
+        return at + ms if ms > 0 else -1
+
+    def expire(self, now):
+        rb = self.rb
+        if rb.count and not (self.sb.count or self.skip or self.closing):
+            self.svc.net.counters.c["http_head_timeout"] += 1
+            self._send(http.timeout_response())  # 408, Connection: close
+        else:
+            self.svc.net.counters.c["svc_idle_closed"] += 1
+            self.closing = True
+        rb.skip(rb.count)
+        self.skip = 0
+        if not self.sb.fin:
+            self.sb.close()
 
     def _send(self, r):
         sb = self.sb
@@ -495,19 +635,21 @@ class HttpConn:
             n = rb.count
             if n == 0:
                 return
-            data = rb.peek(n if n <= http.MAX_HEAD + 2 else http.MAX_HEAD + 2)
-            end = http.head_end(data)
+            end = self._head_end(n)
             if end < 0:
                 if n > http.MAX_HEAD:
                     self._send(http.error_response(http.HttpError(
                         431, "the request header section is over %d bytes" % http.MAX_HEAD)))
-                elif self.peer_done and data.strip():
+                elif self.peer_done and rb.peek(n).strip():
                     self._send(http.error_response(http.HttpError(
                         400, "the connection ended inside a request")))
                 return
+            data = rb.peek(end)
             rb.skip(end)
+            self.scan = 0
+            self.head_at = -1  # the next head starts with the next byte
             try:
-                req = http.parse_head(data[:end])
+                req = http.parse_head(data)
             except http.HttpError as e:
                 self._send(http.error_response(e))
                 return
@@ -517,44 +659,109 @@ class HttpConn:
                 except http.HttpError as e:
                     r = http.error_response(e, req.keep_alive)
             else:
-                r = http.respond(req, self.svc.page)
+                r = http.respond(req, self.svc.page, self.svc.limits.max_body)
             if r.keep_alive and req.content_length:
                 self.skip = req.content_length  # a GET with a body: drop the body
             self._send(r)
 
-    def tcp_closed(self, pkt):
-        if self.rb is not None:
-            self.svc.done(self.rb)
-            self.rb = None
+    def _head_end(self, n):
+        """Offset just past the blank line ending the request head among the
+        first n buffered bytes (at most MAX_HEAD + 2 are looked at), -1: not
+        there yet. Each call searches only bytes no earlier call searched (a
+        line end whose next bytes had not arrived is looked at again), so a
+        head dribbled in a byte per segment costs linear time, not quadratic;
+        bare LF line ends count, as in http.head_end."""
+        rb = self.rb
+        lim = n if n <= HEAD_SCAN else HEAD_SCAN
+        p = self.scan
+        while True:
+            i = rb.find(10, lim, p)
+            if i < 0:
+                self.scan = lim
+                return -1
+            j = i + 1
+            if j < lim and rb.at(j) == 13:
+                j += 1
+            if j >= lim:
+                self.scan = i
+                return -1
+            if rb.at(j) == 10:
+                return j + 1
+            p = i + 1
 
 
-def _udp_echo(view, payload_off, payload_len, src_ip_off, src_port, now):
-    return payload_len  # the payload already sits where the reply's goes
+def udp_echo_handler(net):
+    """The UDP echo handler of `net`: answers in place, but never a datagram
+    sent to a broadcast or multicast address (one spoofed datagram would draw
+    an answer from every host) nor one from a port below 1024, where echo,
+    chargen, daytime and time live: a spoofed datagram from another server's
+    port 7 would bounce between the two for ever (RFC 862 deployments refuse
+    these, as inetd's loop check does). Refusals count udp_echo_refused."""
+    c = net.counters.c
+
+    def echo(view, payload_off, payload_len, src_ip_off, src_port, now):
+        ours = net.ip_addr
+        d = src_ip_off + 4  # the destination follows the source in the IPv4 header
+        if (src_port < _PRIVILEGED_PORTS or view[d] != ours[0] or view[d + 1] != ours[1]
+                or view[d + 2] != ours[2] or view[d + 3] != ours[3]):
+            c["udp_echo_refused"] += 1
+            return None
+        return payload_len  # the payload already sits where the reply's goes
+
+    return echo
+
+
+def udp6_echo_handler(net):
+    """udp_echo_handler's IPv6 twin: never a datagram to a group (ff00::/8)
+    nor one from a port below 1024."""
+    c = net.counters.c
+
+    def echo(view, payload_off, payload_len, src_ip_off, src_port, now):
+        # the destination follows the 16-byte source in the IPv6 header
+        if src_port < _PRIVILEGED_PORTS or view[src_ip_off + 16] == 0xFF:
+            c["udp_echo_refused"] += 1
+            return None
+        return payload_len
+
+    return echo
 
 
 def serve_udp_echo(net, port=7):
-    net.udp.bind(port, _udp_echo)
+    net.udp.bind(port, udp_echo_handler(net))
     if net.ip6 is not None:
-        net.udp.bind6(port, _udp_echo)  # the handler never looks at the address
+        net.udp.bind6(port, udp6_echo_handler(net))
 
 
-def serve_echo(net, port=7, backlog=16):
-    return Service(net, port, EchoConn, backlog, nodelay=True, window=ECHO_RING)
+def _idle_ms(net, idle_ms):
+    if idle_ms is None:  # from the boot words; a bad one fails here, at start
+        return net.config.word_ms("svc_idle_timeout", IDLE_MS)
+    return idle_ms
 
 
-def serve_discard(net, port=9, backlog=16):
-    return Service(net, port, DiscardConn, backlog, window=SINK_WINDOW)
+def serve_echo(net, port=7, backlog=16, idle_ms=None):
+    return Service(net, port, EchoConn, backlog, True, _idle_ms(net, idle_ms), ECHO_RING)
 
 
-def serve_chargen(net, port=19, backlog=16):
-    return Service(net, port, ChargenConn, backlog, window=SINK_WINDOW)
+def serve_discard(net, port=9, backlog=16, idle_ms=None):
+    return Service(net, port, DiscardConn, backlog, False, _idle_ms(net, idle_ms),
+                   SINK_WINDOW)
 
 
-def serve_http(net, port=80, page=None, backlog=16, connect_back=False):
+def serve_chargen(net, port=19, backlog=16, idle_ms=None):
+    return Service(net, port, ChargenConn, backlog, False, _idle_ms(net, idle_ms),
+                   SINK_WINDOW)
+
+
+def serve_http(net, port=80, page=None, backlog=16, limits=None, connect_back=False):
+    """limits: an http.Limits (default: from the boot words); connect_back:
+    also serve GET /connect/PORT."""
+    if limits is None:
+        limits = http.Limits.from_config(net.config)  # bad words fail here, at start
     # no Nagle: a response is written whole, so it would only delay its last
     # partial segment until the peer's (delayed) ACK
     svc = Service(net, port, HttpConn, backlog, nodelay=True, window=HTTP_RING)
     svc.page = page if page is not None else (lambda: http.page(net))
+    svc.limits = limits
     svc.connect_back = connect_back
     return svc
 

@@ -681,23 +681,35 @@ class _RecvRing(RingRecvBuf):
         self.ba = bytearray(capacity)
         self.mv = memoryview(self.ba)
 
-    def find(self, byte, limit=-1):
+    def find(self, byte, limit=-1, start=0):
+        """Offset of the first `byte` in unread bytes [start, limit), or -1."""
         n = self.count if limit < 0 or limit > self.count else limit
-        if n == 0:
+        if start >= n:
             return -1
         ba = self.ba
         sub = b"\n" if byte == 10 else bytes((byte,))
-        p = self.head
-        end = p + n
         cap = self.cap
-        if end <= cap:
-            i = ba.find(sub, p, end)
-            return -1 if i < 0 else i - p
-        i = ba.find(sub, p, cap)
+        h = self.head
+        a = h + start
+        b = h + n
+        if b <= cap:
+            i = ba.find(sub, a, b)
+            return -1 if i < 0 else i - h
+        if a >= cap:
+            i = ba.find(sub, a - cap, b - cap)
+            return -1 if i < 0 else i + cap - h
+        i = ba.find(sub, a, cap)
         if i >= 0:
-            return i - p
-        i = ba.find(sub, 0, end - cap)
-        return -1 if i < 0 else i + cap - p
+            return i - h
+        i = ba.find(sub, 0, b - cap)
+        return -1 if i < 0 else i + cap - h
+
+    def at(self, i):
+        """The unread byte at offset i (i < count)."""
+        p = self.head + i
+        if p >= self.cap:
+            p -= self.cap
+        return self.ba[p]
 
 
 class TcpMux:
@@ -1343,6 +1355,21 @@ class TcpSocket(SocketBase):
             c.wr_shut = True
             c.sb.close()
         self._mux.push(c)
+
+    def abort(self):
+        """Reset the connection now (RST) and close the socket -- also after
+        close(), while its connection still finishes -- unless the connection
+        is over or in TIME-WAIT. For a server whose peer neither reads nor
+        answers. True if a connection was reset."""
+        c = self._c
+        reset = False
+        if c is not None and not c.gone and self._mux.layer.state(c.key) != _TIME_WAIT:
+            self._mux.abort(c.key, _now(self._stack))
+            if not c.err:
+                c.err = ECONNRESET
+            reset = True
+        self.close()
+        return reset
 
     def _close(self):
         mux = self._mux

@@ -270,6 +270,22 @@ def test_sys_exit_friendly_repl_and_no_arg(boot):
     assert g.wait(10) == 33  # exit status 0 -> 0x10
 
 
+def test_no_native_compiler_at_run_time(boot):
+    """The runtime has no native emitter (vm/nonative.c): @micropython.native typed at the
+    REPL is refused with a message saying what to do, and the REPL goes on. (The frozen
+    stack's native functions, which mpy-cross compiled, serve every image test's traffic.)"""
+    g = boot(KVM, "microvm")
+    g.read_until(PROMPT)
+    t = g.transport()
+    t.enter_raw_repl(soft_reset=False)
+    with pytest.raises(TransportExecError) as e:
+        t.exec("import micropython\n@micropython.native\ndef f(): return 1\n")
+    assert "NotImplementedError" in e.value.error_output
+    assert "frozen modules keep theirs" in e.value.error_output
+    assert t.exec("print(sum(range(10)))") == b"45\r\n"
+    assert g.proc.poll() is None
+
+
 def test_native_module(boot):
     g = boot(KVM, "microvm")
     g.read_until(PROMPT)

@@ -101,7 +101,7 @@ def test_a_syn_flood_from_spoofed_on_link_sources_leaves_the_guest_serving(image
             assert r.returncode == 0, r.stderr
             during = float(r.stdout)
             r = g.inside(["curl", "-s", "-m", "10", "http://10.0.2.15/bytes/1000"],
-                         timeout=30)
+                         timeout=30, text=False)  # the body is bytes 0x00..0xff
             assert r.returncode == 0 and len(r.stdout) == 1000, "a new client did not get in"
         finally:
             out, _ = flood.communicate(timeout=seconds + 30)

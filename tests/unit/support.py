@@ -107,6 +107,7 @@ class EthArpStack(Stack):
         self.ip6 = None
         self._pollers = []
         self._timer_sources = []
+        self._timer = None
         self._on_frame_cb = self._on_frame
 
     def rx(self, frame, now):

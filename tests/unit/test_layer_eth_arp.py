@@ -558,34 +558,115 @@ def test_next_hop_zero_unresolved():
     drops(st, {"arp_unresolved": 1})
 
 
+def _host(i):
+    return bytes((10, 0, 2, 100 + i))
+
+
 def test_table_bounded_lru_replaced():
     st, peer = setup()
     for i in range(16):
-        st.rx(reply_from(PEER_MAC, bytes((10, 0, 2, 100 + i))), i)
+        st.rx(reply_from(PEER_MAC, _host(i)), i)
     assert len(st.arp.entries(20)) == 16
-    assert send_ip(st, bytes((10, 0, 2, 100)), 100) == 1  # host 100 is now recent
+    assert send_ip(st, _host(0), 100) == 1  # host 100 is now in use
     st.rx(reply_from(PEER_MAC, bytes((10, 0, 2, 200))), 200)
     ips = [e[0] for e in st.arp.entries(200)]
     assert len(ips) == 16
     assert bytes((10, 0, 2, 200)) in ips
-    assert bytes((10, 0, 2, 100)) in ips
-    assert bytes((10, 0, 2, 101)) not in ips  # the least recently used went
+    assert _host(0) in ips
+    assert _host(1) not in ips  # the oldest of those never used went
     drops(st, {})
 
 
-def test_table_full_of_pending():
+def test_pending_entries_capped_at_half_the_table():
     st, peer = setup()
+    for i in range(8):
+        assert send_ip(st, _host(i), 0) == 0
+    assert st.counters.c["arp_requests_sent"] == 8
+    assert send_ip(st, _host(8), 0) == 0  # a ninth resolution is refused
+    assert st.arp.send_request(_host(9), 0) is False
+    assert st.counters.c["arp_requests_sent"] == 8
+    assert len(st.arp.entries()) == 8
+    # the gateway may always be resolved
+    assert send_ip(st, PEER_IP, 0) == 0
+    assert st.counters.c["arp_requests_sent"] == 9
+    # the other half stays for resolved entries: a stranger's reply to us is learned
+    st.rx(reply_from(NEW_MAC, bytes((10, 0, 2, 202))), 0)
+    assert bytes(st.arp.lookup(bytes((10, 0, 2, 202)), 0)) == NEW_MAC
+    # once the pending ones give up, new resolutions go through again
+    for t in (1000, 2000, 3000):
+        st.poll(t)
+    assert send_ip(st, _host(8), 3000) == 0
+    assert (_host(8), None, "pending") in st.arp.entries(3000)
+    assert len(st.arp.entries(3000)) == 2  # and the stranger, still resolved
+    no_leak(st)
+    drops(st, {"arp_pending_limit": 2, "arp_unresolved": 9})
+
+
+def test_pending_entries_are_never_replaced():
+    st, peer = setup()
+    st.arp.max_pending = 17  # no pending limit: the table itself refuses
     for i in range(16):
-        send_ip(st, bytes((10, 0, 2, 100 + i)), 0)
+        send_ip(st, _host(i), 0)
     assert send_ip(st, bytes((10, 0, 2, 200)), 0) == 0
-    assert st.counters.c["arp_requests_sent"] == 16
-    assert len(st.arp.entries()) == 16
     assert st.arp.send_request(bytes((10, 0, 2, 201)), 0) is False
     # a reply from a stranger cannot push a pending resolution out either
     st.rx(reply_from(PEER_MAC, bytes((10, 0, 2, 202))), 0)
     assert st.arp.lookup(bytes((10, 0, 2, 202)), 0) is None
+    assert [e[2] for e in st.arp.entries()] == ["pending"] * 16
     no_leak(st)
-    drops(st, {"arp_queue_full": 2})
+    drops(st, {"arp_table_full": 2})
+
+
+def test_recently_used_entries_are_never_replaced():
+    st, peer = setup()
+    for i in range(16):
+        st.rx(reply_from(PEER_MAC, _host(i)), 0)
+    for i in range(16):
+        assert send_ip(st, _host(i), 1000 + i) == 1
+    peer.frames()
+    # every entry was used within recent_ms (10 s): a new resolution finds no slot
+    assert send_ip(st, bytes((10, 0, 2, 200)), 5000) == 0
+    assert peer.frames() == []
+    assert len([e for e in st.arp.entries(5000) if e[2] == "reachable"]) == 16
+    drops(st, {"arp_table_full": 1})
+    # ten seconds after its last use the least recently used one may go
+    assert send_ip(st, bytes((10, 0, 2, 200)), 11000) == 0
+    assert peer.frames() == [expected_request(bytes((10, 0, 2, 200)))]
+    ips = [e[0] for e in st.arp.entries(11000)]
+    assert _host(0) not in ips and _host(1) in ips
+    no_leak(st)
+
+
+def test_learned_strangers_go_before_entries_in_use():
+    st, peer = setup()
+    for i in range(8):
+        st.rx(reply_from(PEER_MAC, _host(i)), 0)
+        assert send_ip(st, _host(i), 1) == 1  # used, long ago by the end
+    for i in range(8, 16):
+        st.rx(reply_from(PEER_MAC, _host(i)), 50000)  # learned later, never used
+    for k in range(8):
+        st.rx(reply_from(PEER_MAC, bytes((10, 0, 2, 200 + k))), 50001)
+    ips = [e[0] for e in st.arp.entries(50001)]
+    for i in range(8):
+        assert _host(i) in ips
+    drops(st, {})
+
+
+def test_gateway_pinned_while_it_answers():
+    st, peer = setup()  # the gateway is 10.0.2.2 (PEER_IP)
+    learn_peer(st, 0)  # learned, never used
+    for i in range(15):
+        st.rx(reply_from(PEER_MAC, _host(i)), 0)
+    for k in range(40):  # strangers' replies churn the table
+        st.rx(reply_from(NEW_MAC, bytes((10, 0, 2, 160 + k))), 100 + k)
+    assert bytes(st.arp.lookup(PEER_IP, 200)) == PEER_MAC
+    # a confirmation keeps it; unconfirmed for REACHABLE_MS it is an ordinary slot
+    st.rx(reply_from(PEER_MAC, PEER_IP), 50000)
+    st.rx(reply_from(NEW_MAC, bytes((10, 0, 2, 240))), 100000)
+    assert bytes(st.arp.lookup(PEER_IP, 100000)) == PEER_MAC
+    st.rx(reply_from(NEW_MAC, bytes((10, 0, 2, 241))), 110000)
+    assert st.arp.lookup(PEER_IP, 110000) is None
+    drops(st, {})
 
 
 def test_send_request_rate_limited_and_gives_up_quietly():

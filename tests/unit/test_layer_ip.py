@@ -277,19 +277,61 @@ def test_fragment_beyond_bound_is_too_big():
     counters_are(s, ipv4_frag_too_big=3)
 
 
+def _src(n):
+    return bytes((10, 0, 2, n))
+
+
+def _first_frag(src, ident):
+    return frame_in(ipv4_pkt(src, OUR_IP, 1, b"q" * 16, ident=ident, flags_off=0x2000))
+
+
 def test_reassembly_slots_are_bounded():
     s, peer = ip_stack()
-    for i in range(5):  # four slots
-        f = ipv4_pkt(PEER_IP, OUR_IP, 1, b"q" * 16, ident=100 + i, flags_off=0x2000)
-        stack_rx(s, peer, frame_in(f), i)
+    for i in range(5):  # four slots, four senders, then a fifth
+        stack_rx(s, peer, _first_frag(_src(100 + i), 100 + i), i)
     assert s.ip.frag.in_use() == 4
     counters_are(s, ipv4_frag_no_memory=1)
-    # a new datagram evicts the oldest again, and completes
+    # a new datagram from a sender holding nothing takes the oldest, and completes
     frags = frag_pkts(PEER_IP, OUR_IP, 1, echo_req(1, 2, b"s" * 24), size=16, ident=200)
     for f in frags:
         out = stack_rx(s, peer, frame_in(f), 10)
     assert len(out) == 1
     counters_are(s, ipv4_frag_no_memory=2, ipv4_reassembled=1, icmp_echo_replies=1)
+
+
+def test_one_sender_holds_at_most_half_the_reassembly_slots():
+    s, peer = ip_stack()
+    for i in range(5):
+        stack_rx(s, peer, _first_frag(_src(66), 300 + i), i)
+    assert s.ip.frag.in_use() == 2  # it recycles its own oldest
+    counters_are(s, ipv4_frag_source_limit=3)
+
+
+def test_fragment_flood_from_one_sender_evicts_nobody_else():
+    # three senders each have a datagram half reassembled; one sender then
+    # starts 1,000 datagrams it never finishes; the three still complete
+    s, peer = ip_stack()
+    prime_arp(s, peer)
+    victims = (PEER_IP, _src(3), _src(4))
+    halves = []
+    for n in range(3):
+        frags = frag_pkts(victims[n], OUR_IP, 1, echo_req(n, 1, b"v" * 40), size=24, ident=7)
+        assert len(frags) == 2
+        assert stack_rx(s, peer, frame_in(frags[0]), n) == []
+        halves.append(frags[1])
+    for i in range(1000):
+        stack_rx(s, peer, _first_frag(_src(66), i), 10 + i // 100)
+    assert s.ip.frag.in_use() == 4
+    for n in range(3):
+        stack_rx(s, peer, frame_in(halves[n]), 20)
+    assert s.counters["ipv4_reassembled"] == 3
+    counters_are(s, ipv4_reassembled=3, ipv4_frag_source_limit=999, icmp_echo_replies=3,
+                 arp_requests_sent=2)
+    # the flood kept one slot; a sender with nothing going gets a free one
+    stack_rx(s, peer, _first_frag(_src(5), 1), 30)
+    counters_are(s, ipv4_reassembled=3, ipv4_frag_source_limit=999, icmp_echo_replies=3,
+                 arp_requests_sent=2)
+    assert s.ip.frag.in_use() == 2
 
 
 def test_inconsistent_fragment_ends():

@@ -83,6 +83,33 @@ def test_zero_window_probes_with_backoff_until_the_window_opens():
     assert lo.s.counters["tcp_probes_sent"] >= 3
 
 
+def test_zero_window_probing_gives_up_on_a_silent_peer_but_not_on_one_that_answers():
+    # RFC 1122 §4.2.2.17: probing goes on while the peer acknowledges the probes; one that
+    # went silent was probed for ever before (1,444 probes in 24 h)
+    for answers in (False, True):
+        lo = T.Lone()
+        key, iss = lo.handshake(wnd=0)
+        lo.app.push(key, b"q" * 2920, 0)
+        probes = 0
+        t = 0
+        while t < 3600000 and key in lo.s.tcp.keys():
+            t += 1000
+            lo.tick(t)
+            for r in lo.out():
+                probes += 1
+                if answers:
+                    lo.send(R(40000, 80, 1001, iss + 1, ACK, wnd=0), now=t)
+        c = lo.s.counters
+        if answers:
+            assert lo.s.tcp.state_name(key) == "ESTABLISHED" and probes >= 60, probes
+            assert c["tcp_persist_timeouts"] == 0
+        else:
+            assert key not in lo.s.tcp.keys() and lo.app.get(key).closed
+            assert probes == lo.s.tcp.max_retries, probes
+            assert c["tcp_persist_timeouts"] == 1 and c["tcp_aborted"] == 1
+            assert t < 900000, t  # within 15 min (backoff capped at the RTO's 60 s)
+
+
 def test_receiver_zero_window_and_reopening_between_stacks():
     n = T.Net(tcp_b={"rcv_window": 16384})
     n.app_b.rbuf_size = 16384

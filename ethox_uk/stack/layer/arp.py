@@ -15,9 +15,18 @@
 # stall on expiry; an idle entry simply expires after REACHABLE_MS.
 #
 # The table is a fixed set of TABLE_SIZE slots in preallocated arrays (state,
-# IPv4 address as an int, MAC bytes, times, one frame buffer each). When it is
-# full, the least recently used resolved entry is replaced; slots still being
-# resolved are never taken (a new resolution then fails with arp_queue_full).
+# IPv4 address as an int, MAC bytes, times, one frame buffer each). It must
+# survive spoofed traffic: a flood of SYNs from random on-link sources makes
+# us resolve addresses nobody answers for, and ARP packets from strangers ask
+# to be learned. So:
+#   - at most max_pending (half the table) addresses are being resolved at
+#     once; a new resolution beyond that fails (arp_pending_limit), except
+#     for the gateway
+#   - a new entry takes a free or expired slot, else the least recently used
+#     resolved entry -- entries learned from the wire and never used first --
+#     but never one used in the last recent_ms, never the gateway's while it
+#     is confirmed (it answers), and never a slot still being resolved; with
+#     none of those left a new resolution fails (arp_table_full)
 #
 # Broadcast next hops (255.255.255.255 and the subnet broadcast) map to
 # ff:ff:ff:ff:ff:ff and multicast ones to 01:00:5e + the low 23 bits
@@ -33,6 +42,7 @@ TABLE_SIZE = const(16)
 REACHABLE_MS = const(60000)  # an entry is trusted this long after confirmation
 RETRY_MS = const(1000)  # at most one request per address per RETRY_MS
 MAX_TRIES = const(3)  # requests per resolution before giving up
+RECENT_MS = const(10000)  # a resolved entry used this recently is never replaced
 
 _FREE = const(0)
 _PENDING = const(1)
@@ -59,6 +69,8 @@ class ArpLayer:
         self.reachable_ms = REACHABLE_MS
         self.retry_ms = RETRY_MS
         self.max_tries = MAX_TRIES
+        self.max_pending = size // 2
+        self.recent_ms = RECENT_MS
         self._state = bytearray(size)
         self._ip = [0] * size
         self._macs = bytearray(6 * size)
@@ -66,7 +78,7 @@ class ArpLayer:
         self._mac = [mv[6 * i:6 * i + 6] for i in range(size)]
         self._confirmed = [0] * size  # when the MAC was last confirmed
         self._req = [0] * size  # when the last request for it went out
-        self._used = [0] * size  # last use by output (LRU)
+        self._used = [0] * size  # last use by output (LRU); -1: learned, never used
         self._tries = bytearray(size)
         self._qbuf = [memoryview(bytearray(MAX_FRAME)) for _ in range(size)]
         self._qlen = [0] * size
@@ -77,6 +89,8 @@ class ArpLayer:
         self._addr_src = None  # the stack.ip_addr object _our/_bcast derive from
         self._our = 0
         self._bcast = _ALL_ONES
+        self._gw_src = None  # the config.gw object _gw derives from
+        self._gw = -1  # the gateway as an int, -1: none
         faults = stack.faults
         # test-only (negative control): answer requests for any address (proxy ARP)
         self.answer_any = "arp_answer_any" in faults
@@ -86,6 +100,10 @@ class ArpLayer:
     # -- addresses -------------------------------------------------------------
     def _addr(self):
         """Our IPv4 address as an int (recomputed only when it changes)."""
+        gw = self.stack.config.gw
+        if gw is not self._gw_src:
+            self._gw_src = gw
+            self._gw = -1 if gw is None else _arp.read_ip(gw, 0)
         ip = self.stack.ip_addr
         if ip is not self._addr_src:
             self._addr_src = ip
@@ -123,23 +141,54 @@ class ArpLayer:
         return -1
 
     def _victim(self, now):
-        """A slot for a new entry: free, expired, or least recently used."""
+        """A slot for a new entry: free, expired, or the least recently used
+        resolved entry that is neither recently used nor the gateway's
+        (entries never used go first, the oldest confirmed of them); -1: none."""
         st = self._state
         best = -1
-        oldest = 0
+        best_used = 0
         for i in range(self.size):
             s = st[i]
             if s == _FREE:
                 return i
-            if s == _REACHABLE:
-                if now - self._confirmed[i] >= self.reachable_ms:
-                    st[i] = _FREE
-                    return i
-                u = self._used[i]
-                if best < 0 or u < oldest:
-                    best = i
-                    oldest = u
+            if s != _REACHABLE:
+                continue  # being resolved: keep
+            if now - self._confirmed[i] >= self.reachable_ms:
+                st[i] = _FREE
+                return i
+            if self._ip[i] == self._gw:
+                continue  # pinned while it answers
+            u = self._used[i]
+            if u >= 0 and now - u < self.recent_ms:
+                continue  # in use
+            if (best < 0 or u < best_used
+                    or (u == best_used and self._confirmed[i] < self._confirmed[best])):
+                best = i
+                best_used = u
         return best
+
+    def _new_pending(self, n, now):
+        """Claim a slot to resolve n; -1 (counted) when the pending limit or a
+        table without a slot to give refuses it."""
+        c = self.stack.counters.c
+        if n != self._gw and self._pending() >= self.max_pending:
+            c["arp_pending_limit"] += 1
+            return -1
+        i = self._victim(now)
+        if i < 0:
+            c["arp_table_full"] += 1
+            return -1
+        self._claim(i, n, now)
+        self._state[i] = _PENDING
+        return i
+
+    def _pending(self):
+        st = self._state
+        k = 0
+        for i in range(self.size):
+            if st[i] == _PENDING:
+                k += 1
+        return k
 
     def _claim(self, i, n, now):
         self._ip[i] = n
@@ -160,8 +209,9 @@ class ArpLayer:
                 return
             i = self._victim(now)
             if i < 0:
-                return  # every slot is being resolved: keep those
+                return  # nothing may be replaced: keep what we have
             self._claim(i, n, now)
+            self._used[i] = -1  # learned, not used: the first to go
         _eth.copy_mac(self._mac[i], 0, view, _SHA)
         was = self._state[i]
         self._state[i] = _REACHABLE
@@ -331,13 +381,10 @@ class ArpLayer:
             c["arp_unresolved"] += 1
             self._release(view)
             return 0
-        i = self._victim(now)
+        i = self._new_pending(n, now)
         if i < 0:
-            c["arp_queue_full"] += 1  # every slot is being resolved
             self._release(view)
             return 0
-        self._claim(i, n, now)
-        self._state[i] = _PENDING
         self._queue(i, view, length)
         self._solicit(i, view, now, _eth.BROADCAST)
         return 0
@@ -350,12 +397,9 @@ class ArpLayer:
         self._addr()
         i = self._find(n)
         if i < 0:
-            i = self._victim(now)
+            i = self._new_pending(n, now)
             if i < 0:
-                c["arp_queue_full"] += 1
                 return False
-            self._claim(i, n, now)
-            self._state[i] = _PENDING
         elif now - self._req[i] < self.retry_ms or (
                 self._state[i] == _PENDING and self._tries[i] >= self.max_tries):
             c["arp_rate_limited"] += 1

@@ -20,8 +20,12 @@
 #   - TIMEOUT_MS after its first fragment an unfinished datagram is dropped
 #     (ipv4_frag_timeout) and, if fragment zero arrived, an ICMP time exceeded
 #     (code 1) goes to the sender (RFC 792; RFC 1122 3.3.2)
-#   - a new datagram with no free slot takes a tombstone, else evicts the
-#     oldest reassembly (ipv4_frag_no_memory)
+#   - a new datagram with no free slot takes a tombstone, else the oldest
+#     reassembly of the source holding the most slots, if it holds more than
+#     the newcomer's source (ipv4_frag_no_memory); a source with per_source
+#     (half the slots) going, or with no smaller share than any other,
+#     recycles its own oldest (ipv4_frag_source_limit): one sender -- a
+#     flood of first fragments -- cannot evict everyone else's datagrams
 from ..compat import const
 from ..wire.ipv4 import fill_checksum
 
@@ -39,8 +43,10 @@ _DEAD = const(2)
 
 
 class Reassembler:
-    def __init__(self, ip, slots=SLOTS, size=SLOT_DATA, timeout_ms=TIMEOUT_MS):
+    def __init__(self, ip, slots=SLOTS, size=SLOT_DATA, timeout_ms=TIMEOUT_MS, per_source=-1):
         self.ip = ip
+        # reassemblies one source address may have going at once (half the slots)
+        self.per_source = per_source if per_source > 0 else max(1, slots // 2)
         self.c = ip.stack.counters.c
         self.slots = slots
         self.size = size
@@ -76,23 +82,77 @@ class Reassembler:
                     return i
         return -1
 
-    def _alloc(self, view, o, now):
+    def _same_source(self, i, view, o):
+        v = self.views[i]
+        return (view[o + 12] == v[_IP + 12] and view[o + 13] == v[_IP + 13]
+                and view[o + 14] == v[_IP + 14] and view[o + 15] == v[_IP + 15])
+
+    def _held_by(self, i):
+        """How many reassemblies slot i's source has going (slot i included)."""
         st = self.state
+        v = self.views[i]
+        n = 0
+        for j in range(self.slots):
+            if st[j] == _ACTIVE and self._same_source(j, v, _IP):
+                n += 1
+        return n
+
+    def _own_oldest(self, view, o):
+        """(reassemblies the sender at view[o:] has going, the oldest of them)."""
+        st = self.state
+        mine = 0
+        oldest = -1
+        for i in range(self.slots):
+            if st[i] == _ACTIVE and self._same_source(i, view, o):
+                mine += 1
+                if oldest < 0 or self.deadline[i] < self.deadline[oldest]:
+                    oldest = i
+        return mine, oldest
+
+    def _fair_victim(self, mine):
+        """The oldest reassembly of the sender holding the most slots, if that
+        sender holds more than `mine` (the newcomer's share); else -1."""
         best = -1
+        most = mine
+        for i in range(self.slots):
+            if self.state[i] != _ACTIVE:
+                continue
+            n = self._held_by(i)
+            if n > most or (n == most and best >= 0 and self.deadline[i] < self.deadline[best]):
+                best = i  # (n > mine whenever best is set)
+                most = n
+        return best
+
+    def _pick_slot(self, view, o):
+        """A slot for a new datagram from the sender at view[o:]: free, a
+        tombstone, or one taken from the sender with the largest share -- a
+        sender at its per_source limit (or no bigger than everyone else)
+        recycles its own oldest, so one sender cannot evict everyone's
+        datagrams."""
+        st = self.state
+        c = self.c
+        mine, own = self._own_oldest(view, o)
+        if mine >= self.per_source:
+            c["ipv4_frag_source_limit"] += 1
+            return own
         for i in range(self.slots):
             if st[i] == _FREE:
+                return i
+        best = -1
+        for i in range(self.slots):  # a tombstone, the oldest first
+            if st[i] == _DEAD and (best < 0 or self.deadline[i] < self.deadline[best]):
                 best = i
-                break
-        if best < 0:
-            for i in range(self.slots):  # a tombstone, the oldest first
-                if st[i] == _DEAD and (best < 0 or self.deadline[i] < self.deadline[best]):
-                    best = i
-        if best < 0:
-            for i in range(self.slots):  # evict the oldest reassembly
-                if best < 0 or self.deadline[i] < self.deadline[best]:
-                    best = i
-            self.c["ipv4_frag_no_memory"] += 1
-        i = best
+        if best >= 0:
+            return best
+        best = self._fair_victim(mine)
+        if best >= 0:
+            c["ipv4_frag_no_memory"] += 1
+            return best
+        c["ipv4_frag_source_limit"] += 1
+        return own
+
+    def _alloc(self, view, o, now):
+        i = self._pick_slot(view, o)
         v = self.views[i]
         for k in range(14):
             v[k] = view[o - 14 + k] if o >= 14 else 0
@@ -101,7 +161,7 @@ class Reassembler:
         v[_IP] = 0x45
         v[_IP + 6] = 0
         v[_IP + 7] = 0
-        st[i] = _ACTIVE
+        self.state[i] = _ACTIVE
         d = now + self.timeout_ms
         self.deadline[i] = d
         if self.timer_at < 0 or d < self.timer_at:

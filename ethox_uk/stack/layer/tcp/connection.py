@@ -385,7 +385,8 @@ class Connection:
             if swnd and not old:
                 self.persist_at = -1
                 self.persist_shift = 0
-        if self.snd_wnd == 0 and self.snd_max != self.snd_una:
+                self.retries = 0  # the persist timer's unanswered probes end here
+        if self.snd_wnd == 0:
             # the peer answers while its window is shut: it is alive (RFC 1122
             # §4.2.2.17: probing goes on as long as it acknowledges the probes)
             self.retries = 0

@@ -1255,6 +1255,8 @@ class TcpLayer:
         self.ep.remove(conn)
         conn.rto_at = conn.delack_at = conn.persist_at = conn.ka_at = conn.tw_at = -1
         conn.pto_at = conn.fw2_at = -1
+        if not self.ep.count:
+            self.timer_at = -1  # nothing left to time: an idle stack sleeps
 
     def close_by_timer(self, conn, reset, relisten):
         """Delete conn and tell the user (a CLOSED In carrying the signals)."""
@@ -1383,6 +1385,15 @@ class TcpLayer:
             conn.persist_shift = 0
             return
         if conn.snd_wnd == 0:
+            # RFC 1122 §4.2.2.17: probing goes on while the peer acknowledges the
+            # probes (an answer sets retries back to 0); a peer silent for
+            # max_retries of them is gone (Linux gives up after tcp_retries2 too)
+            if conn.retries >= self.max_retries:
+                self.c["tcp_persist_timeouts"] += 1
+                self.c["tcp_aborted"] += 1
+                self.close_by_timer(conn, True, False)
+                return
+            conn.retries += 1
             self.window_probe(conn, now)
             if conn.persist_shift < 12:
                 conn.persist_shift += 1
