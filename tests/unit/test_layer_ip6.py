@@ -185,6 +185,22 @@ def test_udp_echo_port_unreachable_and_checksums():
     _drops(s, udp_no_checksum=1, udp_bad_checksum=1, udp_no_listener=1)
 
 
+def test_udp_echo_refuses_groups_and_low_ports():
+    """No echo loops over IPv6 either (services.udp6_echo_handler)."""
+    from ethox_uk.stack import services
+
+    s, peer = _ready()
+    services.serve_udp_echo(s)
+    u = udp6(PEER_LL, OUR_LL, 7, 7, b"loop?")
+    assert rx(s, peer, frame6(ipv6_pkt(PEER_LL, OUR_LL, 17, u)), 2100) == []
+    u = udp6(PEER_LL, ALL_NODES, 4000, 7, b"to all")
+    assert rx(s, peer, frame6(ipv6_pkt(PEER_LL, ALL_NODES, 17, u), mcast_mac(ALL_NODES)),
+              2100) == []
+    assert s.counters.c["udp_echo_refused"] == 2
+    u = udp6(PEER_LL, OUR_LL, 1024, 7, b"fine")
+    assert len(rx(s, peer, frame6(ipv6_pkt(PEER_LL, OUR_LL, 17, u)), 2100)) == 1
+
+
 def test_errors_are_rate_limited():
     s, peer = _ready()
     out = []
