@@ -9,6 +9,7 @@ import pytest
 from ethox_uk.bench import floor
 from ethox_uk.bench import image as bench_image
 from ethox_uk.qemu.options import VmOptions
+from ethox_uk.checksum import inet_checksum
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -18,7 +19,7 @@ def test_floor_kernel_builds_and_frames_are_well_formed(tmp_path):
     assert elf.read_bytes()[:4] == b"\x7fELF"
     req = bench_image.echo_request(3)
     assert len(req) == 14 + 20 + 8 + 56
-    assert bench_image._csum(req[14:34]) == 0 and bench_image._csum(req[34:]) == 0
+    assert inet_checksum(req[14:34]) == 0 and inet_checksum(req[34:]) == 0
     reply = req[6:12] + req[:6] + req[12:34] + b"\x00" + req[35:]
     assert bench_image.is_echo_reply(reply, 3) and not bench_image.is_echo_reply(reply, 4)
 

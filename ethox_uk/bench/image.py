@@ -44,6 +44,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..checksum import inet_checksum
 from ..netspec import NetOpts, NetSpec
 from ..qemu import cmdline, kvm, rawrepl
 from ..qemu.cmdline import QemuError
@@ -254,15 +255,6 @@ def _ip(s):
     return bytes(int(x) for x in s.split("."))
 
 
-def _csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(int.from_bytes(b[i:i + 2], "big") for i in range(0, len(b), 2))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return (~s) & 0xffff
-
-
 def arp_request():
     return (b"\xff" * 6 + _mac(PEER_MAC) + b"\x08\x06" + b"\x00\x01\x08\x00\x06\x04\x00\x01"
             + _mac(PEER_MAC) + _ip(PEER_IP) + b"\0" * 6 + _ip(GUEST_IP))
@@ -275,10 +267,10 @@ def is_arp_reply(f):
 
 def echo_request(seq, payload=bytes(range(56))):
     icmp = b"\x08\x00\x00\x00" + (0x4242).to_bytes(2, "big") + seq.to_bytes(2, "big") + payload
-    icmp = icmp[:2] + _csum(icmp).to_bytes(2, "big") + icmp[4:]
+    icmp = icmp[:2] + inet_checksum(icmp).to_bytes(2, "big") + icmp[4:]
     ip = (b"\x45\x00" + (20 + len(icmp)).to_bytes(2, "big") + b"\x00\x01\x00\x00\x40\x01\x00\x00"
           + _ip(PEER_IP) + _ip(GUEST_IP))
-    ip = ip[:10] + _csum(ip).to_bytes(2, "big") + ip[12:]
+    ip = ip[:10] + inet_checksum(ip).to_bytes(2, "big") + ip[12:]
     return _mac(GUEST_MAC) + _mac(PEER_MAC) + b"\x08\x00" + ip + icmp
 
 

@@ -30,30 +30,6 @@ UDP_PORT = 7
 PEER_PORT = 40000
 
 
-def _abspath(p):
-    if not p.startswith("/"):
-        import os
-
-        p = os.getcwd() + "/" + p
-    parts = []
-    for part in p.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts:
-                parts.pop()
-        else:
-            parts.append(part)
-    return "/" + "/".join(parts)
-
-
-def _root():
-    p = _abspath(sys.argv[0])
-    for _ in range(3):  # ethox_uk/bench/rtt.py -> repository root
-        p = p[:p.rfind("/")]
-    return p
-
-
 if MP:
     def ticks():
         return time.ticks_us()
@@ -69,17 +45,11 @@ else:
 
 
 # -- frame templates (built once) -------------------------------------------------
-def _csum(b, start, end, initial=0):
-    s = initial
-    i = start
-    while i + 1 < end:
-        s += (b[i] << 8) | b[i + 1]
-        i += 2
-    if i < end:
-        s += b[i] << 8
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return s
+def csum(buf, start=0, end=-1, initial=0):
+    # the stack's checksum (imported late: main() puts the repository on sys.path first)
+    from ethox_uk.stack.wire.checksum import csum as stack_csum
+
+    return stack_csum(buf, start, end, initial)
 
 
 def _put16(b, off, v):
@@ -100,7 +70,7 @@ def ipv4_frame(proto, payload_len):
     f[23] = proto
     f[26:30] = PEER_IP
     f[30:34] = SERVER_IP
-    _put16(f, 24, ~_csum(f, 14, 34) & 0xFFFF)
+    _put16(f, 24, ~csum(f, 14, 34) & 0xFFFF)
     return f
 
 
@@ -111,7 +81,7 @@ def icmp_echo_request():
     _put16(f, 40, 1)
     for i in range(ICMP_PAYLOAD):
         f[42 + i] = i & 255
-    _put16(f, 36, ~_csum(f, 34, len(f)) & 0xFFFF)
+    _put16(f, 36, ~csum(f, 34, len(f)) & 0xFFFF)
     return bytes(f)
 
 
@@ -122,8 +92,8 @@ def udp_request(port=UDP_PORT):
     _put16(f, 38, 8 + UDP_PAYLOAD)
     for i in range(UDP_PAYLOAD):
         f[42 + i] = 0x41 + (i % 26)
-    pseudo = _csum(PEER_IP + SERVER_IP + bytes((0, 17, 0, 8 + UDP_PAYLOAD)), 0, 12)
-    s = ~_csum(f, 34, len(f), pseudo) & 0xFFFF
+    pseudo = csum(PEER_IP + SERVER_IP + bytes((0, 17, 0, 8 + UDP_PAYLOAD)), 0, 12)
+    s = ~csum(f, 34, len(f), pseudo) & 0xFFFF
     _put16(f, 40, s or 0xFFFF)
     return bytes(f)
 
@@ -360,9 +330,11 @@ def main(argv):
     if len(argv) < 4:
         print("usage: rtt.py RECIPE_DIR APP COUNT SOCKDIR [CMDLINE]")
         return 2
-    root = _root()
-    if root not in sys.path:
-        sys.path.insert(0, root)
+    try:
+        from ethox_uk.bench.scriptpath import add_repo_root
+    except ImportError:  # run as a file: its own folder is sys.path[0]
+        from scriptpath import add_repo_root
+    add_repo_root()
     recipe_dir, app_name, count, sockdir = argv[0], argv[1], int(argv[2]), argv[3]
     cmdline = argv[4] if len(argv) > 4 else "ip=10.0.2.15/24 gw=10.0.2.2"
     for part in (bench_pair, bench_dgram, bench_alloc):

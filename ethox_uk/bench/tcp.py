@@ -47,30 +47,6 @@ DGRAM_WINDOW = 96 * 1024
 PAIR_SLOTS = 1024
 
 
-def _abspath(p):
-    if not p.startswith("/"):
-        import os
-
-        p = os.getcwd() + "/" + p
-    parts = []
-    for part in p.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts:
-                parts.pop()
-        else:
-            parts.append(part)
-    return "/" + "/".join(parts)
-
-
-def _root():
-    p = _abspath(sys.argv[0])
-    for _ in range(3):  # ethox_uk/bench/tcp.py -> repository root
-        p = p[:p.rfind("/")]
-    return p
-
-
 def cpu_s():
     """CPU seconds used by this process (user + system), or -1: with other
     work on the machine, wall-clock figures drop while this one does not."""
@@ -507,9 +483,11 @@ def main(argv):
     if len(argv) < 1:
         print("usage: tcp.py SOCKDIR [MIB [PARTS [REPEATS]]]")
         return 2
-    root = _root()
-    if root not in sys.path:
-        sys.path.insert(0, root)
+    try:
+        from ethox_uk.bench.scriptpath import add_repo_root
+    except ImportError:  # run as a file: its own folder is sys.path[0]
+        from scriptpath import add_repo_root
+    add_repo_root()
     sockdir = argv[0]
     mib = float(argv[1]) if len(argv) > 1 else (16 if MP else 32)
     parts = argv[2].split(",") if len(argv) > 2 and argv[2] else PARTS

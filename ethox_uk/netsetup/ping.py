@@ -12,14 +12,7 @@ import os
 import socket
 import sys
 
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(int.from_bytes(b[i:i + 2], "big") for i in range(0, len(b), 2))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
+from ..checksum import inet_checksum as csum
 
 
 def ping(addr, count=20, timeout=3.0):

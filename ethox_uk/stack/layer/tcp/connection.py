@@ -337,20 +337,9 @@ class Connection:
             return DROP
         ack = sg.ack
         if st == SYN_RECEIVED:
-            if not (0 < (ack - self.snd_una) & MASK <= (self.snd_max - self.snd_una) & MASK):
-                c["tcp_bad_ack"] += 1
-                L.send_rst(self.rip, self.rport, self.lport, ack, 0, _RST, now)
-                return io.SENDING
-            lst = self.listener
-            if lst is not None and len(lst.queue) >= lst.backlog:
-                c["tcp_backlog_full"] += 1
-                return DROP  # stay half-open: the peer's retransmission may find room
-            L.establish(self, now)
-            self.snd_wnd = sg.wnd << self.snd_wscale
-            self.snd_wl1 = seq
-            self.snd_wl2 = ack
-            if self.snd_wnd > self.max_snd_wnd:
-                self.max_snd_wnd = self.snd_wnd
+            kind = self._ack_of_synack(L, sg, seq, ack, now)
+            if kind != io.OPEN:
+                return kind
             st = self.state
         ua = (ack - self.snd_una) & MASK
         if ua >= HALF:
@@ -373,7 +362,38 @@ class Connection:
                 and self.snd_max != self.snd_una and swnd:
             # (with the window shut they answer our probes: no sign of loss)
             self._dupack(L, now)
-        # window update (RFC 9293 §3.10.7.4, fifth check)
+        self._update_window(swnd, seq, ack)
+        if st >= FIN_WAIT_1:
+            kind = self._closing_on_ack(L, st, flags, now)
+            if kind != io.OPEN:
+                return kind
+            st = self.state
+
+        # 7. data (8. FIN)
+        return self._deliver(L, st, flags, d, doff, dlen, now)
+
+    # (arrive's later steps, per state; each returns an io kind, io.OPEN to go on)
+    def _ack_of_synack(self, L, sg, seq, ack, now):
+        """SYN-RECEIVED: the ACK of our SYN-ACK establishes the connection (RFC 9293
+        §3.10.7.4, fifth check, SYN-RECEIVED) unless the accept queue is full."""
+        if not (0 < (ack - self.snd_una) & MASK <= (self.snd_max - self.snd_una) & MASK):
+            L.c["tcp_bad_ack"] += 1
+            L.send_rst(self.rip, self.rport, self.lport, ack, 0, _RST, now)
+            return io.SENDING
+        lst = self.listener
+        if lst is not None and len(lst.queue) >= lst.backlog:
+            L.c["tcp_backlog_full"] += 1
+            return DROP  # stay half-open: the peer's retransmission may find room
+        L.establish(self, now)
+        self.snd_wnd = sg.wnd << self.snd_wscale
+        self.snd_wl1 = seq
+        self.snd_wl2 = ack
+        if self.snd_wnd > self.max_snd_wnd:
+            self.max_snd_wnd = self.snd_wnd
+        return io.OPEN
+
+    def _update_window(self, swnd, seq, ack):
+        """The send window from an acceptable ACK (RFC 9293 §3.10.7.4, fifth check)."""
         if (self.snd_wl1 - seq) & MASK >= HALF or (
                 self.snd_wl1 == seq and (ack - self.snd_wl2) & MASK < HALF):
             old = self.snd_wnd
@@ -390,20 +410,24 @@ class Connection:
             # the peer answers while its window is shut: it is alive (RFC 1122
             # §4.2.2.17: probing goes on as long as it acknowledges the probes)
             self.retries = 0
+
+    def _closing_on_ack(self, L, st, flags, now):
+        """FIN-WAIT-1, FIN-WAIT-2, CLOSING, LAST-ACK, TIME-WAIT: what the ACK of our
+        FIN (or the peer's silence so far) moves on."""
         fin_acked = self.fin_seq >= 0 and self.snd_una == (self.fin_seq + 1) & MASK
         if st == FIN_WAIT_1:
             if fin_acked:
-                self.state = st = FIN_WAIT_2
+                self.state = FIN_WAIT_2
                 if L.fin_wait2:
                     self.fw2_at = now + L.fin_wait2
                     L.arm(self.fw2_at)
-        elif st == FIN_WAIT_2 and L.fin_wait2:
-            self.fw2_at = now + L.fin_wait2  # the peer is alive: its silence counts anew
-            L.arm(self.fw2_at)
+        elif st == FIN_WAIT_2:
+            if L.fin_wait2:
+                self.fw2_at = now + L.fin_wait2  # the peer is alive: its silence counts anew
+                L.arm(self.fw2_at)
         elif st == CLOSING:
             if fin_acked:
                 L.enter_time_wait(self, now)
-                st = TIME_WAIT
         elif st == LAST_ACK:
             if fin_acked:
                 L.delete(self)
@@ -416,8 +440,11 @@ class Connection:
                 L.send_ack(self, now)
                 return io.SENDING
             return DROP
+        return io.OPEN
 
-        # 7. data (8. FIN)
+    def _deliver(self, L, st, flags, d, doff, dlen, now):
+        """Data and FIN of an acceptable segment (RFC 9293 §3.10.7.4, seventh and eighth
+        checks): handed to the user in ESTABLISHED and FIN-WAIT-1/2, counted after a FIN."""
         pkt = L.pkt
         if dlen:
             if st == ESTABLISHED or st == FIN_WAIT_1 or st == FIN_WAIT_2:
@@ -426,7 +453,7 @@ class Connection:
                 pkt.seq = (self.rcv_nxt + d) & MASK
                 L.sig.data = True
             else:
-                c["tcp_data_after_fin"] += 1
+                L.c["tcp_data_after_fin"] += 1
                 dlen = 0
         if flags & _FIN:
             if st == ESTABLISHED or st == FIN_WAIT_1 or st == FIN_WAIT_2:

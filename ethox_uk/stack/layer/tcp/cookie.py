@@ -14,6 +14,7 @@
 #
 # A forged ACK passes with probability 2**-23 (two values of t accepted).
 from ...compat import const
+from .endpoint import _mix32, _sha256  # the keyed hash the ISNs use too
 
 MSS_TABLE = (536, 1220, 1300, 1380, 1440, 1448, 1452, 1460)
 TS_MARK = const(0x20)
@@ -21,23 +22,6 @@ TS_SACK = const(0x10)
 NO_WSCALE = const(15)
 _MASK = const(0xFFFFFFFF)
 _PERIOD_MS = const(64000)
-
-try:
-    import hashlib
-
-    _sha256 = hashlib.sha256
-except (ImportError, AttributeError):
-    _sha256 = None
-
-
-def _mix32(x, k):
-    x = (x ^ k) & _MASK
-    x = (x * 0x85EBCA6B) & _MASK
-    x ^= x >> 13
-    x = (x * 0xC2B2AE35) & _MASK
-    x ^= x >> 16
-    return x
-
 
 def _mac(ep, rip_int, rport, lport, peer_isn, t, mss_idx, opts):
     if _sha256 is not None:
