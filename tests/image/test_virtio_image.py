@@ -32,7 +32,8 @@ REPO = Path(__file__).resolve().parents[2]
 WORK = REPO / "build" / "test-virtio"
 GUEST_MAC = "52:54:00:12:34:56"
 GUEST_IP = "10.0.2.15"
-READY = re.compile(rb"^ethox-uk: ready ip=\d+(\.\d+){3} mac=[0-9a-f]{2}(:[0-9a-f]{2}){5}( \S+=\S+)*\r?$", re.M)
+# up to the newline: the serial line may arrive in pieces (ip6= after mac=)
+READY = re.compile(rb"^ethox-uk: ready ip=\d+(\.\d+){3} mac=[0-9a-f]{2}(:[0-9a-f]{2}){5}( \S+=\S+)*\r?\n", re.M)
 BOOT_TIMEOUT = 30.0  # TCG on a loaded 2-core host, q35 through SeaBIOS
 
 KVM = "kvm" if kvm.usable() else "tcg"
