@@ -13,12 +13,14 @@ VENV_BIN := $(VENV)/bin
 # is newer (dependencies changed); editable mode picks up code changes by itself.
 VENV_STAMP := $(VENV)/.ethox-uk-installed
 
-# DESIGN §5's list, plus python3-venv (Debian's python3 cannot create a venv without it) and
-# gdb (tests/image/test_gdb.py drives a real gdb session against the --gdb stub) and
-# dnsmasq-base (the DHCP and DNS server of the DHCP/DNS tests).
+# DESIGN §5's list, plus python3-venv (Debian's python3 cannot create a venv without it),
+# gdb (tests/image/test_gdb.py drives a real gdb session against the --gdb stub),
+# dnsmasq-base (the DHCP and DNS server of the DHCP/DNS tests), iputils-ping, radvd and
+# ndisc6 (the IPv6 tests' Linux peers: ping -6, a router advertising the SLAAC prefix,
+# ndisc6/rdisc6).
 DEBIAN_PACKAGES := qemu-system-x86 qemu-utils gcc make musl-dev libffi-dev pkg-config \
 	xz-utils iproute2 tcpdump curl netcat-openbsd iperf3 python3 python3-venv gdb \
-	dnsmasq-base
+	dnsmasq-base iputils-ping radvd ndisc6
 
 PYTEST_FLAGS ?= -p no:cacheprovider
 

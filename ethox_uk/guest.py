@@ -13,7 +13,7 @@
 #    then starts on a configured stack; the REPL is not up yet), or exits 5.
 # 4. Import the recipe's app module and call `main(net)`; it sets up its
 #    services and returns.
-# 5. Print the ready line (DESIGN §5), then install the poll hook: whenever the
+# 5. Print the ready line (DESIGN §5; ` ip6=` at its end unless ip6=off), then install the poll hook: whenever the
 #    interpreter waits (REPL input, select.poll, time.sleep, a blocking socket
 #    call) the hook polls the stack and caps the halt at the stack's next timer
 #    (50 ms while the app has pollers; no wake-up at all otherwise). The
@@ -247,7 +247,7 @@ def start(app="app", bus=None, log=print, nic=None):
     if nic.t.kind == "pci":
         log("")  # SeaBIOS (q35) leaves "Booting from ROM.." without a newline: the
         # ready line must start a line of its own (DESIGN §5's regex is anchored)
-    log(config.ready_line())
+    log(stack.ready_line())
     svc = Service(stack, nic, bus, log=log)
     stack.service = svc
     bus.poll_hook(svc.hook)

@@ -55,7 +55,7 @@ GUEST_MAC = "52:54:00:12:34:56"
 PEER_IP = "10.0.2.2"
 PEER_MAC = "52:54:00:00:00:02"
 BANNER = re.compile(rb"^MicroPython v[^\r\n]*\r?\n", re.M)
-READY = re.compile(rb"^ethox-uk: ready ip=\d+(\.\d+){3} mac=[0-9a-f]{2}(:[0-9a-f]{2}){5}\r?$",
+READY = re.compile(rb"^ethox-uk: ready ip=\d+(\.\d+){3} mac=[0-9a-f]{2}(:[0-9a-f]{2}){5}( \S+=\S+)*\r?$",
                    re.M)
 PROMPT = b"\n>>> "
 BOOT_TIMEOUT = 60.0

@@ -34,6 +34,7 @@ from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Ether
 
 from . import wire
+from .context6 import Ctx6
 from .registry import CheckFailed, MustFailed, NotApplicable
 
 BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
@@ -59,10 +60,13 @@ def mac_str(raw6):
     return ":".join("%02x" % b for b in raw6)
 
 
-class Ctx:
+class Ctx(Ctx6):
     def __init__(self, peer, target_ip, target_mac, peer_ip, peer_mac, prefix=24,
-                 timescale=1.0, services=None, slack=SLACK, client_factory=None):
+                 timescale=1.0, services=None, slack=SLACK, client_factory=None,
+                 target_ip6=None, peer_ip6=None):
         self.peer = peer
+        self.target_ip6 = target_ip6
+        self.peer_ip6 = peer_ip6
         self.target_ip = target_ip
         self.target_mac = target_mac
         self.peer_ip = peer_ip

@@ -65,6 +65,7 @@ class Peer:
         self.clock = clock
         self.answers = {ip: mac}  # ARP requests the peer answers by itself
         self.auto_arp = True
+        self.answers6 = {}  # IPv6 address -> MAC: neighbour solicitations answered likewise
         self.deadline = None
         self.index = 0
         self.lines = []  # transcript of the current check: (seconds, arrow, text, index)
@@ -163,6 +164,25 @@ class Peer:
         self.send(Ether(dst=hwsrc, src=mac) / ARP(op=2, hwsrc=mac, psrc=pdst, hwdst=hwsrc,
                                                   pdst=psrc), note="answered by the peer")
 
+    def _auto_nd(self, f):
+        raw = f.raw
+        if (not self.auto_arp or not self.answers6 or len(raw) < 78
+                or raw[12:14] != b"\x86\xdd" or raw[20] != 58 or raw[54] != 135):
+            return
+        target = socket.inet_ntop(socket.AF_INET6, bytes(raw[62:78]))
+        mac = self.answers6.get(target)
+        if mac is None:
+            return
+        from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, IPv6
+        from scapy.layers.l2 import Ether
+
+        src = socket.inet_ntop(socket.AF_INET6, bytes(raw[22:38]))
+        unspec = src == "::"
+        self.send(Ether(dst=":".join("%02x" % b for b in raw[6:12]), src=mac)
+                  / IPv6(src=target, dst="ff02::1" if unspec else src, hlim=255)
+                  / ICMPv6ND_NA(tgt=target, R=0, S=0 if unspec else 1, O=1)
+                  / ICMPv6NDOptDstLLAddr(lladdr=mac), note="answered by the peer")
+
     def recv(self, timeout):
         """The next frame within timeout (a Frame), or None. ARP for `answers` is answered."""
         raw = self._read(timeout)
@@ -173,6 +193,7 @@ class Peer:
         self.rx_log.append(f)
         self._line("←", self._describe_rx(raw), f.index)
         self._auto_arp(f)
+        self._auto_nd(f)
         return f
 
     def wait(self, match, timeout, what=None):
@@ -219,6 +240,7 @@ class Peer:
             self.received_frames += 1
             self._line("←", self._describe_rx(raw) + " (left over)", f.index)
             self._auto_arp(f)
+            self._auto_nd(f)
             out.append(f)
 
     def _check_deadline(self):

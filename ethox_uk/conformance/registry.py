@@ -31,10 +31,11 @@ import re
 
 # Group modules under checks/, in the order they run (lower layers first).
 LOWER_GROUPS = ("arp", "ipv4", "icmp", "udp")
+IPV6_GROUPS = ("ipv6", "icmpv6", "ndp")
 TCP_GROUPS = ("tcp_handshake", "tcp_options", "tcp_data", "tcp_close", "tcp_rst",
               "tcp_timers", "tcp_congestion", "tcp_review")
 APP_GROUPS = ("dhcp", "dns")  # the stack's own clients (DHCP with fresh targets)
-GROUPS = LOWER_GROUPS + TCP_GROUPS + APP_GROUPS  # the checks/ modules, in the order they run
+GROUPS = LOWER_GROUPS + IPV6_GROUPS + TCP_GROUPS + APP_GROUPS  # the checks/ modules, in running order
 
 # The smoke subset (`--smoke`, for CI): a few checks from every group, for the slow
 # or unusual configurations (TCG, q35, the bridge path); the full suite runs elsewhere.
@@ -44,6 +45,8 @@ SMOKE = (
     "ipv4.options_record_route_echo",
     "icmp.echo_reply_identity", "icmp.echo_reply_1472", "icmp.echo_burst",
     "udp.echo_identity", "udp.port_unreachable", "udp.bad_checksum_dropped",
+    "ipv6.echo_link_local", "ipv6.fragments_reassembled", "icmpv6.port_unreachable",
+    "ndp.ns_answered",
     "tcp_handshake.syn_gets_synack", "tcp_handshake.syn_to_closed_port_rst",
     "tcp_options.mss_in_synack", "tcp_options.segments_fit_mtu",
     "tcp_data.echo_integrity", "tcp_data.reassembly_out_of_order",

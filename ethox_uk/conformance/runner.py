@@ -21,6 +21,7 @@ import traceback
 from .context import Ctx
 from .peer import Peer, TargetGone
 from .context import SLACK
+from . import wire6
 from .registry import VIOLATION, CheckFailed, CheckTimeout, MustFailed, NotApplicable
 from .target import TargetError
 
@@ -183,10 +184,18 @@ class Session:
         if t.mac and t.mac != mac:
             self.peer.note("the target announced %s but answers ARP with %s" % (t.mac, mac))
         t.mac = mac
+        # IPv6: link-local addresses, the target's from its ready line when it names one,
+        # else (an attached target) the EUI-64 one its MAC gives; the peer answers
+        # neighbour solicitations for its own
+        ip6 = (getattr(t, "ip6", None) or "").split("/")[0]
+        target_ip6 = ip6 if ip6.startswith("fe80:") else wire6.eui64_ll(mac)
+        peer_ip6 = wire6.eui64_ll(self.peer_mac)
+        self.peer.answers6[peer_ip6] = self.peer_mac
         self.ctx_args = dict(target_ip=t.ip, target_mac=mac, peer_ip=t.gw,
                              peer_mac=self.peer_mac, prefix=t.prefix,
                              timescale=self.timescale, slack=self.slack,
-                             client_factory=t.dhcp_client)
+                             client_factory=t.dhcp_client,
+                             target_ip6=target_ip6, peer_ip6=peer_ip6)
 
     def resolve(self):
         """The target's MAC from an ARP exchange (TargetError when nobody answers)."""

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 READY_RE = re.compile(r"^ethox-uk: ready ip=(\d+(?:\.\d+){3}) "
-                      r"mac=([0-9a-f]{2}(?::[0-9a-f]{2}){5})\r?$")
+                      r"mac=([0-9a-f]{2}(?::[0-9a-f]{2}){5})(?: ip6=(\S+))?(?: \S+=\S+)*\r?$")
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_IP = "10.0.2.15/24"
 DEFAULT_GW = "10.0.2.2"
@@ -222,6 +222,7 @@ class ProcessTarget(Target):
                                   % (self.what, timeout, self.output_tail()))
         m = READY_RE.match(self._ready_line)
         self.ip, self.mac = m.group(1), m.group(2)
+        self.ip6 = m.group(3)  # "ADDR/PFX" when the target runs IPv6
 
     def exit_status(self):
         return None if self.proc is None else self.proc.poll()

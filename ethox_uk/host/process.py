@@ -18,7 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-READY_RE = re.compile(r"^ethox-uk: ready ip=(\d+(?:\.\d+){3}) mac=([0-9a-f]{2}(?::[0-9a-f]{2}){5})\r?$")
+# more fields may follow mac= (DESIGN §5: ip6=ADDR/PFX unless ip6=off)
+READY_RE = re.compile(r"^ethox-uk: ready ip=(\d+(?:\.\d+){3}) mac=([0-9a-f]{2}(?::[0-9a-f]{2}){5})"
+                      r"(?: ip6=(\S+))?(?: \S+=\S+)*\r?$")
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
@@ -45,6 +47,7 @@ class HostProcess:
         self.argv = list(prefix) + command("host", str(recipe), "--net", str(spec), *args)
         self.proc = None
         self.lines = []  # stdout lines read so far
+        self.ip6 = None  # the ready line's ip6= field
 
     def start(self):
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -63,6 +66,7 @@ class HostProcess:
                 self.lines.append(line)
                 m = READY_RE.match(line)
                 if m:
+                    self.ip6 = m.group(3)  # "ADDR/PFX", or None with ip6=off
                     return m.group(1), m.group(2)
             left = deadline - time.monotonic()
             if left <= 0:

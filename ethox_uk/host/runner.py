@@ -168,7 +168,7 @@ class Runner:
                             "ethox_uk.stack.aio.start(net, coro) in main() and return")
 
     def ready(self):
-        print(self.stack.config.ready_line(), file=self.out, flush=True)
+        print(self.stack.ready_line(), file=self.out, flush=True)
 
     def _report_errors(self):
         n = self.stack.counters.c["internal_error"]

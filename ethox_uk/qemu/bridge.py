@@ -84,7 +84,9 @@ def bridged(net, cmdline="", announce=True):
                         "--net dgram:LOCAL,REMOTE (rootless)", status=2)
     user = unprivileged_user()
     try:
-        br = BridgeNet()
+        # IPv6 on in the namespace: the image speaks it (ip6=auto), so the tester can
+        # ping -6 / curl -6 its link-local address (or a global one from a router there)
+        br = BridgeNet(ipv6=True)
     except NetSetupError as e:
         raise QemuError("--net bridge: %s" % e, status=2) from None
     try:
@@ -97,9 +99,10 @@ def bridged(net, cmdline="", announce=True):
         if announce:
             _note("--net bridge: network namespace %s (bridge %s: guest %s, tester %s %s); "
                   "reach the guest with e.g. `ip netns exec %s ping %s` or `ip netns exec %s "
-                  "curl http://%s/`; it is removed when the guest ends"
+                  "curl http://%s/` (IPv6: `ping -6 ADDR%%%s`, ADDR from the ready line's "
+                  "ip6=); it is removed when the guest ends"
                   % (br.name, br.bridge, br.tap, br.veth, br.tester_cidr, br.name, ip,
-                     br.name, ip))
+                     br.name, ip, br.veth))
         yield net.with_spec(spec)
     finally:
         spec.release_tap()

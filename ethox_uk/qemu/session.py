@@ -32,7 +32,8 @@ from .bridge import bridged, default_net
 from .cmdline import QemuError
 from .vm import Console, Vm
 
-READY = re.compile(rb"^ethox-uk: ready ip=\d+(\.\d+){3} mac=[0-9a-f]{2}(:[0-9a-f]{2}){5}\r?$",
+# DESIGN §5: more fields may follow mac= (e.g. " ip6=fe80::..."): readers match the prefix
+READY = re.compile(rb"^ethox-uk: ready ip=\d+(\.\d+){3} mac=[0-9a-f]{2}(:[0-9a-f]{2}){5}( \S+=\S+)*\r?$",
                    re.M)
 PROMPT = b"\n>>> "
 QUIT_KEY = b"\x1d"  # Ctrl-]

@@ -606,18 +606,19 @@ class Server:
         await self.wait_closed()
 
 
-def _sock(net):
+def _sock(net, af=_socket.AF_INET):
     if net is None:
-        return _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
-    return _socket.TcpSocket(net)
+        return _socket.socket(af, _socket.SOCK_STREAM)
+    return _socket.TcpSocket(net, af)
 
 
 async def start_server(cb, host, port, backlog=5, ssl=None, net=None):
-    """Listen on host:port ('' / '0.0.0.0' / our address); cb(reader, writer)
-    runs as a task per connection. net: the stack (default: socket.use()'s)."""
+    """Listen on host:port ('' / '0.0.0.0' / '::' / our address); cb(reader, writer)
+    runs as a task per connection, from either family (the TCP layer's listeners
+    are dual stack). net: the stack (default: socket.use()'s)."""
     if ssl:
         raise OSError(_socket.errno.EOPNOTSUPP)
-    s = _sock(net)
+    s = _sock(net, _socket.AF_INET6 if host and ":" in host else _socket.AF_INET)
     try:
         s.setblocking(False)
         s.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
@@ -656,12 +657,12 @@ async def _resolve(host, port, net):
 
 
 async def open_connection(host, port, ssl=None, net=None):
-    """(reader, writer) connected to host:port (an address, or a name the
-    stack's resolver looks up first)."""
+    """(reader, writer) connected to host:port (an IPv4 or IPv6 address, or a name
+    the stack's resolver looks up first)."""
     if ssl:
         raise OSError(_socket.errno.EOPNOTSUPP)
     ai = await _resolve(host, port, net)
-    s = _sock(net)
+    s = _sock(net, _socket.AF_INET6 if ":" in ai[0] else _socket.AF_INET)
     s.setblocking(False)
     s.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
     try:

@@ -14,6 +14,12 @@
 # With ip=dhcp the address is 0.0.0.0/0 until a lease is bound (stack/dhcp.py
 # fills ip, prefix, gw, dns and mtu in); a gw= word then only stands in when
 # the server names no router.
+#
+# IPv6 words: `ip6=auto` (the default: a link-local address, and a global one
+# from a router advertisement's prefix, RFC 4862), `ip6=ADDR/PFX` (a static
+# address, plus the link-local; router advertisements still give the default
+# router and MTU but no address), `ip6=off` (no IPv6 at all); `gw6=ADDR` a
+# static default router (else the advertising router).
 
 DEFAULT_IP = "10.0.2.15/24"
 DEFAULT_GW = "10.0.2.2"
@@ -189,7 +195,10 @@ def _hostname(text):
 
 
 class Config:
-    def __init__(self, ip=DEFAULT_IP, gw=DEFAULT_GW, mac=DEFAULT_MAC, words=None):
+    def __init__(self, ip=DEFAULT_IP, gw=DEFAULT_GW, mac=DEFAULT_MAC, words=None, ip6="off",
+                 gw6=None):
+        # ip6: boot words default to "auto" (from_words); a Config built in code
+        # is IPv4 only unless it asks (tests and tools that count frames)
         self.dhcp = ip == DHCP
         if self.dhcp:
             self.ip, self.prefix = UNSET_IP, 0
@@ -207,6 +216,27 @@ class Config:
         self.acd_ms = _number(words, "acd", ACD_RFC_MS, 0, 60000,
                               "the longest address check in ms, 0-60000 (0: none)")
         self.hostname = _hostname(words.get("hostname"))
+        # ip6_mode: "auto", "static" (ip6 = 16 bytes, prefix6) or "off"
+        self.ip6 = None
+        self.prefix6 = 64
+        if ip6 in ("auto", "off", ""):
+            self.ip6_mode = ip6 or "auto"
+        else:
+            self.ip6_mode = "static"
+            try:
+                self.ip6, self.prefix6 = parse_cidr6(ip6)
+            except ValueError as e:
+                raise ValueError("ip6=%s: %s (or ip6=auto / ip6=off)" % (ip6, e))
+            if self.ip6[0] == 0xFF or not any(self.ip6):
+                raise ValueError("ip6=%s: a host address is unicast, not :: or multicast" % ip6)
+        self.gw6 = None
+        if gw6:
+            try:
+                self.gw6 = parse_ip6(gw6)
+            except ValueError as e:
+                raise ValueError("gw6=%s: %s" % (gw6, e))
+            if self.gw6[0] == 0xFF or not any(self.gw6):
+                raise ValueError("gw6=%s: a router address is unicast" % gw6)
         if self.gw is not None and not self.on_link(self.gw):
             raise ValueError("gateway %s is not inside %s/%d: pick a gateway on the local network"
                              % (format_ip(self.gw), format_ip(self.ip), self.prefix))
@@ -262,7 +292,13 @@ class Config:
         return cls(ip=ip or words.get("ip", DEFAULT_IP),
                    gw=gw or words.get("gw", DEFAULT_GW),
                    mac=mac or words.get("mac", DEFAULT_MAC),
-                   words=words)
+                   words=words, ip6=words.get("ip6", "auto"), gw6=words.get("gw6"))
 
-    def ready_line(self):
-        return "ethox-uk: ready ip=%s mac=%s" % (format_ip(self.ip), format_mac(self.mac))
+    def ready_line(self, ip6=None):
+        """DESIGN §5's line; ` ip6=ADDR/PFX` follows when IPv6 is on (the stack
+        passes its address: the static one, else the link-local, which is still
+        tentative at boot -- duplicate address detection ends after the line)."""
+        line = "ethox-uk: ready ip=%s mac=%s" % (format_ip(self.ip), format_mac(self.mac))
+        if ip6 is not None:
+            line += " ip6=%s/%d" % (format_ip6(ip6[0]), ip6[1])
+        return line

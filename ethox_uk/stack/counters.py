@@ -29,6 +29,22 @@ NAMES = (
     # udp
     "udp_truncated", "udp_bad_length", "udp_bad_checksum", "udp_no_listener",
     "udp_socket_full", "udp_rx", "udp_tx", "udp_echo_refused",
+    # ipv6, icmpv6, neighbour discovery, mld
+    "ipv6_truncated", "ipv6_bad_version", "ipv6_bad_length", "ipv6_bad_source",
+    "ipv6_not_for_us", "ipv6_bad_header", "ipv6_bad_option", "ipv6_routing_header",
+    "ipv6_unknown_next_header", "ipv6_no_next_header", "ipv6_no_route", "ipv6_no_source",
+    "ipv6_no_address_slot", "ipv6_no_prefix_slot", "ipv6_frag_overlap", "ipv6_frag_timeout",
+    "ipv6_frag_no_memory", "ipv6_frag_too_big", "ipv6_frag_bad", "ipv6_frag_duplicate",
+    "ipv6_frag_source_limit", "ipv6_reassembled", "ipv6_fragments_sent",
+    "icmp6_truncated", "icmp6_bad_checksum", "icmp6_unhandled_type", "icmp6_ignored",
+    "icmp6_echo_replies", "icmp6_errors_sent", "icmp6_error_suppressed",
+    "icmp6_errors_received", "icmp6_rate_limited", "icmp6_echo_replies_rx",
+    "icmp6_echo_requests_sent", "icmp6_too_big_rx",
+    "nd_bad_message", "nd_not_for_us", "nd_ns_rx", "nd_na_rx", "nd_ra_rx", "nd_ns_sent",
+    "nd_na_sent", "nd_rs_sent", "nd_queue_full", "nd_unresolved", "nd_pending_full",
+    "nd_table_full", "nd_dad_failed", "nd_address_conflict", "nd_prefix_ignored",
+    "mld_reports_sent", "mld_queries_rx", "mld_bad_query",
+    "udp_no_checksum",
     # tcp (the TCP layer adds its reasons here)
     "tcp_truncated", "tcp_bad_offset", "tcp_bad_checksum", "tcp_bad_options",
     "tcp_no_listener", "tcp_rx", "tcp_tx",

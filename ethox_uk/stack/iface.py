@@ -31,6 +31,12 @@
 # runs only when it is due, and next_timeout() reads them without a call.
 # They also keep next_timeout(now) -> ms until that timer, or -1.
 #
+# IPv6 (unless the config says ip6=off): ip6 (layer/ip6.py) with nd (neighbour
+# discovery, autoconfiguration), mld and icmp6 beside it; the Ethernet layer
+# hands it EtherType 0x86DD. Its timers are one deadline, ip6.timer_at; it
+# starts (link-local address, DAD, router solicitation) at the first poll, so
+# the boot is not held up and its times are the runner's clock.
+#
 # `faults` (test-only negative controls, see faults.py): a set of switch names
 # kept as stack.faults; each layer reads the ones it honours in __init__.
 from .compat import micropython
@@ -63,6 +69,18 @@ class Stack:
         self.icmp = IcmpLayer(self)
         self.udp = UdpLayer(self)
         self.tcp = None
+        self.ip6 = self.nd = self.mld = self.icmp6 = None
+        if config.ip6_mode != "off":
+            from .layer.ip6 import Ip6Layer
+            from .layer.ndp import NdLayer
+            from .layer.mld import MldLayer
+            from .layer.icmp6 import Icmp6Layer
+
+            ip6 = self.ip6 = Ip6Layer(self)
+            ip6.nd = self.nd = NdLayer(self)
+            ip6.mld = self.mld = MldLayer(self)
+            ip6.icmp6 = self.icmp6 = Icmp6Layer(self)
+            ip6.timer_at = 0  # start() at the first poll
         self._pollers = []
         self._timer_sources = []
         self._clients = []  # the stack's own clients with timers (DHCP, the resolver)
@@ -124,6 +142,9 @@ class Stack:
                 t = cl.timer_at
                 if 0 <= t <= now:
                     cl.poll(now)
+            ip6 = self.ip6
+            if ip6 is not None and 0 <= ip6.timer_at <= now:
+                ip6.poll(now)
             if self._timer is not None:
                 self._run_timer(now)
         except Exception as e:
@@ -135,6 +156,16 @@ class Stack:
         for p in self._pollers:
             p(now)
         return n
+
+    def ready_line(self):
+        """DESIGN §5's ready line; with IPv6 on it ends in ` ip6=ADDR/PFX`: the
+        static address, else the link-local one (known from the MAC before the
+        first poll; duplicate address detection confirms it about a second
+        after the line)."""
+        a = None
+        if self.ip6 is not None:
+            a = self.ip6.boot_address()
+        return self.config.ready_line(a)
 
     def add_timer(self, obj):
         """Run obj.poll(now) in the round where obj.timer_at (absolute ms, -1:
@@ -170,6 +201,11 @@ class Stack:
         t = self.ip.frag.timer_at
         if t >= 0 and (best < 0 or t < best):
             best = t
+        ip6 = self.ip6
+        if ip6 is not None:
+            t = ip6.timer_at
+            if t >= 0 and (best < 0 or t < best):
+                best = t
         if self._timer is not None:
             best = self._timer_bound(best)
         tcp = self.tcp

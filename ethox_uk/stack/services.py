@@ -555,7 +555,12 @@ def connect_back(svc, key, path):
         raise http.HttpError(503, "no free connection slot or port")
     svc.mux.conns[o.key] = EchoConn(svc, o.key)
     svc.active += 1
-    body = b"connecting to %d.%d.%d.%d:%d\n" % (rip[0], rip[1], rip[2], rip[3], int(port))
+    if len(rip) == 16:
+        from .config import format_ip6
+
+        body = b"connecting to [%s]:%d\n" % (format_ip6(rip).encode(), int(port))
+    else:
+        body = b"connecting to %d.%d.%d.%d:%d\n" % (rip[0], rip[1], rip[2], rip[3], int(port))
     return http.Response(http.head(200, len(body), b"text/plain", True), body)
 
 
@@ -752,8 +757,25 @@ def udp_echo_handler(net):
     return echo
 
 
+def udp6_echo_handler(net):
+    """udp_echo_handler's IPv6 twin: never a datagram to a group (ff00::/8)
+    nor one from a port below 1024."""
+    c = net.counters.c
+
+    def echo(view, payload_off, payload_len, src_ip_off, src_port, now):
+        # the destination follows the 16-byte source in the IPv6 header
+        if src_port < _PRIVILEGED_PORTS or view[src_ip_off + 16] == 0xFF:
+            c["udp_echo_refused"] += 1
+            return None
+        return payload_len
+
+    return echo
+
+
 def serve_udp_echo(net, port=7):
     net.udp.bind(port, udp_echo_handler(net))
+    if net.ip6 is not None:
+        net.udp.bind6(port, udp6_echo_handler(net))
 
 
 def _idle_ms(net, idle_ms):

@@ -24,6 +24,13 @@
 # Socket types plug in through register(type, cls): SOCK_DGRAM is UdpSocket,
 # SOCK_STREAM is TcpSocket (both below).
 #
+# AF_INET6 (when the stack has IPv6; EAFNOSUPPORT with ip6=off): addresses are
+# ("2001:db8::1", port) (a 4-tuple's flow info and scope are accepted and
+# ignored; "" is ::), and come back as 2-tuples like AF_INET's. SOCK_DGRAM is
+# Udp6Socket; a TCP listener takes both families on its port (dual stack, as
+# Linux with IPV6_V6ONLY off), so an AF_INET6 and an AF_INET socket cannot
+# listen on one port.
+#
 # TCP: one TcpMux per stack is the TcpLayer's user (layer/tcp/io.py): it hands
 # each In to the handler of its connection -- a socket's _Conn or a service's
 # handler (services.py) -- and a new passive connection to the listener of its
@@ -135,15 +142,48 @@ def _addr_bytes(host):
         raise OSError(errno.EINVAL)
 
 
-def _sockaddr(addr):
+_ANY6 = bytes(16)
+EAFNOSUPPORT = _errno("EAFNOSUPPORT", 97)
+
+
+def _addr6_bytes(host):
+    if isinstance(host, (bytes, bytearray)) and len(host) == 16:
+        return bytes(host)
+    if host == "":
+        return _ANY6
     try:
+        return parse_ip6(host.split("%", 1)[0])
+    except (ValueError, AttributeError, TypeError):
+        raise OSError(errno.EINVAL)
+
+
+def _sockaddr(addr, af=AF_INET):
+    try:
+        if af == AF_INET6 and len(addr) == 4:
+            addr = addr[:2]
         host, port = addr
         port = int(port)
     except (ValueError, TypeError):
         raise OSError(errno.EINVAL)
     if not 0 <= port <= 65535:
         raise OSError(errno.EINVAL)
-    return _addr_bytes(host), port
+    return _addr6_bytes(host) if af == AF_INET6 else _addr_bytes(host), port
+
+
+def _fmt(ip):
+    return format_ip6(ip) if len(ip) == 16 else format_ip(ip)
+
+
+def _local6(stack, ip):
+    """OSError(EINVAL) unless ip is :: or one of our IPv6 addresses."""
+    if ip != _ANY6 and stack.ip6.find_addr(ip, 0) < 0:
+        raise OSError(errno.EINVAL)
+
+
+def _no_route(stack, ip):
+    if len(ip) == 16:
+        return stack.ip6.next_hop(ip) is None
+    return stack.ip.route(ip) is None
 
 
 EAI_NONAME = const(-2)
@@ -168,7 +208,7 @@ def _numeric(host, port, af, type, proto):
     t = type or SOCK_STREAM
     if ":" in host:
         try:
-            a = parse_ip6(host)
+            a = parse_ip6(host.split("%", 1)[0])  # a link-local's %zone: one link here
         except ValueError as e:
             raise OSError(EAI_NONAME, str(e))
         if af == AF_INET:
@@ -242,6 +282,14 @@ def register(sock_type, cls):
 
 
 def socket(af=AF_INET, type=SOCK_STREAM, proto=0):
+    if af == AF_INET6:
+        stack = current_stack()
+        if stack.ip6 is None:
+            raise OSError(EAFNOSUPPORT)  # the stack runs with ip6=off
+        cls = Udp6Socket if type == SOCK_DGRAM else _types.get(type)
+        if cls is None:
+            raise OSError(errno.EOPNOTSUPP)
+        return cls(stack, af, type, proto)
     if af != AF_INET:
         raise OSError(errno.EOPNOTSUPP)
     cls = _types.get(type)
@@ -479,17 +527,20 @@ class UdpSocket(SocketBase):
 
     def bind(self, addr):
         self._check()
-        ip, port = _sockaddr(addr)
+        ip, port = _sockaddr(addr, self.family)
         if self._port:
             raise OSError(errno.EINVAL)  # already bound
+        self._check_local(ip)
+        self._bind_port(port)
+
+    def _check_local(self, ip):
         our = self._stack.ip_addr
         if ip != b"\x00\x00\x00\x00" and ip != bytes(our):
             raise OSError(errno.EINVAL)  # not one of our addresses
-        self._bind_port(port)
 
     def connect(self, addr):
         self._check()
-        ip, port = _sockaddr(addr)
+        ip, port = _sockaddr(addr, self.family)
         if port == 0:
             raise OSError(errno.EINVAL)
         if not self._port:
@@ -503,7 +554,7 @@ class UdpSocket(SocketBase):
     # -- sending -----------------------------------------------------------------
     def sendto(self, data, addr):
         self._check()
-        ip, port = _sockaddr(addr)
+        ip, port = _sockaddr(addr, self.family)
         if port == 0:
             raise OSError(errno.EINVAL)
         return self._send(data, ip, port)
@@ -578,6 +629,87 @@ class UdpSocket(SocketBase):
 
 
 register(SOCK_DGRAM, UdpSocket)
+
+
+class Udp6Socket(UdpSocket):
+    """SOCK_DGRAM over IPv6: the same ring, 16-byte source addresses."""
+
+    def _alloc_ring(self):
+        UdpSocket._alloc_ring(self)
+        self._e_ip = bytearray(16 * RX_SLOTS)
+
+    def _on_datagram(self, view, off, n, src_off, sport, now):
+        # UdpSocket's, with 16 address bytes per entry (a copy: the IPv4 one
+        # stays free of family tests)
+        r = self._remote
+        if r is not None and (sport != self._rport or bytes(view[src_off:src_off + 16]) != r):
+            self._stack.counters.c["udp_no_listener"] += 1  # not from our peer
+            return None
+        k = (n + RX_SLOT_SIZE - 1) // RX_SLOT_SIZE or 1
+        if self._count >= RX_SLOTS or self._used + k > RX_SLOTS:
+            self._stack.counters.c["udp_socket_full"] += 1
+            return None
+        e = (self._head + self._count) % RX_SLOTS
+        s = (self._slot_head + self._used) % RX_SLOTS
+        self._e_slot[e] = s
+        self._e_len[e] = n
+        self._e_port[e] = sport
+        self._e_ip[16 * e:16 * e + 16] = view[src_off:src_off + 16]
+        pos = 0
+        slots = self._slots
+        while pos < n:
+            m = n - pos
+            if m > RX_SLOT_SIZE:
+                m = RX_SLOT_SIZE
+            slots[s][:m] = view[off + pos:off + pos + m]
+            s = (s + 1) % RX_SLOTS
+            pos += m
+        self._count += 1
+        self._used += k
+        return None
+
+    def _peer(self, e):
+        return (format_ip6(self._e_ip[16 * e:16 * e + 16]), self._e_port[e])
+
+    def _bind_port(self, port):
+        udp = self._stack.udp
+        if port == 0:
+            port = udp.ephemeral_port()
+            if port == 0:
+                raise OSError(errno.EADDRINUSE)
+        udp.bind6(port, self._handler)
+        self._port = port
+        if self._slots is None:
+            self._alloc_ring()
+
+    def _check_local(self, ip):
+        _local6(self._stack, ip)
+
+    def getsockname(self):
+        ip6 = self._stack.ip6
+        a = ip6.preferred_global() or ip6.link_local()
+        return (format_ip6(a) if a is not None else "::", self._port)
+
+    def _send(self, data, ip, port):
+        stack = self._stack
+        udp = stack.udp
+        n = len(data)
+        if n > udp.max_payload() - 20:
+            raise OSError(errno.EINVAL)  # larger than we fragment/reassemble
+        if ip == _ANY6 or _no_route(stack, ip):
+            raise OSError(errno.EHOSTUNREACH)
+        if not self._port:
+            self._bind_port(0)
+        if not self._wait_for(lambda: udp.send6(ip, port, self._port, data, _now(stack)) or None):
+            raise OSError(errno.EHOSTUNREACH)
+        return n
+
+    def _close(self):
+        if self._port:
+            self._stack.udp.unbind6(self._port)
+            self._port = 0
+        self._slots = None
+        self._remote = None
 
 
 # -- TCP ------------------------------------------------------------------------
@@ -1009,10 +1141,12 @@ class TcpSocket(SocketBase):
     # -- addresses -------------------------------------------------------------
     def bind(self, addr):
         self._check()
-        ip, port = _sockaddr(addr)
+        ip, port = _sockaddr(addr, self.family)
         if self._port or self._c is not None:
             raise OSError(errno.EINVAL)  # already bound
-        if ip != b"\x00\x00\x00\x00" and ip != bytes(self._stack.ip_addr):
+        if self.family == AF_INET6:
+            _local6(self._stack, ip)
+        elif ip != b"\x00\x00\x00\x00" and ip != bytes(self._stack.ip_addr):
             raise OSError(errno.EINVAL)  # not one of our addresses
         mux = self._mux
         if port == 0:
@@ -1026,6 +1160,13 @@ class TcpSocket(SocketBase):
         port = self._port
         if not port and self._c is not None:
             port = self._c.lport
+        c = self._c
+        if c is not None and not c.gone:
+            t = self._mux.layer.four_tuple(c.key)
+            if t is not None:
+                return (_fmt(t[0]), port)
+        if self.family == AF_INET6:
+            return ("::", port)
         return (format_ip(self._stack.ip_addr), port)
 
     def getpeername(self):
@@ -1067,7 +1208,7 @@ class TcpSocket(SocketBase):
         c = self._wait_for(self._accept_one)
         t = self._mux.layer.four_tuple(c.key)
         if t is not None:
-            c.peer = (format_ip(t[2]), t[3])
+            c.peer = (_fmt(t[2]), t[3])
             c.lport = t[1]
         s = TcpSocket(self._stack, self.family, self.type, self.proto)
         s._c = c
@@ -1086,11 +1227,11 @@ class TcpSocket(SocketBase):
             raise OSError(EISCONN if c.est else EALREADY)
         if self._lst is not None:
             raise OSError(EISCONN)
-        ip, port = _sockaddr(addr)
-        if port == 0 or ip == b"\x00\x00\x00\x00":
+        ip, port = _sockaddr(addr, self.family)
+        if port == 0 or ip == b"\x00\x00\x00\x00" or ip == _ANY6:
             raise OSError(errno.EINVAL)
         stack = self._stack
-        if stack.ip.route(ip) is None:
+        if _no_route(stack, ip):
             raise OSError(errno.EHOSTUNREACH)
         mux = self._mux
         layer = mux.layer
@@ -1099,7 +1240,7 @@ class TcpSocket(SocketBase):
             raise OSError(EADDRINUSE if self._port else ENOBUFS)
         key = o.key
         c = _Conn(mux, key)
-        c.peer = (format_ip(ip), port)
+        c.peer = (_fmt(ip), port)
         t = layer.four_tuple(key)
         c.lport = t[1] if t is not None else self._port
         mux.conns[key] = c

@@ -16,6 +16,7 @@ import os
 import select
 import socket
 import threading
+import time
 
 
 def passthrough(direction, raw):
@@ -43,13 +44,21 @@ class Relay(threading.Thread):
         return s
 
     def _send(self, direction, raw):
-        try:
-            if direction == "in":
-                self.s_in.sendto(raw, self.inner.local)
-            else:
-                self.s_out.sendto(raw, self.outer.remote)
-        except OSError:
-            pass  # the other side is not there (yet): a lost frame, as on a wire
+        s, to = (self.s_in, self.inner.local) if direction == "in" else \
+            (self.s_out, self.outer.remote)
+        deadline = time.monotonic() + 1.0
+        while True:
+            try:
+                s.sendto(raw, to)
+                return
+            except BlockingIOError:
+                # the receiver's queue is full (a unix datagram socket holds only a few
+                # frames): wait for it as a wire would not drop a burst a mutation injects
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.001)
+            except OSError:
+                return  # the other side is not there (yet): a lost frame, as on a wire
 
     def run(self):
         while not self._halt.is_set():

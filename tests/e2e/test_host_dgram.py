@@ -14,7 +14,8 @@ from scapy.utils import rdpcap
 
 from ethox_uk.host.peer import PEER_IP, PEER_MAC
 
-READY = re.compile(r"^ethox-uk: ready ip=\d+(\.\d+){3} mac=[0-9a-f]{2}(:[0-9a-f]{2}){5}\r?$")
+# DESIGN §5: more fields may follow mac= (ip6= unless ip6=off)
+READY = re.compile(r"^ethox-uk: ready ip=\d+(\.\d+){3} mac=[0-9a-f]{2}(:[0-9a-f]{2}){5}( \S+=\S+)*\r?$")
 WAIT = 3.0
 
 
@@ -36,7 +37,8 @@ def icmp_ok(p):
 def test_ready_line_follows_the_contract(echo_host):
     line = echo_host.host.lines[-1]
     assert READY.match(line), line
-    assert line == "ethox-uk: ready ip=10.0.2.15 mac=52:54:00:12:34:56"
+    assert line == ("ethox-uk: ready ip=10.0.2.15 mac=52:54:00:12:34:56 "
+                    "ip6=fe80::5054:ff:fe12:3456/64")
 
 
 def test_arp_who_has_is_answered(echo_host):
@@ -152,7 +154,8 @@ def test_ip_and_mac_options_win_over_the_recipe(sockdir):
     s = Served(sockdir, args=("--ip", "10.0.3.7/24", "--gw", "10.0.3.1", "--mac",
                               "02:00:00:00:00:07"))
     try:
-        assert s.host.lines[-1] == "ethox-uk: ready ip=10.0.3.7 mac=02:00:00:00:00:07"
+        assert s.host.lines[-1] == ("ethox-uk: ready ip=10.0.3.7 mac=02:00:00:00:00:07 "
+                                    "ip6=fe80::ff:fe00:7/64")
         s.peer.send(Ether(dst="ff:ff:ff:ff:ff:ff", src=PEER_MAC)
                     / ARP(op=1, hwsrc=PEER_MAC, psrc="10.0.3.1", pdst="10.0.3.7"))
         r = s.peer.expect(lambda p: ARP in p and p[ARP].op == 2, WAIT)
@@ -247,7 +250,7 @@ def test_app_exceptions_and_exit_codes(sockdir):
 
 
 def test_app_reads_boot_words(sockdir):
-    d = write_recipe(sockdir, 'cmdline = "ip=10.0.2.15/24 gw=10.0.2.2 greeting=hi"\n', """
+    d = write_recipe(sockdir, 'cmdline = "ip=10.0.2.15/24 gw=10.0.2.2 greeting=hi ip6=off"\n', """
         def main(net):
             print("greeting", net.config.words.get("greeting"))
     """)

@@ -30,7 +30,8 @@ from ethox_uk.netsetup import list_namespaces
 
 REPO = Path(__file__).resolve().parents[2]
 GUEST = "10.0.2.15"
-READY = re.compile(rb"^ethox-uk: ready ip=10\.0\.2\.15 mac=52:54:00:12:34:56\r?$", re.M)
+# up to the newline: the line may arrive in pieces, and fields (ip6=) follow mac=
+READY = re.compile(rb"^ethox-uk: ready ip=10\.0\.2\.15 mac=52:54:00:12:34:56( \S+=\S+)*\r?\n", re.M)
 NS_LINE = re.compile(rb"network namespace (exuk-\d+-\d+)")
 BOOT_TIMEOUT = 30.0
 

@@ -30,7 +30,7 @@ BOOTS = [(KVM, "microvm"), ("tcg", "microvm"), ("tcg", "q35")]
 BOOT_IDS = ["%s-microvm" % KVM, "tcg-microvm", "tcg-q35"]
 BANNER = b"MicroPython v1.25.0"
 PROMPT = b">>> "
-READY = re.compile(rb"^ethox-uk: ready ip=\d+(\.\d+){3} mac=[0-9a-f]{2}(:[0-9a-f]{2}){5}\r?$", re.M)
+READY = re.compile(rb"^ethox-uk: ready ip=\d+(\.\d+){3} mac=[0-9a-f]{2}(:[0-9a-f]{2}){5}( \S+=\S+)*\r?$", re.M)
 T_BOOT = 60  # seconds for a boot to reach the REPL (q35 under KVM would need ~6)
 T_CMD = 120  # seconds for a whole command
 

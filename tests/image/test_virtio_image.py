@@ -32,7 +32,8 @@ REPO = Path(__file__).resolve().parents[2]
 WORK = REPO / "build" / "test-virtio"
 GUEST_MAC = "52:54:00:12:34:56"
 GUEST_IP = "10.0.2.15"
-READY = re.compile(rb"^ethox-uk: ready ip=\d+(\.\d+){3} mac=[0-9a-f]{2}(:[0-9a-f]{2}){5}\r?$", re.M)
+# up to the newline: the serial line may arrive in pieces (ip6= after mac=)
+READY = re.compile(rb"^ethox-uk: ready ip=\d+(\.\d+){3} mac=[0-9a-f]{2}(:[0-9a-f]{2}){5}( \S+=\S+)*\r?\n", re.M)
 BOOT_TIMEOUT = 30.0  # TCG on a loaded 2-core host, q35 through SeaBIOS
 
 KVM = "kvm" if kvm.usable() else "tcg"
@@ -147,7 +148,8 @@ def test_echo_image_answers_arp_ping_and_udp(image, sockdir, accel, machine):
     vm = Vm(qemu_argv(image, accel, machine, local, remote))
     try:
         m = vm.wait_for(READY)
-        assert m.group(0).strip() == ("ethox-uk: ready ip=%s mac=%s" % (GUEST_IP, GUEST_MAC)).encode()
+        assert m.group(0).strip() == ("ethox-uk: ready ip=%s mac=%s ip6=fe80::5054:ff:fe12:3456/64"
+                                      % (GUEST_IP, GUEST_MAC)).encode()
 
         peer.send(Ether(dst="ff:ff:ff:ff:ff:ff", src=PEER_MAC)
                   / ARP(op=1, hwsrc=PEER_MAC, psrc=PEER_IP, pdst=GUEST_IP))

@@ -104,6 +104,7 @@ class EthArpStack(Stack):
         self.icmp = None
         self.udp = None
         self.tcp = None
+        self.ip6 = None
         self._pollers = []
         self._timer_sources = []
         self._clients = []

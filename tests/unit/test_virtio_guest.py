@@ -8,7 +8,8 @@ from ethox_uk import guest
 from virtio import sim
 from virtio.net import VirtioNet
 
-READY = "ethox-uk: ready ip=10.0.2.15 mac=52:54:00:12:34:56"
+READY = "ethox-uk: ready ip=10.0.2.15 mac=52:54:00:12:34:56 ip6=fe80::5054:ff:fe12:3456/64"
+READY_V4 = "ethox-uk: ready ip=10.0.2.15 mac=52:54:00:12:34:56"
 
 
 class App:
@@ -59,7 +60,28 @@ def test_the_device_mac_wins_over_the_boot_word():
     bus, dev = sim.mmio_machine(mac=b"\x52\x54\x00\xab\xcd\xef")
     bus.cmdline_text += " mac=52:54:00:00:00:01"
     bus, dev, net, lines, app = boot(bus=bus, dev=dev)
-    assert lines == ["ethox-uk: ready ip=10.0.2.15 mac=52:54:00:ab:cd:ef"]
+    assert lines == ["ethox-uk: ready ip=10.0.2.15 mac=52:54:00:ab:cd:ef "
+                     "ip6=fe80::5054:ff:feab:cdef/64"]
+
+
+def test_ip6_words_set_the_ready_line():
+    for words, tail in ((" ip6=off", ""), (" ip6=2001:db8::15/64", " ip6=2001:db8::15/64"),
+                        (" ip6=auto gw6=fe80::1", " ip6=fe80::5054:ff:fe12:3456/64")):
+        bus, dev = sim.mmio_machine()
+        bus.cmdline_text += words
+        bus, dev, net, lines, app = boot(bus=bus, dev=dev)
+        assert lines == [READY_V4 + tail], lines
+    bus, dev = sim.mmio_machine()
+    bus.cmdline_text += " ip6=2001:db8::1::2"
+    bus, dev, net, lines, app = boot(bus=bus, dev=dev)
+    assert bus.exits == [guest.EXIT_BAD_WORDS] and "ip6=2001:db8::1::2" in lines[0], lines
+
+
+def v4_machine():
+    """The simulated machine booting with ip6=off (tests that count IPv4 frames)."""
+    bus, dev = sim.mmio_machine()
+    bus.cmdline_text += " ip6=off"
+    return bus, dev
 
 
 def test_no_device_exits_3_with_a_clear_message():
@@ -104,7 +126,8 @@ def test_a_failing_poller_exits_1_from_the_hook():
 
 
 def test_the_hook_serves_arp_ping_and_udp_echo():
-    bus, dev, net, lines, app = boot()
+    bus, dev = v4_machine()
+    bus, dev, net, lines, app = boot(bus=bus, dev=dev)
     body = arp_body(1, PEER_MAC, PEER_IP, b"\x00" * 6, OUR_IP)
     dev.deliver(eth_frame(BCAST_MAC, PEER_MAC, 0x0806, body))
     payload = b"\x42" * 56
@@ -125,7 +148,8 @@ def test_the_hook_serves_arp_ping_and_udp_echo():
 
 
 def test_the_hook_keeps_polling_while_frames_wait_and_halts_when_idle():
-    bus, dev, net, lines, app = boot()
+    bus, dev = v4_machine()
+    bus, dev, net, lines, app = boot(bus=bus, dev=dev)
     for i in range(40):  # more than one poll round's budget (32)
         dev.deliver(frame_in(ipv4_pkt(PEER_IP, OUR_IP, 17,
                                       udp_dgram(PEER_IP, OUR_IP, 5555, 7, b"x%d" % i))))
@@ -165,6 +189,6 @@ def test_reload_starts_the_app_again_on_a_new_stack_over_the_same_device():
     dev.deliver(frame_in(ipv4_pkt(PEER_IP, OUR_IP, 17,
                                   udp_dgram(PEER_IP, OUR_IP, 5555, 7, b"again"))))
     bus.hook()
-    out = dev.take_sent()
+    out = [f for f in dev.take_sent() if f[12:14] != b"\x86\xdd"]  # (IPv6's own aside)
     assert len(out) == 2 and out[1][42:47] == b"again"
     assert new.counters.c["internal_error"] == 0

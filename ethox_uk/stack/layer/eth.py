@@ -13,6 +13,7 @@ _HEADER_LEN = const(14)
 _MIN_FRAME = const(60)
 _TYPE_IPV4 = const(0x0800)
 _TYPE_ARP = const(0x0806)
+_TYPE_IPV6 = const(0x86DD)
 
 
 class EthLayer:
@@ -31,8 +32,10 @@ class EthLayer:
             return 0
         mac = stack.mac
         if view[0] & 1:
-            # group address: broadcast is ours, any other multicast is not
-            if (view[0] & view[1] & view[2] & view[3] & view[4] & view[5]) != 0xFF:
+            # group address: broadcast is ours, and IPv6 multicast (33:33, RFC
+            # 2464 §7: the IPv6 layer checks the group); any other is not
+            if (view[0] & view[1] & view[2] & view[3] & view[4] & view[5]) != 0xFF and not (
+                    view[0] == 0x33 and view[1] == 0x33 and stack.ip6 is not None):
                 self.c["eth_not_for_us"] += 1
                 return 0
         elif not (view[5] == mac[5] and view[4] == mac[4] and view[3] == mac[3]
@@ -48,6 +51,8 @@ class EthLayer:
             n = stack.ip.receive(view, length, now)
         elif t == _TYPE_ARP:
             n = stack.arp.receive(view, length, now)
+        elif t == _TYPE_IPV6 and stack.ip6 is not None:
+            n = stack.ip6.receive(view, length, now)
         else:
             self.c["eth_unknown_type"] += 1
             return 0

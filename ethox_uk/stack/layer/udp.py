@@ -16,6 +16,11 @@
 # fixes the length and checksums (the reply leaves fragmented if it is larger
 # than the MTU). socket.py builds its SOCK_DGRAM sockets on the same call.
 #
+# IPv6 (RFC 8200 §8.1): bind6(port, handler) takes the same handlers on a table
+# of its own (src_ip_off then names 16 address bytes); a zero checksum is a
+# drop (udp_no_checksum); closed ports get an ICMPv6 port unreachable;
+# send6(dst, dst_port, src_port, data, now).
+#
 # Send: send(dst_ip, dst_port, src_port, data, now) copies `data`; or
 # send_begin(n) -> buffer with the payload at PAYLOAD_OFF, then
 # send_finish(view, dst_ip, dst_port, src_port, n, now). Payloads above 1472
@@ -24,6 +29,8 @@ import errno
 
 from ..compat import const
 from ..wire import udp as _udp
+from ..wire.checksum import csum
+from ..wire.ipv6 import write_header as _write6
 from .ip import PAYLOAD_OFF as _IP_PAYLOAD, seed16
 
 PAYLOAD_OFF = const(42)  # UDP payload offset in a send buffer (14 + 20 + 8)
@@ -49,6 +56,7 @@ class UdpLayer:
         self.stack = stack
         self.c = stack.counters.c
         self._handlers = {}
+        self._handlers6 = {}
         self._next_port = EPHEMERAL_LOW + seed16(stack.rng_seed) % 16384
         faults = stack.faults
         # test-only (negative control): accept datagrams with a bad non-zero checksum
@@ -72,6 +80,16 @@ class UdpLayer:
     def unbind(self, port):
         self._handlers.pop(port, None)
 
+    def bind6(self, port, handler):
+        if not 0 < port < 65536:
+            raise OSError(errno.EINVAL)
+        if port in self._handlers6:
+            raise OSError(errno.EADDRINUSE)
+        self._handlers6[port] = handler
+
+    def unbind6(self, port):
+        self._handlers6.pop(port, None)
+
     def is_bound(self, port):
         return port in self._handlers
 
@@ -82,7 +100,7 @@ class UdpLayer:
             p += 1
             if p > 65535:
                 p = EPHEMERAL_LOW
-            if p not in self._handlers:
+            if p not in self._handlers and p not in self._handlers6:
                 self._next_port = p
                 return p
         return 0
@@ -133,6 +151,97 @@ class UdpLayer:
         self._fill_checksum(view, ip_off, p, ulen)
         self.c["udp_tx"] += 1
         return ip.reply_finish(view, ip_off, now)
+
+    def receive6(self, view, o, u, end, now):
+        """A UDP datagram over IPv6 (header at o, UDP at u)."""
+        c = self.c
+        stack = self.stack
+        n = end - u
+        if n < 8:
+            c["udp_truncated"] += 1
+            return 0
+        ulen = (view[u + 4] << 8) | view[u + 5]
+        if ulen < 8 or ulen > n:
+            c["udp_bad_length"] += 1
+            return 0
+        if not (view[u + 6] | view[u + 7]):
+            c["udp_no_checksum"] += 1  # mandatory over IPv6
+            return 0
+        ip6 = stack.ip6
+        if (stack.nic.rx_csum == 0 or view is ip6.reasm_view) and csum(
+                view, u, u + ulen, csum(view, o + 8, o + 40, 17 + ulen)) != 0xFFFF \
+                and not self.ignore_checksum:
+            c["udp_bad_checksum"] += 1
+            return 0
+        h = self._handlers6.get((view[u + 2] << 8) | view[u + 3])
+        if h is None:
+            c["udp_no_listener"] += 1
+            stack.icmp6.dest_unreachable(view, o, 4, now)
+            return 0
+        c["udp_rx"] += 1
+        sport = (view[u] << 8) | view[u + 1]
+        r = h(view, u + 8, ulen - 8, o + 8, sport, now)
+        if r is None or r is False or sport == 0:
+            return 0
+        if r < 0 or r > len(view) - u - 8:
+            raise ValueError("UDP handler reply length %d out of range" % r)
+        ulen = 8 + r
+        q = ip6.reply_prepare(view, o, u, ulen, 17)
+        if q < 0:
+            return 0
+        dport = (view[q + 2] << 8) | view[q + 3]
+        view[q + 2] = view[q]
+        view[q + 3] = view[q + 1]
+        view[q] = dport >> 8
+        view[q + 1] = dport & 255
+        view[q + 4] = ulen >> 8
+        view[q + 5] = ulen & 255
+        self._checksum6(view, o, q, ulen)
+        c["udp_tx"] += 1
+        return ip6.reply_finish(view, o, now)
+
+    def _checksum6(self, view, o, q, ulen):
+        view[q + 6] = 0
+        view[q + 7] = 0
+        s = ~csum(view, q, q + ulen, csum(view, o + 8, o + 40, 17 + ulen)) & 0xFFFF
+        if s == 0:
+            s = 0xFFFF
+        view[q + 6] = s >> 8
+        view[q + 7] = s & 255
+
+    def send6(self, dst, dst_port, src_port, data, now):
+        """Send `data` to [dst]:dst_port (dst: 16 bytes). False when dropped
+        (counted); ValueError above what we fragment."""
+        ip6 = self.stack.ip6
+        n = len(data)
+        ulen = 8 + n
+        ip = self.stack.ip
+        if ulen > 1500 - 40:
+            if ulen > ip.max_payload - 20:
+                raise ValueError("UDP payload of %d bytes is too long" % n)
+            buf = ip.scratch()
+        else:
+            buf = ip.send_begin()
+            if buf is None:
+                return False
+        src = ip6.select_source(dst)
+        if src is None:
+            self.c["ipv6_no_source"] += 1
+            ip6.send_abort(buf)
+            return False
+        q = 54
+        buf[q] = src_port >> 8
+        buf[q + 1] = src_port & 255
+        buf[q + 2] = dst_port >> 8
+        buf[q + 3] = dst_port & 255
+        buf[q + 4] = ulen >> 8
+        buf[q + 5] = ulen & 255
+        if n:
+            buf[q + 8:q + 8 + n] = data
+        _write6(buf, 14, ulen, 17, ip6.hops, src, dst)
+        self._checksum6(buf, 14, q, ulen)
+        self.c["udp_tx"] += 1
+        return ip6.send_finish(buf, dst, 17, ulen, now, src)
 
     def poll(self, now):
         pass

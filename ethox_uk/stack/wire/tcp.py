@@ -77,10 +77,11 @@ def pseudo_sum_at(b, ip_off, tcp_len):
 
 
 def pseudo_sum(src, dst, tcp_len):
-    """The same from two 4-byte addresses."""
-    s = ((src[0] << 8) | src[1]) + ((src[2] << 8) | src[3])
-    s += ((dst[0] << 8) | dst[1]) + ((dst[2] << 8) | dst[3])
-    s += PROTO_TCP + tcp_len
+    """The same from two 4-byte addresses, or two 16-byte ones (IPv6, RFC 8200 §8.1:
+    the same sum of addresses, next header and length)."""
+    s = PROTO_TCP + tcp_len
+    for k in range(0, len(src), 2):
+        s += ((src[k] << 8) | src[k + 1]) + ((dst[k] << 8) | dst[k + 1])
     while s >> 16:
         s = (s & 0xFFFF) + (s >> 16)
     return s

@@ -62,8 +62,11 @@ class Connection:
         self.key = None
         self.shadowed = False  # another connection holds its endpoint table entry
         self.lport = lport
-        self.rip = rip  # remote address, 4 bytes
+        self.rip = rip  # remote address, 4 bytes (16: IPv6, layer._v6 sets the rest)
         self.rip_int = rip_int
+        self.lip = None  # our IPv6 address (None: IPv4, the stack's address)
+        self.off = 34  # where the TCP header goes in a frame
+        self.net = layer.stack.ip  # the IP layer segments go through
         self.rport = rport
         self.state = CLOSED
         self.listener = None  # the Listener of a passive open

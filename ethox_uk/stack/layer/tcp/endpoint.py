@@ -76,6 +76,17 @@ def _mix32(x, k):
     return x
 
 
+def _mix32s(x):
+    # _mix32's finaliser with each multiplication split in 16-bit halves, so every
+    # intermediate stays a small int (MicroPython allocates for big ones)
+    x ^= x >> 16
+    x = (x * 0xCA6B + (((x * 0x85EB) & 0xFFFF) << 16)) & _MASK
+    x ^= x >> 13
+    x = (x * 0xAE35 + (((x * 0xC2B2) & 0xFFFF) << 16)) & _MASK
+    x ^= x >> 16
+    return x
+
+
 class Endpoint:
     def __init__(self, slots=128, syn_max=32, seed=None):
         if slots > _GEN:
@@ -163,6 +174,38 @@ class Endpoint:
                 if c is not None and c.rip_int == rip_int and c.rport == rport \
                         and c.lport == lport:
                     return c
+        return None
+
+    # -- IPv6 ---------------------------------------------------------------------
+    def key6(self, b, off):
+        """rip_int of the IPv6 address b[off:off+16]: 2**32 + a 32-bit digest keyed
+        with the secret (collisions are not an attacker's choice; lookups compare the
+        address anyway). No big ints: 16-bit halves keep products in small ints."""
+        k = self._kw
+        h = k[0]
+        for i in range(4):
+            j = off + 4 * i
+            w = (b[j] << 24) | (b[j + 1] << 16) | (b[j + 2] << 8) | b[j + 3]
+            h = _mix32s(h ^ w ^ k[(i + 1) & 3])
+        return 0x100000000 | h
+
+    def same6(self, conn, b, off, lip):
+        """conn's remote address is b[off:off+16] and its local one lip."""
+        r = conn.rip
+        q = conn.lip
+        if q is None:
+            return False
+        for k in range(16):
+            if r[k] != b[off + k] or q[k] != lip[k]:
+                return False
+        return True
+
+    def lookup6(self, b, off, lip, rip_int, rport, lport):
+        """lookup() for an IPv6 segment whose first match was another address."""
+        for c in self.conns:
+            if c is not None and c.rip_int == rip_int and c.rport == rport \
+                    and c.lport == lport and self.same6(c, b, off, lip):
+                return c
         return None
 
     def full(self):

@@ -8,6 +8,15 @@
 # Layer contract (iface.py): receive(view, ip_off, ip_hlen, end, now) -> 0
 # (answers are never written in place), poll(now), next_timeout(now).
 #
+# IPv6 (layer/ip6.py calls receive6(view, ip_off, off, end, now)): the same
+# layer, the family carried by the connection -- `rip` 16 bytes, `lip` the
+# local address (None for IPv4), `off` where its TCP header goes in a frame
+# (34 or 54), `net` the IP layer it sends through, a 54-byte frame template,
+# and `rip_int` a keyed 32-bit digest of the address above 2**32 (endpoint.py;
+# lookups then compare the addresses). receive() takes both families: the
+# IPv4 path pays one test of `fam`. IPv6 connections send no TSO segments (the
+# NICs offer TSO4 only) and their MSS comes from the link's MTU.
+#
 # Every timer runs on the `now` the caller passes (ms). Parameters are
 # constructor arguments; the defaults follow the RFCs (RTO 1 s initial and
 # minimum, RFC 6298; delayed ACK 40 ms, RFC 1122 allows up to 500 ms; MSL 30 s
@@ -26,6 +35,7 @@ from .endpoint import Endpoint, Listener
 MASK = const(0xFFFFFFFF)
 HALF = const(0x80000000)
 PAYLOAD_OFF = const(34)  # Ethernet 14 + IPv4 20: where send_begin() wants the TCP header
+PAYLOAD6_OFF = const(54)  # Ethernet 14 + IPv6 40
 PROTO_TCP = const(6)
 RCV_MSS = const(1460)  # 1500-byte MTU - 40
 TEMPLATE_MS = const(100)  # a connection's cached frame header is checked with ARP this often
@@ -124,6 +134,9 @@ class TcpLayer:
         self.note = io.In(self)  # closures by timer
         self.rawobj = io.Raw(self)
         self.sig = self.pkt.signals
+        self.rx6 = 0  # the segment being handled came over IPv6 (receive6)
+        self.rx_key = 0
+        self.rx_lip = bytearray(16)  # ... to this address of ours
 
     # -- public API ---------------------------------------------------------------
     def listen(self, port, backlog=16, window=0):
@@ -185,7 +198,8 @@ class TcpLayer:
         conn = self.ep.get(key)
         if conn is None:
             return None
-        return (self.stack.ip_addr, conn.lport, conn.rip, conn.rport)
+        return (self.stack.ip_addr if conn.lip is None else conn.lip, conn.lport, conn.rip,
+                conn.rport)
 
     def set_nodelay(self, key, on=True):
         conn = self.ep.get(key)
@@ -231,7 +245,8 @@ class TcpLayer:
         if st == SYN_RECEIVED or (ESTABLISHED <= st <= CLOSE_WAIT):
             # SND.MAX, not SND.NXT: after a go-back-N the peer may already
             # hold more than SND.NXT, and a RST below its RCV.NXT is dropped
-            self.send_rst(conn.rip, conn.rport, conn.lport, conn.snd_max, 0, _RST, now)
+            self.send_rst(conn.rip, conn.rport, conn.lport, conn.snd_max, 0, _RST, now,
+                          conn.lip)
         self.c["tcp_aborts_sent"] += 1
         self.delete(conn)
         return True
@@ -240,8 +255,30 @@ class TcpLayer:
         return self.ep.keys()
 
     # -- the layer contract ----------------------------------------------------------
-    def receive(self, view, ip_off, ip_hlen, length, now):
+    def receive6(self, view, ip_off, off, end, now):
+        """A segment over IPv6 (header at ip_off, TCP at off; ip6.py checked that
+        it came to one of our unicast addresses)."""
+        c = self.c
+        stack = self.stack
+        n = end - off
+        if stack.ip6.rx_mcast:
+            c["tcp_bad_address"] += 1  # never to a group
+            return 0
+        if n >= 20 and (self.nic.rx_csum == 0 or view is stack.ip6.reasm_view) and csum(
+                view, off, off + n, csum(view, ip_off + 8, ip_off + 40, PROTO_TCP + n)) != 0xFFFF \
+                and not self.ignore_checksum:
+            c[W.BAD_CHECKSUM] += 1
+            return 0
+        self.rx_key = self.ep.key6(view, ip_off + 8)
+        lip = self.rx_lip
+        for k in range(16):
+            lip[k] = view[ip_off + 24 + k]
+        return self.receive(view, ip_off, off - ip_off, end, now, 1)
+
+    def receive(self, view, ip_off, ip_hlen, length, now, fam=0):
+        """fam 0: IPv4; 1: IPv6 through receive6 (checksum and addresses checked)."""
         self.now = now
+        self.rx6 = fam
         c = self.c
         off = ip_off + ip_hlen
         n = length - off  # length: the offset just past the datagram (ip.py)
@@ -254,7 +291,7 @@ class TcpLayer:
             c[W.BAD_OFFSET] += 1
             return 0
         i = ip_off + 12  # pseudo-header: addresses, protocol, TCP length (csum folds)
-        if (self.nic.rx_csum == 0 or view is self.stack.ip.reasm_view) and csum(
+        if fam == 0 and (self.nic.rx_csum == 0 or view is self.stack.ip.reasm_view) and csum(
                 view, off, off + n, ((view[i] << 8) | view[i + 1]) + ((view[i + 2] << 8) | view[i + 3])
                 + ((view[i + 4] << 8) | view[i + 5]) + ((view[i + 6] << 8) | view[i + 7])
                 + PROTO_TCP + n) != 0xFFFF and not self.ignore_checksum:
@@ -285,15 +322,19 @@ class TcpLayer:
         if flags & _SYN and flags & (_FIN | _RST):
             c["tcp_bad_flags"] += 1
             return 0
-        my = self.stack.ip_addr
-        a = ip_off + 16
-        s = ip_off + 12
-        if view[a] != my[0] or view[a + 1] != my[1] or view[a + 2] != my[2] \
-                or view[a + 3] != my[3] or view[s] >= 224 or view[s] == 0 or view[s] == 127:
-            c["tcp_bad_address"] += 1  # never answer broadcast, multicast or martians
-            return 0
+        if fam:
+            s = ip_off + 8
+            rip_int = self.rx_key
+        else:
+            my = self.stack.ip_addr
+            a = ip_off + 16
+            s = ip_off + 12
+            if view[a] != my[0] or view[a + 1] != my[1] or view[a + 2] != my[2] \
+                    or view[a + 3] != my[3] or view[s] >= 224 or view[s] == 0 or view[s] == 127:
+                c["tcp_bad_address"] += 1  # never answer broadcast, multicast or martians
+                return 0
+            rip_int = (view[s] << 24) | (view[s + 1] << 16) | (view[s + 2] << 8) | view[s + 3]
         c["tcp_rx"] += 1
-        rip_int = (view[s] << 24) | (view[s + 1] << 16) | (view[s + 2] << 8) | view[s + 3]
         sport = (view[off] << 8) | view[off + 1]
         dport = (view[off + 2] << 8) | view[off + 3]
         sg = self.seg
@@ -311,6 +352,8 @@ class TcpLayer:
         pkt.view = view
         pkt.data_len = 0
         conn = self.ep.lookup(rip_int, sport, dport)
+        if fam and conn is not None and not self.ep.same6(conn, view, s, self.rx_lip):
+            conn = self.ep.lookup6(view, s, self.rx_lip, rip_int, sport, dport)
         if conn is None:
             if flags & (_SYN | _RST | _ACK) == _ACK and now - self._cookie_at < 130000:
                 conn = self._from_cookie(view, s, rip_int, sport, dport, now)
@@ -350,7 +393,7 @@ class TcpLayer:
         sg = self.seg
         flags = sg.flags
         lst = self.listeners.get(dport)
-        rip = bytes(view[s:s + 4])
+        rip = bytes(view[s:s + (16 if self.rx6 else 4)])
         pkt = self.pkt
         if lst is not None and flags & (_SYN | _ACK | _RST) == _SYN:
             if len(lst.queue) >= lst.backlog:
@@ -437,21 +480,26 @@ class TcpLayer:
             if self.use_sack and o.sack_perm:
                 opts |= cookie.TS_SACK
         isn = cookie.make(self.ep, rip_int, sport, dport, sg.seq, now, idx, opts)
-        ip = self.stack.ip
+        v6 = self.rx6
+        ip = self.stack.ip6 if v6 else self.stack.ip
         out = ip.send_begin()
         if out is None:
             c["tcp_no_buffer"] += 1
             return
-        p = PAYLOAD_OFF
+        p = PAYLOAD6_OFF if v6 else PAYLOAD_OFF
         hlen = 20 + W.put_syn_options(
-            out, p + 20, ip.mtu - 40, self.wscale if ts and o.wscale >= 0 else -1,
-            self.use_sack and ts and o.sack_perm)
+            out, p + 20, self._mss6() if v6 else ip.mtu - 40,
+            self.wscale if ts and o.wscale >= 0 else -1, self.use_sack and ts and o.sack_perm)
         if ts:
             hlen += W.put_ts(out, p + hlen, (((now + isn) & ~0x3F) | opts) & MASK, o.ts_val)
         win = self.rcv_window if self.rcv_window < 65535 else 65535
         W.put_header(out, p, dport, sport, isn, (sg.seq + 1) & MASK, hlen, _SYN | _ACK, win)
-        W.fill_checksum(out, p, hlen, W.pseudo_sum(self.stack.ip_addr, rip, hlen))
-        ip.send_finish(out, rip, PROTO_TCP, hlen, now)
+        lip = self.rx_lip if v6 else self.stack.ip_addr
+        W.fill_checksum(out, p, hlen, W.pseudo_sum(lip, rip, hlen))
+        if v6:
+            ip.send_finish(out, rip, PROTO_TCP, hlen, now, lip)
+        else:
+            ip.send_finish(out, rip, PROTO_TCP, hlen, now)
         c["tcp_tx"] += 1
         c["tcp_syncookies_sent"] += 1
         self._cookie_at = now
@@ -480,8 +528,10 @@ class TcpLayer:
         if len(lst.queue) >= lst.backlog or not self._make_room():
             self.c["tcp_backlog_full"] += 1
             return None  # (counted; the RST that follows tells the peer to retry)
-        rip = bytes(view[s:s + 4])
+        rip = bytes(view[s:s + (16 if self.rx6 else 4)])
         conn = Connection(self, dport, rip, rip_int, sport, isn, now)
+        if self.rx6:
+            self._v6(conn, self.rx_lip)
         self.ep.add(conn)
         conn.listener = lst
         conn.state = SYN_RECEIVED
@@ -489,6 +539,8 @@ class TcpLayer:
         conn.rcv_nxt = sg.seq
         conn.snd_nxt = conn.snd_max = sg.ack
         mss = cookie.MSS_TABLE[idx]
+        if conn.lip is not None and mss > self._mss6():
+            mss = self._mss6()
         ws = opts & 15 if opts & cookie.TS_MARK else cookie.NO_WSCALE
         conn.peer_ws = ws != cookie.NO_WSCALE
         conn.snd_wscale = ws if conn.peer_ws else 0
@@ -533,6 +585,8 @@ class TcpLayer:
         try:
             conn = Connection(self, dport, rip, rip_int, sport, ep.isn(dport, rip_int, sport, now),
                               now)
+            if self.rx6:
+                self._v6(conn, self.rx_lip)
         except MemoryError:
             self.c["tcp_no_memory"] += 1  # no SYN-ACK: the peer retries later
             return None
@@ -551,6 +605,33 @@ class TcpLayer:
         self.send_syn(conn, now)
         return conn
 
+    def _v6(self, conn, lip):
+        """Make a new connection an IPv6 one (see the top of this file)."""
+        conn.lip = bytes(lip)
+        conn.off = PAYLOAD6_OFF
+        conn.net = self.stack.ip6
+        conn.tmpl = bytearray(PAYLOAD6_OFF)
+
+    def _mss6(self, rip=None):
+        """The MSS an IPv6 connection offers, or takes at most: the link's MTU (or the
+        path's, for rip) less the IPv6 and TCP headers."""
+        ip6 = self.stack.ip6
+        return (ip6.mtu if rip is None else ip6.path_mtu(rip)) - 60
+
+    def pmtu6(self, dst, doff, mtu, now):
+        """A Packet Too Big lowered the path MTU to dst (RFC 8201 §5.2: the MSS of
+        connections there shrinks; what is lost is resent by the usual timers)."""
+        for conn in self.ep.conns:
+            if conn is not None and conn.lip is not None:
+                r = conn.rip
+                k = 0
+                while k < 16 and r[k] == dst[doff + k]:
+                    k += 1
+                if k == 16:
+                    m = mtu - 60 - (12 if conn.ts_ok else 0)
+                    if MIN_MSS <= m < conn.mss:
+                        conn.mss = m
+
     def take_syn_options(self, conn):
         """MSS (536 when absent, RFC 9293 §3.7.1), window scale, timestamps and
         SACK-permitted from a SYN (or SYN-ACK): each is on only when both SYNs
@@ -560,9 +641,10 @@ class TcpLayer:
         mss = o.mss if has and o.mss >= 0 else 536
         if self.no_mss_option:
             mss = RCV_MSS  # fault switch: whatever the peer's SYN said
-        lim = self.stack.ip.mtu - 40  # RCV_MSS unless DHCP gave a smaller link MTU
-        if mss > lim:
-            mss = lim
+        # RCV_MSS unless DHCP gave a smaller link MTU; IPv6's from its path
+        top = self.stack.ip.mtu - 40 if conn.lip is None else self._mss6(conn.rip)
+        if mss > top:
+            mss = top
         elif mss < MIN_MSS:
             mss = MIN_MSS
             self.c["tcp_mss_raised"] += 1
@@ -626,7 +708,14 @@ class TcpLayer:
         now = self.now
         ep = self.ep
         rip = bytes(addr)
-        rip_int = (rip[0] << 24) | (rip[1] << 16) | (rip[2] << 8) | rip[3]
+        lip = None
+        if len(rip) == 16:
+            lip = self.stack.ip6.select_source(rip)
+            if lip is None:
+                return None
+            rip_int = ep.key6(rip, 0)
+        else:
+            rip_int = (rip[0] << 24) | (rip[1] << 16) | (rip[2] << 8) | rip[3]
         if local_port:
             if ep.lookup(rip_int, port, local_port) is not None:
                 return None
@@ -638,6 +727,8 @@ class TcpLayer:
         if not self._make_room():
             return None
         conn = Connection(self, lport, rip, rip_int, port, ep.isn(lport, rip_int, port, now), now)
+        if lip is not None:
+            self._v6(conn, lip)
         ep.add(conn)
         conn.state = SYN_SENT
         self._offer(conn, window)
@@ -786,7 +877,7 @@ class TcpLayer:
                 c["tcp_retrans_sent"] += 1
         # the most one segment may carry: one MSS, or with TSO a run of them
         seg_max = mss
-        tso = self.nic.tso_max
+        tso = self.nic.tso_max if conn.lip is None else 0  # (TSO4 only)
         if tso:
             k = (tso - 80) // mss
             if k > 1:
@@ -965,21 +1056,22 @@ class TcpLayer:
 
     @micropython.native
     def _xmit(self, conn, seq, flags, n, sb, now, view):
-        ip = self.stack.ip
+        ip = conn.net
         if view is None:
             view = ip.send_begin()
             if view is None:
                 self.c["tcp_no_buffer"] += 1
                 return False
-        o = PAYLOAD_OFF
+        o = conn.off
         hlen = 20
         if flags & _SYN:
             # a SYN offers window scale, SACK-permitted and a timestamp; a
             # SYN-ACK carries each only in reply to the SYN's
             syn = conn.state == SYN_SENT
             ws = self.wscale if (syn or conn.peer_ws) else -1
-            hlen += W.put_syn_options(view, o + 20,
-                                      -1 if self.no_mss_option else self.stack.ip.mtu - 40, ws,
+            hlen += W.put_syn_options(view, o + 20, -1 if self.no_mss_option else
+                                      self.stack.ip.mtu - 40 if conn.lip is None else
+                                      self._mss6(), ws,
                                       self.use_sack and (syn or conn.sack_ok))
             if self.use_ts and (syn or conn.ts_ok):
                 hlen += W.put_ts(view, o + hlen, (now + conn.ts_off) & MASK,
@@ -1003,7 +1095,7 @@ class TcpLayer:
         if n:
             sb.fill(view, o + hlen, n, seq)
         total = hlen + n
-        my = self.stack.ip_addr
+        my = self.stack.ip_addr if conn.lip is None else conn.lip
         if conn.psum_src is not my:
             conn.psum_src = my
             conn.psum = W.pseudo_sum(my, conn.rip, 0)
@@ -1027,12 +1119,17 @@ class TcpLayer:
             view[o + 17] = s & 0xFF
         if conn.tmpl_until <= now or conn.tmpl_src is not my:
             conn.tmpl_src = my
-            conn.tmpl_sum = ip.header_template(conn.rip, PROTO_TCP, conn.tmpl, now)
+            if conn.lip is None:
+                conn.tmpl_sum = ip.header_template(conn.rip, PROTO_TCP, conn.tmpl, now)
+            else:
+                conn.tmpl_sum = ip.header_template6(conn.lip, conn.rip, PROTO_TCP, conn.tmpl, now)
             conn.tmpl_until = now + TEMPLATE_MS if conn.tmpl_sum >= 0 else now
         if conn.tmpl_sum >= 0:
             ip.send_prepared(view, conn.tmpl, conn.tmpl_sum, total, segs)
-        else:
+        elif conn.lip is None:
             ip.send_finish(view, conn.rip, PROTO_TCP, total, now, segs)
+        else:
+            ip.send_finish(view, conn.rip, PROTO_TCP, total, now, conn.lip)
         self.c["tcp_tx"] += 1
         if flags & _ACK:
             conn.ack_pending = 0
@@ -1086,16 +1183,24 @@ class TcpLayer:
         conn.rto_at = now + conn.rto
         self.arm(conn.rto_at)
 
-    def send_rst(self, rip, rport, lport, seq, ack, flags, now):
-        ip = self.stack.ip
+    def send_rst(self, rip, rport, lport, seq, ack, flags, now, lip=None):
+        """lip: our IPv6 address (None: the one the segment being handled came to)."""
+        v6 = len(rip) == 16
+        ip = self.stack.ip6 if v6 else self.stack.ip
         view = ip.send_begin()
         if view is None:
             self.c["tcp_no_buffer"] += 1
             return False
-        o = PAYLOAD_OFF
+        o = PAYLOAD6_OFF if v6 else PAYLOAD_OFF
         W.put_header(view, o, lport, rport, seq, ack, 20, flags, 0)
-        W.fill_checksum(view, o, 20, W.pseudo_sum(self.stack.ip_addr, rip, 20))
-        ip.send_finish(view, rip, PROTO_TCP, 20, now)
+        if v6:
+            if lip is None:
+                lip = self.rx_lip
+            W.fill_checksum(view, o, 20, W.pseudo_sum(lip, rip, 20))
+            ip.send_finish(view, rip, PROTO_TCP, 20, now, lip)
+        else:
+            W.fill_checksum(view, o, 20, W.pseudo_sum(self.stack.ip_addr, rip, 20))
+            ip.send_finish(view, rip, PROTO_TCP, 20, now)
         c = self.c
         c["tcp_tx"] += 1
         c["tcp_rst_sent"] += 1
