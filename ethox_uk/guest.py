@@ -181,6 +181,29 @@ def reload():
     return stack
 
 
+def _has(module):
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
+
+
+def _missing_feature(config):
+    """The recipe's `features` may leave IPv6 or DHCP out of the image: IPv6 then stays
+    off unless a boot word asks for it; a word asking for a part that is not there is a
+    bad boot word (the message says what to do), None when all is well."""
+    if config.ip6_mode != "off" and not _has("ethox_uk.stack.layer.ip6"):
+        if "ip6" in config.words and config.words["ip6"] not in ("", "auto"):
+            return ("ip6=%s: this image has no IPv6 (its recipe's features leave out "
+                    "\"ipv6\"): add it and rebuild, or boot with ip6=off" % config.words["ip6"])
+        config.ip6_mode = "off"
+    if config.dhcp and not _has("ethox_uk.stack.dhcp"):
+        return ("ip=dhcp: this image has no DHCP client (its recipe's features leave out "
+                "\"dhcp\"): add it and rebuild, or give a static ip=A.B.C.D/PFX")
+    return None
+
+
 def start(app="app", bus=None, log=print, nic=None):
     """Bring up the network and the app; returns the Stack (see the header).
     app: the module name (or a module-like object); bus: the hardware accessor
@@ -197,6 +220,10 @@ def start(app="app", bus=None, log=print, nic=None):
         config = Config.from_words(words)
     except ValueError as e:
         log("ethox-uk: bad boot words: %s (fix the recipe's cmdline or --ip/--gw/--mac)" % e)
+        bus.exit(EXIT_BAD_WORDS)
+    missing = _missing_feature(config)
+    if missing is not None:
+        log("ethox-uk: bad boot words: %s" % missing)
         bus.exit(EXIT_BAD_WORDS)
     from virtio import VirtioError
 

@@ -153,3 +153,14 @@ def test_fs_key(tmp_path):
                          ('fs = "8M"\nmemory = "16M"\n', "more than a quarter of memory")):
         msg = error(tmp_path, text)
         assert "fs: " in msg and expect in msg, msg
+
+
+def test_features_default_all_and_select_the_optional_parts(tmp_path):
+    assert R.load(make(tmp_path, "")).features == ("ipv6", "dhcp", "dns")
+    r = R.load(make(tmp_path, 'features = ["dns", "ipv6"]\n'))
+    assert r.features == ("ipv6", "dns")  # in the stack's order
+    assert R.load(make(tmp_path, "features = []\n")).features == ()
+    msg = error(tmp_path, 'features = ["ipv4"]\n')
+    assert "features" in msg and "'ipv4' is not an optional part" in msg and "dhcp" in msg
+    msg = error(tmp_path, 'features = "dns"\n')
+    assert "features" in msg and "expected a list" in msg

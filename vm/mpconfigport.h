@@ -56,7 +56,7 @@
 #define MICROPY_PY_UCTYPES                  (1)
 #define MICROPY_PY_STRUCT                   (1)
 #define MICROPY_PY_ARRAY                    (1)
-#define MICROPY_PY_MATH                     (1)
+#define MICROPY_PY_MATH                     (0)  // unused by the stack: ~8 KB of libm (README: image size)
 #define MICROPY_PY_CMATH                    (0)
 #define MICROPY_PY_OS                       (1)
 #define MICROPY_PY_OS_UNAME                 (1)

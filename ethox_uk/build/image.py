@@ -50,6 +50,15 @@ STACK_DIR = REPO_ROOT / "ethox_uk" / "stack"
 HOST_ONLY = ("ethox_uk/stack/nic/dgram.py", "ethox_uk/stack/nic/tap.py",
              "ethox_uk/stack/nic/pcap.py")
 HOST_ONLY_DIRS = ("ethox_uk/stack/wire/model/", "virtio/sim/")
+# The stack's optional parts (the recipe's `features`): the modules each one adds, left out
+# of an image whose recipe does not ask for it (the stack imports them only when used).
+FEATURE_MODULES = {
+    "ipv6": ("ethox_uk/stack/layer/ip6.py", "ethox_uk/stack/layer/ndp.py",
+             "ethox_uk/stack/layer/mld.py", "ethox_uk/stack/layer/icmp6.py",
+             "ethox_uk/stack/layer/frag6.py", "ethox_uk/stack/wire/icmp6.py"),
+    "dhcp": ("ethox_uk/stack/dhcp.py", "ethox_uk/stack/wire/dhcp.py"),
+    "dns": ("ethox_uk/stack/resolver.py", "ethox_uk/stack/wire/dns.py"),
+}
 # Frozen names that a recipe's modules must not take.
 RESERVED = ("boot", "main", "ethox_uk", "virtio", "asyncio", "uasyncio")
 
@@ -122,9 +131,14 @@ def frozen_entries(recipe, boot_dir: Path) -> list:
     own = [(REPO_ROOT, "ethox_uk/__init__.py"), (REPO_ROOT, "ethox_uk/guest.py")]
     if recipe.fs_bytes:
         own.append((REPO_ROOT, "ethox_uk/fs.py"))
+    left_out = set()
+    for feature, files in FEATURE_MODULES.items():
+        if feature not in recipe.features:
+            left_out.update(files)
     for rel in _py_files(STACK_DIR):
         target = "ethox_uk/stack/" + rel
-        if target not in HOST_ONLY and not target.startswith(HOST_ONLY_DIRS):
+        if target not in HOST_ONLY and not target.startswith(HOST_ONLY_DIRS) \
+                and target not in left_out:
             own.append((REPO_ROOT, target))
     if VIRTIO_DIR.is_dir():
         own += [(REPO_ROOT, "virtio/" + rel) for rel in _py_files(VIRTIO_DIR)
@@ -475,6 +489,7 @@ def build(recipe_arg=None, output=None, quiet=False) -> Path:
             "memory": recipe.memory,
             "cmdline": recipe.cmdline,
             "fs": recipe.fs,
+            "features": list(recipe.features),
             "frozen_modules": [elfinfo.module_name(t) for t in frozen],
         }
         argv = ["make", toolchain.JOBS, "-C", str(VM_DIR),

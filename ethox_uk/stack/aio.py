@@ -643,7 +643,7 @@ async def _resolve(host, port, net):
         ai = _socket.getaddrinfo(host, port)
     if ai is not None:
         return ai[0][-1]
-    from . import resolver
+    resolver = _socket._resolver()
     from .config import format_ip
     from .wire.dns import TYPE_A
 

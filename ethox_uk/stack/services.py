@@ -513,8 +513,13 @@ class ChargenConn(TimedConn):
 
 
 def resolve_start(svc, path):
-    """GET /resolve/NAME or /resolve6/NAME: the resolver's Query for NAME."""
-    from . import resolver
+    """GET /resolve/NAME or /resolve6/NAME: the resolver's Query for NAME (501 when the
+    image was built without the resolver)."""
+    try:
+        from . import resolver
+    except ImportError:
+        raise http.HttpError(501, "this image has no DNS resolver (its recipe's features "
+                             "leave out \"dns\")")
     from .wire.dns import TYPE_A, TYPE_AAAA
 
     six = path.startswith(b"/resolve6/")
@@ -696,7 +701,11 @@ class HttpConn(TimedConn):
                 except http.HttpError as e:
                     r = http.error_response(e, req.keep_alive)
             elif self.svc.resolve and req.path.startswith(b"/resolve"):
-                q = resolve_start(self.svc, req.path)
+                try:
+                    q = resolve_start(self.svc, req.path)
+                except http.HttpError as e:
+                    self._send(http.error_response(e, req.keep_alive))
+                    continue
                 if not q.done:
                     self.lookup = (q, req.keep_alive)
                     key = self.key

@@ -188,6 +188,7 @@ def _no_route(stack, ip):
 
 EAI_NONAME = const(-2)
 EAI_AGAIN = const(-3)
+EAI_FAIL = const(-4)
 EAI_FAMILY = const(-6)
 EAI_SERVICE = const(-8)
 
@@ -227,6 +228,17 @@ def _numeric(host, port, af, type, proto):
     return [(AF_INET, t, proto, "", (format_ip(a), port))]
 
 
+def _resolver():
+    """The stack's DNS resolver module; OSError(EAI_FAIL) saying what to do when the
+    image was built without it (the recipe's features leave out "dns")."""
+    try:
+        from . import resolver
+    except ImportError:
+        raise OSError(EAI_FAIL, "getaddrinfo: this image has no DNS resolver (its recipe's "
+                      "features leave out \"dns\"): add it and rebuild, or use an address")
+    return resolver
+
+
 def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
     """[(family, type, proto, "", (address text, port))], MicroPython's shape
     (2-tuples for IPv6 too). Addresses are taken as they are; "localhost"
@@ -247,7 +259,7 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
         if af == AF_INET6:
             return [(AF_INET6, t, proto, "", ("::1", port))]
         return [(AF_INET, t, proto, "", ("127.0.0.1", port))]
-    from . import resolver
+    resolver = _resolver()
     from .wire.dns import TYPE_A, TYPE_AAAA
 
     stack = current_stack()

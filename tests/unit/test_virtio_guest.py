@@ -192,3 +192,21 @@ def test_reload_starts_the_app_again_on_a_new_stack_over_the_same_device():
     out = [f for f in dev.take_sent() if f[12:14] != b"\x86\xdd"]  # (IPv6's own aside)
     assert len(out) == 2 and out[1][42:47] == b"again"
     assert new.counters.c["internal_error"] == 0
+
+
+def test_an_image_without_ipv6_or_dhcp_turns_ipv6_off_and_refuses_words_asking_for_them():
+    from ethox_uk.stack.config import Config
+
+    real = guest._has
+    guest._has = lambda m: False  # as in an image whose recipe's features are []
+    try:
+        c = Config.from_words("ip=10.0.2.15/24")
+        assert c.ip6_mode == "auto" and guest._missing_feature(c) is None
+        assert c.ip6_mode == "off"  # IPv6 left off quietly: nobody asked for it
+        msg = guest._missing_feature(Config.from_words("ip6=fd00::5/64"))
+        assert "no IPv6" in msg and "ip6=off" in msg
+        msg = guest._missing_feature(Config.from_words("ip=dhcp ip6=off"))
+        assert "no DHCP client" in msg and "static ip=" in msg
+    finally:
+        guest._has = real
+    assert guest._missing_feature(Config.from_words("ip=dhcp ip6=fd00::5/64")) is None
