@@ -80,10 +80,10 @@ def demo(recipe, host_mode, accel, machine, timeout):
       ethox-uk demo --host                    # the same app under CPython, no VM
     """
     if host_mode:
-        from .host.demo import run_demo
+        from .demo import run_demo
 
         sys.exit(run_demo(recipe, timeout))
-    from .host.demo import run_image_demo
+    from .demo import run_image_demo
 
     sys.exit(run_image_demo(recipe, accel, machine, timeout))
 

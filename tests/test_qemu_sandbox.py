@@ -19,7 +19,7 @@ from ethox_uk.build import elfinfo
 from ethox_uk.build import image as image_mod
 from ethox_uk.netspec import NetOpts, parse_spec
 from ethox_uk.qemu import cmdline, kvm
-from ethox_uk.qemu.bridge import BridgeSpec
+from ethox_uk.qemu.network import BridgeSpec
 from ethox_uk.qemu.options import VmOptions
 from ethox_uk.qemu.vm import Console, Vm
 

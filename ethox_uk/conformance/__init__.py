@@ -14,15 +14,16 @@
     peer.py       the suite's side of the link: raw Ethernet frames, scapy, pcap of every
                   frame with a marker frame per check, send-and-wait, ARP answers, transcript
     describe.py   a frame in words, for transcripts ("ICMP echo request id=1 seq=1 56B")
+    tcp_peer.py   the suite's TCP end of a connection (TcpConn: open, send, expect)
     context.py    Ctx, the object every check receives: packet builders, ping, barrier,
                   require / fail / not_applicable
-    runner.py     runs checks with a time bound each; pass / variant / deviates / fail /
+    session.py    runs checks with a time bound each; pass / variant / deviates / fail /
                   n/a / xfail
     report.py     rich table, summary line, JUnit XML, JSON
     rfcs.py       the per-RFC summary (clauses checked, MUST/SHOULD met)
     formats.py    TAP 14, Markdown summary, the HTML page
     compare.py    --compare A.json B.json, and the agreement figure
-    faults.py     negative controls: the host stack's test-only fault switches and the checks
+    negative.py   negative controls: the host stack's test-only fault switches and the checks
                   each one must make fail
     command.py    the click command (`conformance`) and `main(argv)` for `python -m`
 

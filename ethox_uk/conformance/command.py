@@ -79,7 +79,7 @@ def run(image=None, host=None, attach=None, net=None, accel=None, machine=None, 
     from . import formats
     from .report import console, print_list, print_results, write_json, write_junit
     from .rfcs import print_rfc_summary, rfc_summary
-    from .runner import Result, Session, summary_line, verdict_line
+    from .session import Result, Session, summary_line, verdict_line
     from .target import TargetError
 
     con = console(out)

@@ -18,7 +18,7 @@ import html
 import os
 
 from .rfcs import rfc_summary
-from .runner import summary_line, verdict_counts, verdict_line
+from .session import summary_line, verdict_counts, verdict_line
 
 
 def _atomic_write(path, text):

@@ -12,7 +12,7 @@ import os
 import time
 import xml.etree.ElementTree as ET
 
-from .runner import summary_counts, summary_line, verdict_counts
+from .session import summary_counts, summary_line, verdict_counts
 
 _STYLE = {"pass": "green", "variant": "cyan", "deviates": "yellow", "fail": "bold red",
           "n/a": "dim", "xfail": "magenta"}

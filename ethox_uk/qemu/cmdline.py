@@ -212,9 +212,9 @@ def netdev_args(net, machine, cmdline, pcap_fd=None, udp_link=None):
         return []
     spec = net.spec
     if spec.kind == "bridge" and not hasattr(spec, "bridge_net"):
-        # ethox_uk.qemu.bridge.bridged() makes the namespace and hands a BridgeSpec in
+        # ethox_uk.qemu.network.bridged() makes the namespace and hands a BridgeSpec in
         raise QemuError("--net bridge: the namespace is set up by `ethox-uk run/exec/repl` "
-                        "(ethox_uk.qemu.bridge.bridged); give it a BridgeSpec", status=2)
+                        "(ethox_uk.qemu.network.bridged); give it a BridgeSpec", status=2)
     if spec.kind == "user":
         args = user_args(net, cmdline, udp_link)
     else:

@@ -28,7 +28,7 @@ import tty
 
 from ..build import elfinfo
 from . import rawrepl, status
-from .bridge import bridged, default_net
+from .network import bridged, default_net
 from .cmdline import QemuError
 from .vm import Console, Vm
 

@@ -1,6 +1,6 @@
 # Test-only fault switches ("negative controls"): each one makes the stack
 # misbehave in one named way, so the conformance suite can show that the checks
-# aimed at that behaviour fail (ethox_uk/conformance/faults.py lists them with
+# aimed at that behaviour fail (ethox_uk/conformance/negative.py lists them with
 # those checks). The host runner takes them from ETHOX_UK_FAULTS; the image
 # never sets any.
 #

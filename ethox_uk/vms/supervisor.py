@@ -120,7 +120,7 @@ class Supervisor:
 
     def _serve(self):
         from ..build.elfinfo import check
-        from ..qemu.bridge import bridged
+        from ..qemu.network import bridged
         from ..qemu.options import VmOptions
         from ..qemu.vm import Vm
 

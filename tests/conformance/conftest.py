@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from ethox_uk.conformance.registry import all_checks
-from ethox_uk.conformance.runner import Session
+from ethox_uk.conformance.session import Session
 from ethox_uk.conformance.target import AttachTarget, HostTarget, Spec
 
-from relay import Relay
+from fault_relay import Relay
 
 ECHO = Path(__file__).resolve().parents[2] / "images" / "echo"
 

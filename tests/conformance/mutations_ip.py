@@ -1,9 +1,9 @@
-"""Misbehaviours for the relay (relay.py) at the lower layers (ARP, IPv4, ICMP, UDP): each
+"""Misbehaviours for the relay (fault_relay.py) at the lower layers (ARP, IPv4, ICMP, UDP): each
 turns the correct target into one with a single defect, and names the checks that must then
 fail. Together they cover every lower-layer check (test_conformance_negative_relay.py
 asserts that). The frame helpers here serve mutations_tcp.py too.
 
-A mutation is fn(direction, raw) -> [(direction, raw)]; see relay.py.
+A mutation is fn(direction, raw) -> [(direction, raw)]; see fault_relay.py.
 """
 
 import socket

@@ -1,9 +1,9 @@
-"""Misbehaviours for the relay (relay.py) at IPv6, ICMPv6 and neighbour discovery: each turns
+"""Misbehaviours for the relay (fault_relay.py) at IPv6, ICMPv6 and neighbour discovery: each turns
 the correct target into one with a single defect, and names the checks that must then fail.
 Together they cover every check of the ipv6, icmpv6 and ndp groups
 (test_conformance_negative_ipv6.py asserts that).
 
-A mutation is fn(direction, raw) -> [(direction, raw)]; see relay.py. Frames are judged and
+A mutation is fn(direction, raw) -> [(direction, raw)]; see fault_relay.py. Frames are judged and
 rebuilt from the bytes with the suite's own helpers (wire6, build6), as the checks do.
 """
 

@@ -1,8 +1,8 @@
-"""Misbehaviours for the relay (relay.py) in TCP (the tcp_* groups;
+"""Misbehaviours for the relay (fault_relay.py) in TCP (the tcp_* groups;
 test_conformance_tcp.py runs them): each turns the correct target into one with a single
 TCP defect and names the checks that must then fail.
 
-A mutation is fn(direction, raw) -> [(direction, raw)]; see relay.py.
+A mutation is fn(direction, raw) -> [(direction, raw)]; see fault_relay.py.
 """
 
 import socket

@@ -11,7 +11,7 @@ import pytest
 from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Ether
 
-from ethox_uk.conformance import kexpr, registry, report, runner
+from ethox_uk.conformance import kexpr, registry, report, session
 from ethox_uk.conformance.describe import describe
 from ethox_uk.conformance.fragments import Reassembler, fragment_frames
 from ethox_uk.conformance.registry import Check, check
@@ -135,22 +135,22 @@ def test_fragments_roundtrip():
 def _results():
     mk = lambda n, **kw: Check(n, None, "does %s" % n, "RFC 791 §3.1", **kw)  # noqa: E731
     should = lambda n: Check(n, None, "does %s" % n, "RFC 6298 §2.4", level="SHOULD")  # noqa
-    return [runner.Result(mk("arp.a"), "pass", "", 0.01),
-            runner.Result(mk("ipv4.b", accepts="either"), "fail", "no echo reply within 1.0 s",
+    return [session.Result(mk("arp.a"), "pass", "", 0.01),
+            session.Result(mk("ipv4.b", accepts="either"), "fail", "no echo reply within 1.0 s",
                           1.0, [" 0.000s #1    → ICMP echo request id=0x1 seq=1 8B",
                                 " 1.000s       ← nothing within 1.0 s"]),
-            runner.Result(mk("udp.c"), "n/a", "not offered", 0.0),
-            runner.Result(mk("udp.d", xfail="known"), "xfail", "expected failure", 0.2),
-            runner.Result(should("tcp.e"), "deviates", "SHOULD not met: 0.2 s", 0.3),
-            runner.Result(mk("tcp.f"), "variant", "variant: rate-limited", 0.1)]
+            session.Result(mk("udp.c"), "n/a", "not offered", 0.0),
+            session.Result(mk("udp.d", xfail="known"), "xfail", "expected failure", 0.2),
+            session.Result(should("tcp.e"), "deviates", "SHOULD not met: 0.2 s", 0.3),
+            session.Result(mk("tcp.f"), "variant", "variant: rate-limited", 0.1)]
 
 
 def test_summary_junit_json(tmp_path):
     res = _results()
-    assert runner.summary_line(res) == "conformance: 3 passed, 1 failed, 2 skipped"
-    assert runner.summary_line(res, strict=True) == "conformance: 2 passed, 2 failed, " \
+    assert session.summary_line(res) == "conformance: 3 passed, 1 failed, 2 skipped"
+    assert session.summary_line(res, strict=True) == "conformance: 2 passed, 2 failed, " \
                                                     "2 skipped"
-    assert runner.verdict_line(res) == ("verdicts: 1 fail, 1 deviates, 1 variant, 1 pass, "
+    assert session.verdict_line(res) == ("verdicts: 1 fail, 1 deviates, 1 variant, 1 pass, "
                                         "1 n/a, 1 xfail")
     j = tmp_path / "c.xml"
     report.write_junit(res, str(j), "host images/echo", 1.5)
@@ -177,7 +177,7 @@ def test_summary_junit_json(tmp_path):
     js = tmp_path / "c.json"
     report.write_json(res, str(js), "host", 1.5)
     doc = json.loads(js.read_text())
-    assert doc["summary"]["line"] == runner.summary_line(res)
+    assert doc["summary"]["line"] == session.summary_line(res)
     assert [c["verdict"] for c in doc["checks"]] == ["pass", "fail", "n/a", "xfail",
                                                      "deviates", "variant"]
     assert [c["level"] for c in doc["checks"]][4:] == ["SHOULD", "MUST"]
@@ -278,7 +278,7 @@ def _fake_checks():
 def test_runner_verdicts_and_bounds():
     t0 = time.monotonic()
     target = FakeTarget()
-    with runner.Session(target) as s:
+    with session.Session(target) as s:
         spec = target.spec
         results = {r.check.short: r for r in s.run(_fake_checks())}
     st = {k: r.status for k, r in results.items()}
@@ -303,7 +303,7 @@ def test_runner_verdicts_and_bounds():
     assert "time bound" in results["slow_wait"].message
     assert results["slow_wait"].duration < 1.0
     assert "time bound" in results["slow_sleep"].message
-    assert results["slow_sleep"].duration < 0.3 + runner.HARD_GRACE + 0.5
+    assert results["slow_sleep"].duration < 0.3 + session.HARD_GRACE + 0.5
     assert time.monotonic() - t0 < 10
     assert not os.path.exists(spec.local) and not os.path.exists(spec.remote)
     assert not os.path.exists(os.path.dirname(spec.local))
@@ -313,9 +313,9 @@ def test_unanswering_target_fails_fast_and_cleans_up():
     target = FakeTarget(mute=True)
     t0 = time.monotonic()
     with pytest.raises(TargetError, match="no ARP answer for 10.0.2.15"):
-        with runner.Session(target):
+        with session.Session(target):
             pass
-    assert time.monotonic() - t0 < runner.RESOLVE_TRIES * 1.0 + 1.5
+    assert time.monotonic() - t0 < session.RESOLVE_TRIES * 1.0 + 1.5
     assert not os.path.exists(os.path.dirname(target.spec.local))
 
 
@@ -323,7 +323,7 @@ def test_alarm_keeps_an_outer_timer():
     old = signal.signal(signal.SIGALRM, lambda *a: None)
     signal.setitimer(signal.ITIMER_REAL, 50)
     try:
-        with runner._Alarm(1):
+        with session._Alarm(1):
             pass
         left = signal.getitimer(signal.ITIMER_REAL)[0]
     finally:
@@ -368,7 +368,7 @@ def test_tso_frames_are_cut_as_a_nic_would():
 
     from ethox_uk.conformance import wire
     from ethox_uk.conformance.links import complete_checksum, segment_tcp
-    from ethox_uk.conformance.tcp import tcp_checksum_ok
+    from ethox_uk.conformance.tcp_peer import tcp_checksum_ok
 
     data = bytes(range(256)) * 12
     big = bytes(Ether(dst=PEER, src=TARGET) / IP(src="10.0.2.15", dst="10.0.2.2", id=100)

@@ -20,7 +20,7 @@ import pytest
 
 from ethox_uk.conformance import command
 from ethox_uk.conformance.registry import all_checks
-from ethox_uk.conformance.runner import Session
+from ethox_uk.conformance.session import Session
 from ethox_uk.conformance.target import HostTarget, Spec, TargetError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,5 +1,5 @@
 """Negative controls through the host stack's own test-only fault switches
-(ETHOX_UK_FAULTS, see ethox_uk/conformance/faults.py): under each switch, the checks aimed at
+(ETHOX_UK_FAULTS, see ethox_uk/conformance/negative.py): under each switch, the checks aimed at
 that behaviour must fail. A switch the stack does not offer yet is skipped, with its name.
 (test_conformance_negative_relay.py shows the same for every lower-layer check without the
 stack's help.)"""
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ethox_uk.conformance.faults import FAULTS, stack_fault_names
+from ethox_uk.conformance.negative import FAULTS, stack_fault_names
 from ethox_uk.conformance.registry import VIOLATION, all_checks
-from ethox_uk.conformance.runner import Session
+from ethox_uk.conformance.session import Session
 from ethox_uk.conformance.target import HostTarget
 
 ECHO = Path(__file__).resolve().parents[2] / "images" / "echo"

@@ -10,7 +10,7 @@ from ethox_uk.conformance.registry import IPV6_GROUPS, all_checks
 
 from conftest import run_checks
 from mutations_ip6 import MUTATIONS6
-from relay import passthrough
+from fault_relay import passthrough
 
 
 def _ipv6_names():

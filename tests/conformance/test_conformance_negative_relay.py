@@ -10,7 +10,7 @@ from ethox_uk.conformance.registry import all_checks
 
 from mutations_ip import MUTATIONS
 from conftest import run_checks
-from relay import passthrough
+from fault_relay import passthrough
 
 LOWER = ("arp", "ipv4", "icmp", "udp")
 

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from ethox_uk.conformance import faults
+from ethox_uk.conformance import negative
 from ethox_uk.conformance.registry import load_groups
-from ethox_uk.conformance.runner import Session
+from ethox_uk.conformance.session import Session
 from ethox_uk.conformance.target import HostTarget
 from ethox_uk.conformance.registry import TCP_GROUPS
 
 from mutations_tcp import TCP_MUTATIONS
 from conftest import run_checks
-from relay import passthrough
+from fault_relay import passthrough
 
 ROOT = Path(__file__).resolve().parents[2]
 ECHO = ROOT / "images" / "echo"
@@ -61,9 +61,9 @@ def test_every_tcp_check_can_fail():
     targeted = {n for _, ns in TCP_MUTATIONS.values() for n in ns}
     assert targeted - names == set(), "mutations name unknown checks"
     # a stack fault switch shows the others failing (test_conformance_negative_faults.py)
-    targeted |= {n for _, ns in faults.FAULTS.values() for n in ns}
+    targeted |= {n for _, ns in negative.FAULTS.values() for n in ns}
     assert names - targeted - set(UNTARGETED) == set(), "checks no mutation shows failing"
-    for fault, (what, targets) in faults.FAULTS.items():
+    for fault, (what, targets) in negative.FAULTS.items():
         if any(t.startswith("tcp_") for t in targets):
             assert set(targets) <= names, (fault, set(targets) - names)
 

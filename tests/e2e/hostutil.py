@@ -4,7 +4,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from ethox_uk.host.peer import DgramPeer
+from ethox_uk.host.dgram_peer import DgramPeer
 from ethox_uk.host.process import HostProcess, child_env, command
 
 ROOT = Path(__file__).resolve().parent.parent.parent

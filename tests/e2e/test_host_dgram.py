@@ -12,7 +12,7 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
 from scapy.utils import rdpcap
 
-from ethox_uk.host.peer import PEER_IP, PEER_MAC
+from ethox_uk.host.dgram_peer import PEER_IP, PEER_MAC
 
 # DESIGN §5: more fields may follow mac= (ip6= unless ip6=off)
 READY = re.compile(r"^ethox-uk: ready ip=\d+(\.\d+){3} mac=[0-9a-f]{2}(:[0-9a-f]{2}){5}( \S+=\S+)*\r?$")

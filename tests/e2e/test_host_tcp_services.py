@@ -14,7 +14,7 @@ import time
 import pytest
 from hostutil import ECHO, READY_TIMEOUT, ROOT
 
-from ethox_uk.host.peer import PEER_IP, PEER_MAC
+from ethox_uk.host.dgram_peer import PEER_IP, PEER_MAC
 from ethox_uk.host.process import HostProcess
 from ethox_uk.stack import http, services
 from ethox_uk.stack import socket as esock

@@ -17,7 +17,7 @@ import pytest
 
 from test_virtio_image import (GUEST_IP, KVM, READY, Vm, ether, image,  # noqa: F401
                                qemu_argv, sockdir)
-from ethox_uk.host.peer import PEER_IP, DgramPeer
+from ethox_uk.host.dgram_peer import PEER_IP, DgramPeer
 
 SOFT_REBOOT = re.compile(rb"MPY: soft reboot")
 RESETS = 4

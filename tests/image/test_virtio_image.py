@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from ethox_uk.build import image as image_mod
-from ethox_uk.host.peer import PEER_IP, PEER_MAC, DgramPeer
+from ethox_uk.host.dgram_peer import PEER_IP, PEER_MAC, DgramPeer
 from ethox_uk.qemu import kvm
 from ethox_uk.qemu.cmdline import SANDBOX
 

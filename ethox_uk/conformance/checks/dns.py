@@ -15,7 +15,7 @@ from scapy.layers.inet import IP, UDP
 
 from .. import wire
 from ..registry import MUST, SHOULD, check
-from ..tcp import Seg, TcpConn, is_tcp, opt_mss, seq_add, tcp_ports
+from ..tcp_peer import Seg, TcpConn, is_tcp, opt_mss, seq_add, tcp_ports
 
 HTTP = 80
 A, AAAA, CNAME = 1, 28, 5

@@ -2,7 +2,7 @@
 close into TIME-WAIT, simultaneous close (RFC 9293 §3.6, §3.10.7.4; RFC 1122 §4.2.2.13)."""
 
 from ..registry import MUST, check
-from ..tcp import (ECHO, HTTP, TcpConn, check_seg, http_request, seq_add,
+from ..tcp_peer import (ECHO, HTTP, TcpConn, check_seg, http_request, seq_add,
                    seq_diff)
 
 

@@ -6,7 +6,7 @@ Chargen (port 19) always has data to send, so its flights show the target's cong
 window; MSS 536 keeps the segment counts small."""
 
 from ..registry import MUST, SHOULD, check
-from ..tcp import (CHARGEN, ECHO, TcpConn, check_seg, data_segs, extent, opt_mss,
+from ..tcp_peer import (CHARGEN, ECHO, TcpConn, check_seg, data_segs, extent, opt_mss,
                    quiet_collect, seq_add, seq_diff)
 
 MSS = 536

@@ -2,7 +2,7 @@
 and zero-window probing (RFC 9293 §3.1, §3.4, §3.8.6, §3.10.7.4; RFC 1122 §4.2.2)."""
 
 from ..registry import MUST, SHOULD, check
-from ..tcp import (CHARGEN, DISCARD, ECHO, TcpConn, check_seg, data_segs, echo_roundtrip,
+from ..tcp_peer import (CHARGEN, DISCARD, ECHO, TcpConn, check_seg, data_segs, echo_roundtrip,
                    extent, opt_mss, quiet_collect, seq_add, seq_diff, still_alive)
 
 

@@ -2,7 +2,7 @@
 
 from ..context import BROADCAST_MAC
 from ..registry import MUST, SHOULD, check
-from ..tcp import (ECHO, HTTP, Seg, TcpConn, check_seg, http_request, is_tcp, opt_mss,
+from ..tcp_peer import (ECHO, HTTP, Seg, TcpConn, check_seg, http_request, is_tcp, opt_mss,
                    seq_add, seq_diff, still_alive, tcp_ports)
 
 

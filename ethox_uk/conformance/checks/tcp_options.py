@@ -5,7 +5,7 @@ RFC 7323; RFC 2018)."""
 import struct
 
 from ..registry import MUST, SHOULD, check
-from ..tcp import (CHARGEN, DEFAULT_MSS, ECHO, EOL, NOP, TcpConn, check_seg, data_segs,
+from ..tcp_peer import (CHARGEN, DEFAULT_MSS, ECHO, EOL, NOP, TcpConn, check_seg, data_segs,
                    extent, opt_mss, opt_sack_ok, opt_timestamps, opt_wscale, quiet_collect,
                    seq_add, still_alive)
 

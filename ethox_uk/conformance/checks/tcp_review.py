@@ -5,10 +5,10 @@ closed socket, RST ignored in TIME-WAIT (RFC 1337), and a SYN-ACK that offers no
 the target can hold (RFC 9293 §3.8.6, RFC 5681, RFC 3042, RFC 1122 §4.2.2.13, §4.2.2.17).
 
 Each check names the fault switch (ethox_uk/stack/faults.py) that brings the old behaviour
-back; NEGATIVE_CONTROLS below is merged into ethox_uk/conformance/faults.py's table."""
+back; NEGATIVE_CONTROLS below is merged into ethox_uk/conformance/negative.py's table."""
 
 from ..registry import MAY, MUST, SHOULD, check
-from ..tcp import (CHARGEN, ECHO, HTTP, TcpConn, check_seg, data_segs, extent, opt_mss,
+from ..tcp_peer import (CHARGEN, ECHO, HTTP, TcpConn, check_seg, data_segs, extent, opt_mss,
                    quiet_collect, seq_add, seq_diff)
 
 QOTD = 17  # RFC 865 quote of the day: images/echo serves it on the socket API

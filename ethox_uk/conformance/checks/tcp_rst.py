@@ -5,7 +5,7 @@ ACKs are rate-limited (RFC 9293 §3.5.2, §3.10.7; RFC 5961 §3-§5, §7)."""
 import time
 
 from ..registry import MAY, MUST, SHOULD, check
-from ..tcp import ECHO, TcpConn, check_seg, opt_mss, seq_add, seq_diff, still_alive
+from ..tcp_peer import ECHO, TcpConn, check_seg, opt_mss, seq_add, seq_diff, still_alive
 
 
 def _is_challenge(c, s):

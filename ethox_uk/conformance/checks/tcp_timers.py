@@ -5,7 +5,7 @@ Timings come from the peer's receive times; lower bounds are the RFC's, upper bo
 room for a busy host and scale with the session's timescale."""
 
 from ..registry import MUST, SHOULD, check
-from ..tcp import DISCARD, ECHO, TcpConn, check_seg
+from ..tcp_peer import DISCARD, ECHO, TcpConn, check_seg
 
 
 @check("tcp_timers.initial_rto", "an unanswered SYN-ACK is retransmitted, with the same ISN, "

@@ -18,8 +18,8 @@ import shutil
 import tempfile
 import time
 
-from .peer import PEER_IP, PEER_MAC, DgramPeer
-from .process import HostProcess, HostStartError
+from .host.dgram_peer import PEER_IP, PEER_MAC, DgramPeer
+from .host.process import HostProcess, HostStartError
 
 REPLY_TIMEOUT = 2.0  # seconds per answer
 
@@ -171,16 +171,16 @@ def run_image_demo(recipe="images/echo", accel="auto", machine="microvm", timeou
     from rich.console import Console
     from rich.table import Table
 
-    from ..build import elfinfo
-    from ..build.image import build
-    from ..build.recipe import RecipeError
-    from ..build.source import ToolchainError
-    from ..netspec import NetOpts, parse_spec
-    from ..qemu.cmdline import QemuError
-    from ..qemu.options import VmOptions
-    from ..qemu.session import READY
-    from ..qemu.vm import Console as VmConsole
-    from ..qemu.vm import Vm
+    from .build import elfinfo
+    from .build.image import build
+    from .build.recipe import RecipeError
+    from .build.source import ToolchainError
+    from .netspec import NetOpts, parse_spec
+    from .qemu.cmdline import QemuError
+    from .qemu.options import VmOptions
+    from .qemu.session import READY
+    from .qemu.vm import Console as VmConsole
+    from .qemu.vm import Vm
 
     console = Console()
 
