@@ -55,9 +55,11 @@ from . import socket as _socket
 
 import asyncio
 
+# asyncio's private internals are used in one adapter per interpreter only
 if MICROPYTHON:
-    from asyncio import core as _core
-    from time import ticks_ms as _ticks, ticks_diff as _tdiff
+    from . import aio_mp as _mp
+else:
+    from . import aio_cpy as _cpy
 
 MAX_ROUNDS = const(16)  # scheduler rounds per pump (each runs every ready task once)
 MAX_RUNS = const(64)  # MicroPython: task steps per round
@@ -120,7 +122,7 @@ class Pump:
     def poll(self, now):
         if self.running:
             return  # a blocking socket call inside a task polled the stack
-        if MICROPYTHON and _core.cur_task is not None:
+        if MICROPYTHON and _mp.foreground_running():
             return  # a foreground asyncio.run() drives the tasks itself
         self.running = True
         _socket._batching += 1
@@ -152,74 +154,12 @@ class Pump:
     def next_timeout(self, now=0):
         """ms until a task is due (0: ready now), -1: only I/O can wake one."""
         if MICROPYTHON:
-            t = _core._task_queue.peek()
-            if not t:
-                return -1
-            d = _tdiff(t.ph_key, _ticks())
-            return d if d > 0 else 0
-        loop = self.loop
-        if getattr(loop, "_ready", None):
-            return 0
-        sch = getattr(loop, "_scheduled", None)
-        if sch:
-            d = int((sch[0].when() - loop.time()) * 1000) + 1
-            return d if d > 0 else 0
-        return -1
+            return _mp.due_in_ms()
+        return _cpy.due_in_ms(self.loop)
 
     # -- MicroPython --------------------------------------------------------------
     def _step_mp(self):
-        try:
-            for _ in range(MAX_ROUNDS):
-                ioq = _core._io_queue
-                if ioq.map:
-                    ioq.wait_io_event(0)
-                tq = _core._task_queue
-                ran = 0
-                while ran < MAX_RUNS:
-                    t = tq.peek()
-                    if not t or _tdiff(t.ph_key, _ticks()) > 0:
-                        break
-                    tq.pop()
-                    self._run_mp(t, tq)
-                    ran += 1
-                if ran == 0:
-                    break
-        finally:
-            _core.cur_task = None
-
-    def _run_mp(self, t, tq):
-        # asyncio.core.run_until_complete's loop body, for one task
-        _core.cur_task = t
-        try:
-            exc = t.data
-            if not exc:
-                t.coro.send(None)
-            else:
-                t.data = None
-                t.coro.throw(exc)
-        except (_core.CancelledError, Exception) as er:
-            if t.state:
-                waiting = False
-                if t.state is True:
-                    t.state = None
-                elif callable(t.state):
-                    t.state(t, er)
-                    t.state = False
-                    waiting = True
-                else:
-                    while t.state.peek():
-                        tq.push(t.state.pop())
-                        waiting = True
-                    t.state = False
-                if not waiting and not isinstance(er, (_core.CancelledError, StopIteration)):
-                    tq.push(t)  # reported later unless something awaits it
-                t.data = er
-            elif t.state is None:
-                t.data = exc
-                ctx = _core._exc_context
-                ctx["exception"] = exc
-                ctx["future"] = t
-                _core.Loop.call_exception_handler(ctx)
+        _mp.step(MAX_ROUNDS, MAX_RUNS)
 
     # -- CPython ------------------------------------------------------------------
     def _step_cpy(self):
@@ -232,13 +172,7 @@ class Pump:
             loop.run_forever()
 
     def _due(self, loop):
-        ready = getattr(loop, "_ready", None)
-        if ready is None:
-            return True  # unknown loop internals: always step
-        if ready:
-            return True
-        sch = loop._scheduled
-        return bool(sch) and sch[0].when() <= loop.time()
+        return _cpy.due(loop)
 
     def _wake(self):
         ws = self.waiters
@@ -270,7 +204,7 @@ def resume():
     asyncio's current task set, and the pump steps aside while it is; this
     clears it so the pump drives the app's tasks again."""
     if MICROPYTHON:
-        _core.cur_task = None
+        _mp.clear_current()
 
 
 def reset():
@@ -282,7 +216,7 @@ def reset():
     p.errors = 0
     if MICROPYTHON:
         asyncio.new_event_loop()
-        _core.cur_task = None
+        _mp.clear_current()
     else:
         p.loop.close()
         p.loop = p._new_loop()
@@ -347,10 +281,7 @@ def run(coro, net=None, timeout_ms=-1):
 if MICROPYTHON:
     def _wait(s, write):
         # a generator: `await` in MicroPython is `yield from`
-        if write:
-            yield _core._io_queue.queue_write(s)
-        else:
-            yield _core._io_queue.queue_read(s)
+        yield _mp.wait_io(s, write)
 else:
     async def _wait(s, write):
         p = pump()

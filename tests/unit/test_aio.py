@@ -49,6 +49,29 @@ def _serve(B, cb, port=7):
     return holder[0]
 
 
+def test_the_private_asyncio_names_the_pump_uses_exist():
+    # the pump steps asyncio from Stack.poll through one adapter per interpreter that
+    # uses asyncio's private internals (aio_mp.py, aio_cpy.py): an asyncio update that
+    # renames one of them must fail here, not silently stop the app's tasks
+    if support.MICROPYTHON:
+        from ethox_uk.stack import aio_mp
+
+        assert aio_mp.missing() == [], aio_mp.missing()
+    else:
+        from ethox_uk.stack import aio_cpy
+
+        loop = asyncio.new_event_loop()
+        try:
+            assert aio_cpy.missing(loop) == [], aio_cpy.missing(loop)
+            assert aio_cpy.due_in_ms(loop) == -1 and not aio_cpy.due(loop)
+            loop.call_later(5.0, lambda: None)
+            assert 4000 <= aio_cpy.due_in_ms(loop) <= 5001
+            loop.call_soon(lambda: None)
+            assert aio_cpy.due(loop) and aio_cpy.due_in_ms(loop) == 0
+        finally:
+            loop.close()
+
+
 def test_echo_lines_read_and_close():
     A, B, clock = _net()
     _serve(B, _echo)
