@@ -11,16 +11,12 @@ SPEC always names the stack's side:
                          the guest reaches nothing outside; `-p` publishes ports into it
 
 `parse_spec(text)` returns a NetSpec or raises ValueError with a one-line message saying what
-was wrong and what to write instead; `netopts` is the click decorator that adds the five
-options (validated with BadParameter) and hands the command one `NetOpts` argument `net`.
+was wrong and what to write instead; NetOpts holds the parsed options (the click wiring,
+`netopts`, is in cli/options.py).
 """
 
-import functools
 import os
 
-import click
-
-from .capture import check_capture_path
 from .stack import config as _config
 from .stack.nic.dgram import MAX_PATH
 from .stack.nic.tap import check_ifname
@@ -154,103 +150,3 @@ class NetOpts:
     def __repr__(self):
         return "NetOpts(spec=%r, ip=%r, gw=%r, mac=%r, pcap=%r, dns=%r, publish=%r)" % (
             self.spec, self.ip, self.gw, self.mac, self.pcap, self.dns, self.publish)
-
-
-# -- click ------------------------------------------------------------------------------
-
-def _cb_spec(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        return parse_spec(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e), ctx, param) from None
-
-
-def _cb_ip(ctx, param, value):
-    if value is None or value == _config.DHCP:
-        return value
-    try:
-        _config.parse_cidr(value)
-    except ValueError as e:
-        raise click.BadParameter("%s (e.g. --ip 10.0.2.15/24, or --ip dhcp)" % e, ctx,
-                                 param) from None
-    return value
-
-
-def _cb_dns(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        _config.parse_dns(value)
-    except ValueError as e:
-        raise click.BadParameter("%s (e.g. --dns 10.0.2.3)" % e, ctx, param) from None
-    return value
-
-
-def _cb_gw(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        _config.parse_ip(value)
-    except ValueError as e:
-        raise click.BadParameter("%s (e.g. --gw 10.0.2.2)" % e, ctx, param) from None
-    return value
-
-
-def _cb_mac(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        _config.parse_mac(value)
-    except ValueError as e:
-        raise click.BadParameter("%s (e.g. --mac 52:54:00:12:34:56)" % e, ctx,
-                                 param) from None
-    return value.replace("-", ":").lower()
-
-
-def _cb_pcap(ctx, param, value):
-    if value is None:
-        return None
-    parent = os.path.dirname(os.path.abspath(value))
-    if not os.path.isdir(parent):
-        raise click.BadParameter("directory %s does not exist: create it or pick another "
-                                 "file" % parent, ctx, param)
-    if os.path.isdir(value):
-        raise click.BadParameter("%s is a directory: give a file name, e.g. %s"
-                                 % (value, os.path.join(value, "trace.pcap")), ctx, param)
-    try:
-        check_capture_path(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e), ctx, param) from None
-    return value
-
-
-_OPTIONS = (
-    click.option("--net", "net_spec", metavar="SPEC", callback=_cb_spec,
-                 help="Network, the stack's side: " + SPEC_HELP + "."),
-    click.option("--ip", "net_ip", metavar="CIDR", callback=_cb_ip,
-                 help="Stack address, e.g. 10.0.2.15/24 (default from the recipe), or "
-                      "dhcp: ask a DHCP server (the ready line comes once bound)."),
-    click.option("--gw", "net_gw", metavar="ADDR", callback=_cb_gw,
-                 help="Gateway, e.g. 10.0.2.2."),
-    click.option("--mac", "net_mac", metavar="MAC", callback=_cb_mac,
-                 help="MAC address, e.g. 52:54:00:12:34:56."),
-    click.option("--pcap", "net_pcap", metavar="FILE", callback=_cb_pcap,
-                 help="Record every frame to FILE (classic pcap)."),
-    click.option("--dns", "net_dns", metavar="ADDR[,ADDR]", callback=_cb_dns,
-                 help="Name servers for socket.getaddrinfo, e.g. 10.0.2.3 (instead of "
-                      "DHCP's)."),
-)
-
-
-def netopts(f):
-    """Decorator: add NETOPTS to a click command; it receives one `net` (NetOpts)."""
-    @functools.wraps(f)
-    def wrapper(*args, net_spec, net_ip, net_gw, net_mac, net_pcap, net_dns, **kwargs):
-        kwargs["net"] = NetOpts(net_spec, net_ip, net_gw, net_mac, net_pcap, net_dns)
-        return f(*args, **kwargs)
-
-    for opt in reversed(_OPTIONS):
-        wrapper = opt(wrapper)
-    return wrapper

@@ -13,8 +13,6 @@ itself reaches nothing outside.
 import errno
 import socket
 
-import click
-
 from .stack.config import parse_ip
 
 DEFAULT_HOST_IP = "127.0.0.1"
@@ -144,42 +142,3 @@ def check_free(publishes, owner=None):
         raise ValueError("-p %s: %s %s:%d is %s%s: %s"
                          % (p.given(), p.proto.upper(), p.host_ip, p.host_port, why,
                             " (by %s)" % held if held else "", hint))
-
-
-# -- click ------------------------------------------------------------------------------
-
-def _cb_publish(ctx, param, values):
-    out = []
-    for v in values:
-        try:
-            out.append(parse_publish(v))
-        except ValueError as e:
-            raise click.BadParameter(str(e), ctx, param) from None
-    try:
-        check_unique(out)
-    except ValueError as e:
-        raise click.BadParameter(str(e), ctx, param) from None
-    return tuple(out)
-
-
-publish_option = click.option(
-    "-p", "--publish", "publish", multiple=True, metavar="[HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]",
-    callback=_cb_publish,
-    help="Forward a host port to the guest (repeatable; implies --net user). HOSTIP defaults "
-         "to 127.0.0.1, the protocol to tcp, e.g. -p 8080:80 -p 5353:53/udp.")
-
-
-def apply(net, publish):
-    """NetOpts with -p folded in: -p implies --net user; with another --net it is an error
-    (click.UsageError)."""
-    from .netspec import NetSpec
-
-    if not publish:
-        return net
-    if net.spec is None:
-        net.spec = NetSpec("user")
-    elif net.spec.kind != "user":
-        raise click.UsageError("-p/--publish forwards ports through QEMU's user-mode network: "
-                               "drop --net %s or write --net user" % net.spec.text)
-    net.publish = tuple(publish)
-    return net

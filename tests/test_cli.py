@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from ethox_uk import cli
-from ethox_uk.netspec import NetOpts, NetSpec, netopts, parse_spec
+from ethox_uk.cli.options import netopts
+from ethox_uk.netspec import NetOpts, NetSpec, parse_spec
 
 
 @pytest.fixture

@@ -100,7 +100,7 @@ def test_the_longest_line_allowed_reaches_the_guest_whole(image, tmp_path):
 def test_inspect_of_an_image_whose_line_cannot_fit_says_so():
     """An image built elsewhere may carry any cmdline: `inspect` names the problem in its
     qemu line instead of failing."""
-    from ethox_uk.cli_image import _plain_qemu
+    from ethox_uk.cli.image import _plain_qemu
 
     info = elfinfo.ImageInfo("old.elf", 0, 0, 0, [], {"cmdline": words_of(2000)}, [])
     text = _plain_qemu(info)

@@ -25,7 +25,7 @@
     compare.py    --compare A.json B.json, and the agreement figure
     negative.py   negative controls: the host stack's test-only fault switches and the checks
                   each one must make fail
-    command.py    the click command (`conformance`) and `main(argv)` for `python -m`
+    (the click command is ethox_uk/cli/conformance.py; __main__.py runs it for `python -m`)
 
 Adding a check is adding one decorated function to the group's file.
 """

@@ -2,7 +2,7 @@
 
     status.py    the exit-status contract of DESIGN §5 (guest 0x10+n -> QEMU 33+2n -> n)
     kvm.py       does /dev/kvm work? (probed once per process)
-    options.py   VMOPTS (--accel/--machine/--mem) as a click decorator, like netspec.netopts
+    options.py   VmOptions (--accel/--machine/--mem; their click wiring is in cli/options.py)
     cmdline.py   the canonical QEMU command line of DESIGN §5
     bridge.py    `--net bridge`: QEMU inside a namespace with a bridge, a tap and a peer
     qmp.py       a QMP watcher (qemu.qmp) that notices KVM internal errors and guest panics

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ethox_uk.conformance import command
+from ethox_uk.cli import conformance as command
 from ethox_uk.conformance.registry import all_checks
 from ethox_uk.conformance.session import Session
 from ethox_uk.conformance.target import HostTarget, Spec, TargetError
@@ -31,7 +31,7 @@ EXPR = "(arp or ipv4 or icmp or udp) and not icmpv6"  # words are substrings: ic
 
 
 def _cli():
-    """argv prefix of the conformance command: `ethox-uk conformance` once cli.py has it."""
+    """argv prefix of the conformance command: `ethox-uk conformance` (cli/conformance.py)."""
     try:
         from ethox_uk.cli import main
 

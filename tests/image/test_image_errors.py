@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ethox_uk import cli_image
+from ethox_uk.cli import image as cli_image
 from ethox_uk.qemu import kvm
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,9 +1,9 @@
 """`ethox-uk new`: start an app from a template (the work is in ethox_uk/scaffold.py).
-cli.py registers it."""
+cli/__init__.py registers it."""
 
 import click
 
-from .scaffold import DEFAULT_TEMPLATE, TEMPLATES
+from ..scaffold import DEFAULT_TEMPLATE, TEMPLATES
 
 
 @click.command()
@@ -24,8 +24,8 @@ def new(name, template, parent):
       ethox-uk new myapp                      # HTTP on port 80
       ethox-uk new udpthing --template echo
     """
-    from .cli_image import CommandError
-    from .scaffold import ScaffoldError, create
+    from .image import CommandError
+    from ..scaffold import ScaffoldError, create
 
     try:
         target = create(name, template, parent)

@@ -1,6 +1,6 @@
 """The background-VM commands of `ethox-uk`: ps, logs, stop, rm, cp (`run -d`, `exec NAME`
-and `repl NAME` are the image commands' own, in cli_image.py). Thin: the work is in
-ethox_uk/vms/. cli.py registers them."""
+and `repl NAME` are the image commands' own, in image.py). Thin: the work is in
+ethox_uk/vms/. cli/__init__.py registers them."""
 
 import sys
 
@@ -9,8 +9,8 @@ import click
 
 def guard(fn, *args, **kwargs):
     """VmError (and the QEMU/image errors of launching) as one-line errors with a status."""
-    from .cli_image import CommandError
-    from .vms.registry import VmError
+    from .image import CommandError
+    from ..vms.registry import VmError
 
     try:
         return fn(*args, **kwargs)
@@ -36,7 +36,7 @@ def ps(names, all_, as_json, fmt):
       ethox-uk ps -a
       ethox-uk ps --format '{pty}' web        # the console for mpremote
     """
-    from .vms import control
+    from ..vms import control
 
     if as_json and fmt:
         raise click.UsageError("give --json or --format, not both")
@@ -57,7 +57,7 @@ def logs(name, follow, tail):
     Example:
       ethox-uk logs -f --tail 20 web
     """
-    from .vms import control
+    from ..vms import control
 
     sys.exit(guard(control.logs, name, follow, tail))
 
@@ -76,7 +76,7 @@ def stop(names, timeout):
     Example:
       ethox-uk stop -t 2 web
     """
-    from .vms import control
+    from ..vms import control
 
     sys.exit(guard(control.stop_names, names, timeout))
 
@@ -91,7 +91,7 @@ def rm(names, force):
     Example:
       ethox-uk rm -f web
     """
-    from .vms import control
+    from ..vms import control
 
     sys.exit(guard(control.rm_names, names, force))
 
@@ -109,7 +109,7 @@ def cp(src, dst):
       ethox-uk cp config.json web:/config.json
       ethox-uk cp web:/log.txt .
     """
-    from .vms import control
+    from ..vms import control
 
     sys.exit(guard(control.cp, src, dst))
 

@@ -1,7 +1,7 @@
 """The image commands of `ethox-uk` (DESIGN §5): build, run, exec, repl, inspect.
 
 Thin click commands; the work lives in ethox_uk/build/image.py, ethox_uk/build/elfinfo.py
-and ethox_uk/qemu/session.py. cli.py registers them with `main.add_command(...)`.
+and ethox_uk/qemu/session.py. cli/__init__.py registers them with `main.add_command(...)`.
 Errors are one line (`ethox-uk CMD: error: ...`) with the status of §5: 126 for an image
 QEMU cannot boot, 120 when QEMU cannot be started, 2 for unusable options, 1 for a build
 that failed.
@@ -12,9 +12,9 @@ import sys
 
 import click
 
-from .netspec import netopts
-from .publish import apply as apply_publish, publish_option
-from .qemu.options import vmopts
+from .options import netopts
+from .options import apply as apply_publish, publish_option
+from .options import vmopts
 
 
 class CommandError(click.ClickException):
@@ -33,9 +33,9 @@ def _fail(e, status):
 
 def _guard(fn, *args, **kwargs):
     """Run a session function; its known errors become one-line CommandErrors."""
-    from .build.elfinfo import ImageError
-    from .qemu.cmdline import QemuError
-    from .qemu.status import BAD_IMAGE
+    from ..build.elfinfo import ImageError
+    from ..qemu.cmdline import QemuError
+    from ..qemu.status import BAD_IMAGE
 
     try:
         return fn(*args, **kwargs)
@@ -48,7 +48,7 @@ def _guard(fn, *args, **kwargs):
 
 
 def _cb_serial(ctx, param, value):
-    from .qemu.cmdline import parse_serial
+    from ..qemu.cmdline import parse_serial
 
     try:
         parse_serial(value)
@@ -88,9 +88,9 @@ def build(recipe, output, quiet):
       ethox-uk build                          # images/echo -> build/echo.elf
       ethox-uk build myapp -o /tmp/myapp.elf  # a folder made by `ethox-uk new myapp`
     """
-    from .build.image import build as do_build
-    from .build.recipe import RecipeError
-    from .build.source import ToolchainError
+    from ..build.image import build as do_build
+    from ..build.recipe import RecipeError
+    from ..build.source import ToolchainError
 
     try:
         do_build(recipe, output, quiet=quiet)
@@ -140,7 +140,7 @@ def run(image, net, publish, vm, serial, timeout, detach, name, gdb, gdb_nowait)
       ethox-uk run -d --name web -p 8080:80 build/echo.elf
       ethox-uk run --gdb build/echo.elf             # then the printed gdb command
     """
-    from .qemu import session
+    from ..qemu import session
 
     net = apply_publish(net, publish)
     if gdb_nowait and gdb is None:
@@ -163,8 +163,8 @@ def run(image, net, publish, vm, serial, timeout, detach, name, gdb, gdb_nowait)
             raise click.BadParameter("a background VM's console is its log (ethox-uk logs), a "
                                      "unix socket and a pty (ethox-uk ps): drop --serial",
                                      param_hint="--serial")
-        from .cli_vms import guard
-        from .vms.launch import detach as do_detach
+        from .vms import guard
+        from ..vms.launch import detach as do_detach
 
         sys.exit(_guard(guard, do_detach, image, net, vm, name=name,
                         timeout=timeout if timeout is not None else 60.0))
@@ -187,7 +187,7 @@ def _vm_name(arg):
     """arg as the name of a background VM (None when it is an image path)."""
     import os
 
-    from .vms import registry
+    from ..vms import registry
 
     if not registry.exists(arg):
         if not os.path.exists(arg) and registry.NAME.match(arg) and "." not in arg:
@@ -233,7 +233,7 @@ def exec_(args, code_file, attach, timeout, net, publish, vm):
       ethox-uk exec build/echo.elf 'print(6*7)'
       ethox-uk exec web 'print(net.counters.c)'
     """
-    from .qemu import session
+    from ..qemu import session
 
     want = 0 if attach else 1
     if code_file is None:
@@ -248,8 +248,8 @@ def exec_(args, code_file, attach, timeout, net, publish, vm):
     code = code_file.read() if code_file is not None else args[-1].encode()
     net = apply_publish(net, publish)
     if name:
-        from .cli_vms import guard
-        from .vms.control import console_of
+        from .vms import guard
+        from ..vms.control import console_of
 
         sock, _ = guard(console_of, name)
         sys.exit(_guard(session.exec_attach, "unix:" + sock, code,
@@ -274,13 +274,13 @@ def repl(image, net, publish, vm):
       ethox-uk repl build/echo.elf -p 8080:80
       ethox-uk repl web
     """
-    from .qemu import session
+    from ..qemu import session
 
     name = _vm_name(image)
     if name:
-        from .cli_vms import guard
-        from .vms import registry
-        from .vms.control import console_of
+        from .vms import guard
+        from ..vms import registry
+        from ..vms.control import console_of
 
         _no_boot_options(net, publish, vm, "repl NAME")
         sock, _ = guard(console_of, name)
@@ -312,7 +312,7 @@ def inspect(image, as_json):
       ethox-uk inspect build/echo.elf
       ethox-uk inspect --json build/echo.elf | jq .frozen_modules
     """
-    from .build import elfinfo
+    from ..build import elfinfo
 
     info = _guard(elfinfo.check, image)
     if as_json:
@@ -324,7 +324,7 @@ def inspect(image, as_json):
 
 def _plain_qemu(info):
     """How to boot the image without ethox-uk: the line `run` builds, as the README shows."""
-    from .qemu import cmdline
+    from ..qemu import cmdline
 
     mem, words = info.get("memory", "64M"), info.get("cmdline", "")
     try:

@@ -5,7 +5,7 @@
 command's own).
 
     run(...) -> exit status        the whole command, callable from Python and tests
-    conformance                    the click command (cli.py: main.add_command(conformance))
+    conformance                    the click command (cli/__init__.py adds it to the group)
 
 Exit status: 0 when no MUST failed (verdict "fail"; with --strict also no SHOULD: verdict
 "deviates"); 1 otherwise (or when an expected failure passed); 2 for bad options or a target
@@ -23,8 +23,9 @@ import time
 
 import click
 
-from ..netspec import netopts, parse_spec
-from ..qemu.options import vmopts
+from ..netspec import parse_spec
+from .options import netopts
+from .options import vmopts
 
 TIMESCALE_ENV = "ETHOX_UK_CONFORMANCE_TIMESCALE"
 
@@ -44,8 +45,8 @@ def _timescale(default):
 
 def select_checks(kexpr=None, smoke=False):
     """The checks to run: all (or registry.SMOKE with smoke=True), then -k EXPR."""
-    from .kexpr import select
-    from .registry import SMOKE, all_checks
+    from ..conformance.kexpr import select
+    from ..conformance.registry import SMOKE, all_checks
 
     checks = all_checks()
     if smoke:
@@ -55,7 +56,7 @@ def select_checks(kexpr=None, smoke=False):
 
 def make_target(image=None, host=None, attach=None, net=None, accel=None, machine=None,
                 mem=None, faults=(), linux=False):
-    from .target import AttachTarget, HostTarget, IfaceTarget, LinuxTarget, image_target
+    from ..conformance.target import AttachTarget, HostTarget, IfaceTarget, LinuxTarget, image_target
 
     spec = net.spec if net is not None else None
     kw = dict(ip=net.ip if net else None, gw=net.gw if net else None,
@@ -76,11 +77,11 @@ def run(image=None, host=None, attach=None, net=None, accel=None, machine=None, 
         timescale=None, smoke=False, linux=False, strict=False, slack=None, html=None,
         tap=None, summary_md=None):
     """Run the command; returns the exit status. `attach` is a SPEC string or NetSpec."""
-    from . import formats
-    from .report import console, print_list, print_results, write_json, write_junit
-    from .rfcs import print_rfc_summary, rfc_summary
-    from .session import Result, Session, summary_line, verdict_line
-    from .target import TargetError
+    from ..conformance import formats
+    from ..conformance.report import console, print_list, print_results, write_json, write_junit
+    from ..conformance.rfcs import print_rfc_summary, rfc_summary
+    from ..conformance.session import Result, Session, summary_line, verdict_line
+    from ..conformance.target import TargetError
 
     con = console(out)
     try:
@@ -155,7 +156,7 @@ def _cb_attach(ctx, param, value):
     if value is None:
         return None
     if value.startswith("iface:"):
-        from .links import parse_iface
+        from ..conformance.links import parse_iface
 
         try:
             parse_iface(value[len("iface:"):])
@@ -260,8 +261,8 @@ def conformance(image, host_recipe, attach, linux, net, vm, junit, json_path, ke
 
 
 def run_compare(a_path, b_path, out=None):
-    from .compare import CompareError, load, print_compare
-    from .report import console
+    from ..conformance.compare import CompareError, load, print_compare
+    from ..conformance.report import console
 
     con = console(out)
     try:

@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from . import __version__
-from .netspec import netopts
-from .qemu.options import vmopts
+from .. import __version__
+from .options import netopts
+from .options import vmopts
 
 
 class _Group(click.Group):
@@ -52,7 +52,7 @@ def host(recipe, net):
     Example:
       ethox-uk host images/echo --net dgram:/tmp/ethox.sock,/tmp/peer.sock
     """
-    from .host.runner import run
+    from ..host.runner import run
 
     sys.exit(run(recipe, net))
 
@@ -80,10 +80,10 @@ def demo(recipe, host_mode, accel, machine, timeout):
       ethox-uk demo --host                    # the same app under CPython, no VM
     """
     if host_mode:
-        from .demo import run_demo
+        from ..demo import run_demo
 
         sys.exit(run_demo(recipe, timeout))
-    from .demo import run_image_demo
+    from ..demo import run_image_demo
 
     sys.exit(run_image_demo(recipe, accel, machine, timeout))
 
@@ -127,7 +127,7 @@ def bench(host_recipe, image, runs, json_path, count, no_micropython, link, vers
     Example: ethox-uk bench --image build/echo.elf --net tap \\
       --versus linux="qemu-system-x86_64 -M microvm,accel=tcg ... -netdev tap,id=n0,ifname=@TAP@,..."
     """
-    from . import jsonout
+    from .. import jsonout
 
     sys.exit(jsonout.run(json_path, lambda path: _bench(host_recipe, image, runs, path, count,
                                                         no_micropython, link, versus, vm)))
@@ -142,32 +142,32 @@ def _bench(host_recipe, image, runs, json_path, count, no_micropython, link, ver
         if host_recipe is not None:
             raise click.UsageError("give --image or --host, not both")
         if link:
-            from .bench.link import run_link_bench
+            from ..bench.link import run_link_bench
 
             return run_link_bench(image, link, vm, versus, json_path)
-        from .bench.image import run_bench as run_image_bench
+        from ..bench.image import run_bench as run_image_bench
 
         return run_image_bench(image, vm, json_path, runs)
-    from .bench.host import run_bench
+    from ..bench.host import run_bench
 
     return run_bench(host_recipe or "images/echo", json_path, count,
                      micropython=not no_micropython)
 
 
 def _parse_versus(ctx, param, values):
-    from .bench.link import parse_versus
+    from ..bench.link import parse_versus
 
     return parse_versus(ctx, param, values)
 
 
 def _register_others():
     # Commands that live in their own modules (thin as well): build, run, exec, repl, inspect
-    # (cli_image.py), ps, logs, stop, rm, cp (cli_vms.py), new (cli_new.py) and conformance
-    # (conformance/command.py).
-    from .cli_image import COMMANDS
-    from .cli_new import COMMANDS as NEW_COMMANDS
-    from .cli_vms import COMMANDS as VM_COMMANDS
-    from .conformance.command import conformance
+    # (image.py), ps, logs, stop, rm, cp (vms.py), new (new.py) and conformance
+    # (conformance.py), each a module of this package.
+    from .image import COMMANDS
+    from .new import COMMANDS as NEW_COMMANDS
+    from .vms import COMMANDS as VM_COMMANDS
+    from .conformance import conformance
 
     for c in COMMANDS + VM_COMMANDS + NEW_COMMANDS + (conformance,):
         main.add_command(c)
@@ -175,6 +175,3 @@ def _register_others():
 
 _register_others()
 
-
-if __name__ == "__main__":
-    main(prog_name="ethox-uk")
