@@ -8,7 +8,7 @@ import pytest
 
 from ethox_uk.conformance.registry import IPV6_GROUPS, all_checks
 
-from conftest import run_checks
+from conftest import assert_mutation_fails_its_checks, run_checks
 from mutations_ip6 import MUTATIONS6
 from fault_relay import passthrough
 
@@ -37,19 +37,7 @@ def test_relay_alone_changes_nothing_and_attach_passes_all(relayed):
 
 @pytest.mark.parametrize("name", sorted(MUTATIONS6))
 def test_mutation_makes_its_ipv6_checks_fail(relayed, name):
-    relay, outer = relayed
-    factory, targets = MUTATIONS6[name]
-    relay.mutation = factory()
-    try:
-        results = run_checks(outer, targets)
-    finally:
-        relay.mutation = passthrough
-    assert relay.errors == []
-    passed = {n: (r.status, r.message) for n, r in results.items()
-              if r.status not in ("fail", "deviates")}
-    assert passed == {}, "checks that did not fail under %s" % name
-    for r in results.values():
-        assert r.message and r.transcript, r.check.name
+    assert_mutation_fails_its_checks(relayed, name, MUTATIONS6)
 
 
 def test_ipv6_groups_pass_again_on_the_same_target(relayed):
