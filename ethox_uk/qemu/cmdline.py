@@ -164,6 +164,13 @@ def user_netdev(net, cmdline, netdev_id="n0"):
         cfg = net.config(cmdline)
     except ValueError as e:
         raise QemuError("--net user: %s" % e, status=2) from None
+    if cfg.dhcp:
+        # --ip dhcp: slirp's own network and DHCP server (10.0.2.0/24, host 10.0.2.2, the
+        # guest gets 10.0.2.15 first); an empty guest address in hostfwd means that one
+        parts = ["user", "id=%s" % netdev_id, "restrict=on"]
+        parts += ["hostfwd=%s" % p.hostfwd("") for p in getattr(net, "publish", ())
+                  if p.proto == "tcp"]
+        return ",".join(parts)
     if cfg.gw is None:
         raise QemuError("--net user: the guest has no gateway (gw=): slirp needs one as its "
                         "host address, e.g. --gw 10.0.2.2", status=2)

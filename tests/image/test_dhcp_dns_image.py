@@ -28,13 +28,15 @@ from dnsmasq_net import BIG, DnsmasqNet  # noqa: E402
 
 from ethox_uk.build import image as image_mod  # noqa: E402
 from ethox_uk.netspec import NetOpts, parse_spec  # noqa: E402
+from ethox_uk.publish import parse_publish  # noqa: E402
 from ethox_uk.qemu import kvm  # noqa: E402
 from ethox_uk.qemu.cmdline import Serial, assemble  # noqa: E402
 from ethox_uk.qemu.status import guest_status  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 KVM = "kvm" if kvm.usable() else "tcg"
-READY = re.compile(rb"^ethox-uk: ready ip=(\d+(?:\.\d+){3}) mac=52:54:00:12:34:56\r?$", re.M)
+READY = re.compile(rb"^ethox-uk: ready ip=(\d+(?:\.\d+){3}) mac=52:54:00:12:34:56(?: ip6=\S+)?\r?$",
+                   re.M)
 BOOT_TIMEOUT = 60.0
 
 
@@ -42,20 +44,6 @@ BOOT_TIMEOUT = 60.0
 def image():
     return image_mod.build("images/echo", output=REPO / "build" / "test-dhcp" / "echo.elf",
                            quiet=True)
-
-
-class UserNet:
-    """QEMU's user-mode network, restricted, with one TCP port forwarded from 127.0.0.1."""
-
-    kind = "user"
-    text = "user"
-
-    def __init__(self, host_port):
-        self.host_port = host_port
-
-    def qemu_netdev(self, netdev_id="n0"):
-        return "user,id=%s,restrict=on,hostfwd=tcp:127.0.0.1:%d-:80" % (netdev_id,
-                                                                        self.host_port)
 
 
 def _free_port():
@@ -109,8 +97,9 @@ class Console:
 @pytest.mark.parametrize("accel", sorted({KVM, "tcg"}))
 def test_image_lease_from_qemu_user_network(image, accel):
     port = _free_port()
-    argv = assemble(image, accel=accel, append="ip=dhcp", net=NetOpts(UserNet(port)),
-                    serial=Serial("stdio"))
+    # what `ethox-uk run IMAGE --ip dhcp -p PORT:80` builds
+    net = NetOpts(parse_spec("user"), publish=(parse_publish("%d:80" % port),))
+    argv = assemble(image, accel=accel, append="ip=dhcp", net=net, serial=Serial("stdio"))
     assert "restrict=on" in " ".join(argv) and "hostfwd=tcp:127.0.0.1:" in " ".join(argv)
     c = Console(argv)
     try:
