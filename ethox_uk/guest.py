@@ -131,7 +131,7 @@ class Service:
         if nic.rx_ready():
             return 0
         t = stack.next_timeout(now)
-        cap = POLLER_WAIT_MS if stack._pollers else -1
+        cap = POLLER_WAIT_MS if stack.has_pollers() else -1
         m = nic.max_wait_ms
         if m >= 0 and (cap < 0 or m < cap):
             cap = m

@@ -15,6 +15,8 @@
 # consumed by the compiler, never looked up at run time -- and is left as it
 # is by CPython, where `micropython` is the stub below. Only plain Python goes
 # under `native` (no viper types).
+import errno as _errno
+
 try:
     from micropython import const  # noqa: F401
     import micropython  # noqa: F401
@@ -30,3 +32,17 @@ except ImportError:
         @staticmethod
         def native(f):
             return f
+
+if MICROPYTHON:
+    from time import ticks_ms  # noqa: F401
+else:
+    import time as _time
+
+    def ticks_ms():
+        """A millisecond clock (MicroPython's time.ticks_ms; it wraps, this does not)."""
+        return int(_time.monotonic() * 1000)
+
+
+def errno_code(name, linux):
+    """errno.NAME; Linux's number where MicroPython's errno lacks the name (EPIPE, EISCONN)."""
+    return getattr(_errno, name, linux)

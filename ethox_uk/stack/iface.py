@@ -37,6 +37,18 @@
 # starts (link-local address, DAD, router solicitation) at the first poll, so
 # the boot is not held up and its times are the runner's clock.
 #
+# The app edge: what sockets (socket/), asyncio (aio/) and the services plug
+# into, declared here rather than bolted on from outside --
+#   clock, idle, clock_ms()   the driver's ms clock and how a blocking call
+#                             waits (socket.use(stack, clock, idle) sets them)
+#   batching                  > 0 while aio's pump runs (it flushes once at its end)
+#   tcp_mux()                 the TcpLayer's one user, made on first use
+#   add_poller(fn)            fn(now) every round: the app's own code
+#   add_timer(obj)            the services' one timer (timeouts.py)
+#   add_timer_source(obj)     obj.next_timeout(now) bounds the loop's sleep (aio)
+#   add_client(obj)           DHCP, the resolver: polled like a layer when due
+#   aio, service              the pump and the built-in services, once started
+#
 # `faults` (test-only negative controls, see faults.py): a set of switch names
 # kept as stack.faults; each layer reads the ones it honours in __init__.
 from .compat import micropython
@@ -81,11 +93,38 @@ class Stack:
             ip6.mld = self.mld = MldLayer(self)
             ip6.icmp6 = self.icmp6 = Icmp6Layer(self)
             ip6.timer_at = 0  # start() at the first poll
+        # -- the app edge (see the top of this file) --
+        self.clock = None  # ms clock for calls made outside poll (socket.use sets it)
+        self.idle = None  # idle(ms): how a blocking call waits between polls
+        self.batching = 0  # > 0 while aio's pump runs: sends wait for its one flush
+        self.aio = None  # aio's pump, once the app runs asyncio tasks
+        self.service = None  # the image's built-in services (services.start)
+        self._mux = None
         self._pollers = []
         self._timer_sources = []
         self._clients = []  # the stack's own clients with timers (DHCP, the resolver)
         self._timer = None  # the services' timer (add_timer), one per stack
         self._on_frame_cb = self._on_frame  # bound once: no allocation per poll
+
+    # -- the app edge ---------------------------------------------------------------
+    def clock_ms(self):
+        """Now, for a call from outside a poll round: the clock socket.use()
+        gave, else the time of the last poll."""
+        c = self.clock
+        return c() if c is not None else self.now
+
+    def tcp_mux(self):
+        """The TCP connection multiplexer (layer/tcp/mux.py) that sockets and
+        services share; the TCP layer is made with it, on first use."""
+        m = self._mux
+        if m is None or m.layer is not self.tcp:  # (a test may have swapped the layer)
+            from .layer.tcp.mux import attach
+
+            m = self._mux = attach(self)
+        return m
+
+    def has_pollers(self):
+        return len(self._pollers) > 0
 
     def add_poller(self, fn):
         """Run fn(now) once per poll round (the app's services). Exceptions

@@ -287,10 +287,11 @@ class Resolver:
     # -- TCP fallback (RFC 7766) ---------------------------------------------------
     def _start_tcp(self, q, server, now):
         from . import socket as _s
+        from .socket.tcp import TcpSocket
 
         q.state = _TCP
         self.c["dns_tcp_queries_sent"] += 1
-        s = _s.TcpSocket(self.stack)
+        s = TcpSocket(self.stack)
         s.setblocking(False)
         try:
             s.connect((format_ip(server), W.PORT))

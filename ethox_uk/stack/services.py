@@ -58,7 +58,8 @@ from . import http
 from .timeouts import sweeper as _sweeper
 from .layer.tcp.connection import TIME_WAIT
 from .layer.tcp.buffers import OutOfOrder
-from .socket import tcp_mux, _RecvRing, TcpSocket
+from .layer.tcp.mux import RecvRing
+from .socket.tcp import TcpSocket
 
 _MASK = const(0xFFFFFFFF)
 _HALF = const(0x80000000)
@@ -356,7 +357,7 @@ class Service:
         self.make = make
         self.nodelay = nodelay
         self.idle_ms = idle_ms  # no progress this long: close (0: never)
-        self.mux = tcp_mux(net)
+        self.mux = net.tcp_mux()
         self.sweeper = _sweeper(net)
         self.accepted = 0
         self.active = 0
@@ -380,7 +381,7 @@ class Service:
                 rb = sp.pop(i)
                 rb.reset()
                 return rb
-        return _RecvRing(size)
+        return RecvRing(size)
 
     def done(self, rb):
         self.active -= 1

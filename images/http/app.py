@@ -1,5 +1,5 @@
 # images/http: an HTTP/1.1 server written on the asyncio streams API
-# (ethox_uk/stack/aio.py); the same file runs under CPython (`ethox-uk host
+# (ethox_uk/stack/aio/); the same file runs under CPython (`ethox-uk host
 # images/http`) and frozen into the image.
 #
 #   GET /          a small HTML page with the stack's counters

@@ -442,7 +442,7 @@ def sock_on(stack):
     """A new TCP socket on `stack` (same clock and idle hook)."""
     from ethox_uk.stack import socket
 
-    socket.use(stack, clock=socket._clock, idle=socket._idle)
+    socket.use(stack, clock=socket.current_stack().clock, idle=socket.current_stack().idle)
     return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 
 

@@ -44,21 +44,21 @@ def _serve(B, cb, port=7):
         holder.append(await aio.start_server(cb, "0.0.0.0", port, net=B))
 
     aio.start(B, serve())
-    B.poll(socket._clock())
+    B.poll(socket.current_stack().clock())
     assert holder, "the server did not start"
     return holder[0]
 
 
 def test_the_private_asyncio_names_the_pump_uses_exist():
     # the pump steps asyncio from Stack.poll through one adapter per interpreter that
-    # uses asyncio's private internals (aio_mp.py, aio_cpy.py): an asyncio update that
+    # uses asyncio's private internals (aio/mp.py, aio/cpy.py): an asyncio update that
     # renames one of them must fail here, not silently stop the app's tasks
     if support.MICROPYTHON:
-        from ethox_uk.stack import aio_mp
+        from ethox_uk.stack.aio import mp as aio_mp
 
         assert aio_mp.missing() == [], aio_mp.missing()
     else:
-        from ethox_uk.stack import aio_cpy
+        from ethox_uk.stack.aio import cpy as aio_cpy
 
         loop = asyncio.new_event_loop()
         try:
@@ -163,7 +163,7 @@ def test_readexactly_eof_and_at_eof():
 
 def test_refused_connection():
     A, B, clock = _net()
-    socket.tcp_mux(B)  # B has TCP (RST for closed ports)
+    B.tcp_mux()  # B has TCP (RST for closed ports)
 
     async def client():
         try:

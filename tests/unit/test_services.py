@@ -10,6 +10,7 @@ from ethox_uk.stack.config import Config
 from ethox_uk.stack.iface import Stack
 from ethox_uk.stack.nic.pair import make_pair
 from ethox_uk.stack.layer.tcp import TcpLayer
+from ethox_uk.stack.layer.tcp.mux import RecvRing
 
 M = 0xFFFFFFFF
 
@@ -250,7 +251,7 @@ def test_pattern_send_is_endless_until_stopped():
 
 
 def test_echo_send_reads_the_receive_ring():
-    rb = services._RecvRing(16)
+    rb = RecvRing(16)
     rb.start(500)
     es = services.EchoSend(rb)
     es.ack(500)

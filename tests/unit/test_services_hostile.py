@@ -118,9 +118,9 @@ def test_http_head_end_found_across_segment_edges():
 
 
 def test_recv_ring_find_from_an_offset_across_the_wrap():
-    from ethox_uk.stack.socket import _RecvRing
+    from ethox_uk.stack.layer.tcp.mux import RecvRing
 
-    rb = _RecvRing(16)
+    rb = RecvRing(16)
     rb.start(0)
     rb.receive(memoryview(b"0123456789"), 0, 10, 0)
     rb.skip(10)

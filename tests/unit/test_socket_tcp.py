@@ -6,6 +6,8 @@ import errno
 import support
 from support import two_stacks, SimClock, counters_are
 from ethox_uk.stack import socket
+from ethox_uk.stack.layer.tcp import mux as tcp_mux
+from ethox_uk.stack.layer.tcp.mux import RecvRing
 
 A_ADDR = "10.0.2.15"
 B_ADDR = "10.0.2.2"
@@ -25,7 +27,7 @@ def _net(**faults):
 
 def _on(stack):
     """Make the next socket() on `stack` (same clock and idle hook)."""
-    socket.use(stack, clock=socket._clock, idle=socket._idle)
+    socket.use(stack, clock=socket.current_stack().clock, idle=socket.current_stack().idle)
 
 
 def _tcp(stack):
@@ -52,7 +54,7 @@ def _pair(A, B, port=5000):
 
 def _settle(A, B, ms=200):
     """Run both stacks for ms of simulated time (idle stretches are skipped)."""
-    t = socket._clock()
+    t = socket.current_stack().clock()
     end = t + ms
     while t < end:
         A.poll(t)
@@ -64,7 +66,7 @@ def _settle(A, B, ms=200):
                 if x >= 0 and (w < 0 or x < w):
                     w = x
             t = end if w < 0 else min(end, t + w)
-    socket._clock.t = end
+    socket.current_stack().clock.t = end
 
 
 def _err(fn, *args):
@@ -377,7 +379,7 @@ def test_orphaned_connection_finishes_sending():
     s.close()
     _settle(A, B, 70000)
     assert not A.tcp.keys()
-    mux = socket.tcp_mux(A)
+    mux = A.tcp_mux()
     assert not mux.orphans and not mux.conns and len(mux._spare) >= 1
 
 
@@ -388,7 +390,7 @@ def test_orphan_times_out_when_the_peer_never_closes():
     _settle(A, B, 100)
     key = A.tcp.keys()[0]
     assert A.tcp.state_name(key) == "FIN-WAIT-2"
-    _settle(A, B, socket.TCP_ORPHAN_MS + 100)
+    _settle(A, B, tcp_mux.TCP_ORPHAN_MS + 100)
     s.send(b"x")  # any segment lets the mux notice the deadline
     _settle(A, B, 100)
     assert not A.tcp.keys()
@@ -445,7 +447,7 @@ def test_many_connections_share_one_mux():
 
 
 def test_recv_ring_find_wraps():
-    rb = socket._RecvRing(16)
+    rb = RecvRing(16)
     rb.start(0)
     rb.receive(memoryview(b"abcdefghijkl"), 0, 12, 0)
     rb.skip(10)  # head at 10: "kl"

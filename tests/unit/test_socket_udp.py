@@ -25,7 +25,7 @@ def _net():
 
 
 def _udp(stack):
-    socket.use(stack, clock=socket._clock, idle=socket._idle)
+    socket.use(stack, clock=socket.current_stack().clock, idle=socket.current_stack().idle)
     return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
 

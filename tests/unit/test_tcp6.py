@@ -179,7 +179,7 @@ def test_socket_errors_over_ipv6():
     e = support.raises(OSError, socket.getaddrinfo, "example.com", 80)
     assert e.args[0] == -3 and "no name server" in e.args[1]
     # refused: the RST comes back over IPv6
-    socket.tcp_mux(B)
+    B.tcp_mux()
     r = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     r.settimeout(5)
     assert support.raises(OSError, r.connect, (B_LL, 4444)).args[0] == socket.ECONNREFUSED
@@ -200,7 +200,7 @@ def test_asyncio_streams_over_ipv6():
         holder.append(await aio.start_server(echo, "::", 7000, net=B))
 
     aio.start(B, serve())
-    B.poll(socket._clock())
+    B.poll(socket.current_stack().clock())
     assert holder
 
     async def client():

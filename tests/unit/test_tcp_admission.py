@@ -133,14 +133,14 @@ def test_challenge_acks_leak_nothing_about_other_connections():
 
 def test_a_connection_whose_buffers_do_not_fit_is_refused_cleanly():
     # the socket layer's mux makes the rings at accept time: make that fail
-    from ethox_uk.stack import socket as S
+    from ethox_uk.stack.layer.tcp.mux import TcpMux
 
     class Greedy:
         def tcp_accept(self, key):
             raise MemoryError
 
     lo = T.Lone()
-    mux = S.TcpMux(lo.s)
+    mux = TcpMux(lo.s)
     mux.layer = lo.s.tcp
     lo.s.tcp.user = mux
     mux.listen(80, Greedy())

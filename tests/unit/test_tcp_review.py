@@ -330,11 +330,13 @@ def test_closed_sockets_give_their_rings_back_at_time_wait():
     T.run_both(A, B, clock, 500)
     states = [B.tcp.state_name(k) for k in B.tcp.keys()]
     assert states == ["TIME-WAIT"] * 20, states
-    mux = socket.tcp_mux(B)
+    mux = B.tcp_mux()
     held = [h for h in mux.conns.values() if getattr(h, "rb", None) is not None]
     # before: 20 x 128 KiB held for 2 MSL
     assert held == [] and mux.orphans == []
-    assert len(mux._spare) <= socket.TCP_POOL
+    from ethox_uk.stack.layer.tcp.mux import TCP_POOL
+
+    assert len(mux._spare) <= TCP_POOL
     for k in B.tcp.keys():
         c = B.tcp.connection(k)
         assert c.sbuf is None and c.rbuf is None
@@ -357,7 +359,7 @@ def test_data_after_close_is_answered_with_a_reset():
     assert A.tcp.keys() == [] and A.counters["tcp_data_after_close"] == 1
     assert A.counters["tcp_aborts_sent"] == 1 and A.counters["tcp_rst_sent"] == 1
     assert c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == socket.ECONNRESET
-    assert socket.tcp_mux(A).orphans == [] or socket.tcp_mux(A).orphans[0].gone
+    assert A.tcp_mux().orphans == [] or A.tcp_mux().orphans[0].gone
     c.close()
     ls.close()
     assert A.counters["internal_error"] == 0 and B.counters["internal_error"] == 0

@@ -14,7 +14,7 @@
 # writes the reply payload at payload_off (at most len(view) - payload_off
 # bytes) and returns its length; the layer swaps ports and addresses and
 # fixes the length and checksums (the reply leaves fragmented if it is larger
-# than the MTU). socket.py builds its SOCK_DGRAM sockets on the same call.
+# than the MTU). socket/udp.py builds its SOCK_DGRAM sockets on the same call.
 #
 # IPv6 (RFC 8200 §8.1): bind6(port, handler) takes the same handlers on a table
 # of its own (src_ip_off then names 16 address bytes); a zero checksum is a

@@ -1,4 +1,4 @@
-# The one place the aio pump (aio.py) looks into CPython's asyncio event loop
+# The one place the aio pump (aio/pump.py) looks into CPython's asyncio event loop
 # (BaseEventLoop._ready and ._scheduled, CPython 3.11): whether a step has
 # anything to run and when the next timer is due -- there is no public API for
 # either. Each use falls back to "step anyway" / "no timer known" when the

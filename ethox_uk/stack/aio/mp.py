@@ -1,4 +1,4 @@
-# The one place the aio pump (aio.py) touches MicroPython asyncio's private
+# The one place the aio pump (aio/pump.py) touches MicroPython asyncio's private
 # internals (extmod/asyncio/core.py of the pinned 1.25 source): its task and
 # I/O queues, the current task, the loop body of run_until_complete, the
 # exception context. MicroPython's asyncio has no public way to run the
