@@ -110,7 +110,7 @@ def stack_fault_names():
     return tuple(getattr(faults, "NAMES", ()))
 
 
-# issue 16's checks keep their negative controls beside them (checks/tcp_review.py)
+# the TCP review's checks keep their negative controls beside them (checks/tcp_review.py)
 from .checks.tcp_review import NEGATIVE_CONTROLS as _TCP_REVIEW  # noqa: E402
 
 FAULTS.update(_TCP_REVIEW)

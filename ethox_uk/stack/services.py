@@ -516,17 +516,18 @@ class ChargenConn(TimedConn):
 def resolve_start(svc, path):
     """GET /resolve/NAME or /resolve6/NAME: the resolver's Query for NAME (501 when the
     image was built without the resolver)."""
+    from .socket.addrinfo import resolver
+
     try:
-        from . import resolver
-    except ImportError:
-        raise http.HttpError(501, "this image has no DNS resolver (its recipe's features "
-                             "leave out \"dns\")")
+        dns = resolver("GET /resolve")
+    except OSError as e:
+        raise http.HttpError(501, e.args[1])
     from .wire.dns import TYPE_A, TYPE_AAAA
 
     six = path.startswith(b"/resolve6/")
     name = path[10 if six else 9:].decode()
     stack = svc.net
-    return resolver.of(stack).lookup(name, TYPE_AAAA if six else TYPE_A, stack.now)
+    return dns.of(stack).lookup(name, TYPE_AAAA if six else TYPE_A, stack.now)
 
 
 def resolve_response(q, keep_alive):

@@ -420,6 +420,46 @@ def test_http_resolve_trigger():
     assert A_.counters["internal_error"] == 0 and A_.counters["dns_queries_sent"] == 3
 
 
+def test_http_resolve_without_a_resolver_is_501_saying_what_to_do():
+    # an image whose recipe leaves out "dns": socket.addrinfo.resolver() raises
+    # EAI_FAIL, which the HTTP service answers as 501 with the same advice
+    from ethox_uk.stack import services
+    from ethox_uk.stack.socket import addrinfo
+
+    A_, B = support.two_stacks()
+    services.serve_http(A_, 80, resolve=True)
+    clock = support.SimClock(step=1)
+
+    def idle(ms):
+        A_.poll(clock.t)
+        B.poll(clock.t)
+
+    def no_resolver(caller="getaddrinfo"):
+        raise OSError(socket.EAI_FAIL, "%s: this image has no DNS resolver (its recipe's "
+                      "features leave out \"dns\"): add it and rebuild" % caller)
+
+    real = addrinfo.resolver
+    addrinfo.resolver = no_resolver
+    try:
+        socket.use(B, clock=clock, idle=idle)
+        s = socket.socket()
+        s.settimeout(5)
+        s.connect(("10.0.2.15", 80))
+        s.sendall(b"GET /resolve/alpha.test HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        got = b""
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            got += d
+        s.close()
+    finally:
+        addrinfo.resolver = real
+    assert got.startswith(b"HTTP/1.1 501 "), got
+    assert b"GET /resolve: this image has no DNS resolver" in got and b"add it and rebuild" in got
+    assert A_.counters["internal_error"] == 0 and A_.counters["dns_queries_sent"] == 0
+
+
 # -- the test-only fault switches (negative controls): each misbehaves as named ---------
 def _fstack(fault):
     from ethox_uk.stack import faults

@@ -1,4 +1,4 @@
-"""Issue 16's findings as a peer sees them: a window shut with data in flight (probed, never
+"""The TCP review's findings as a peer sees them: a window shut with data in flight (probed, never
 timed out), window updates that move the edge, retransmissions within what was sent and
 the window, no window inflation from duplicate ACKs after an RTO, a RST for data sent to a
 closed socket, RST ignored in TIME-WAIT (RFC 1337), and a SYN-ACK that offers no more than

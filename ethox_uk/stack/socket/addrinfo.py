@@ -43,14 +43,14 @@ def numeric(host, port, af, type, proto):
     return [(AF_INET, t, proto, "", (format_ip(a), port))]
 
 
-def resolver():
+def resolver(caller="getaddrinfo"):
     """The stack's DNS resolver module; OSError(EAI_FAIL) saying what to do when the
     image was built without it (the recipe's features leave out "dns")."""
     try:
         from .. import resolver as r
     except ImportError:
-        raise OSError(EAI_FAIL, "getaddrinfo: this image has no DNS resolver (its recipe's "
-                      "features leave out \"dns\"): add it and rebuild, or use an address")
+        raise OSError(EAI_FAIL, "%s: this image has no DNS resolver (its recipe's features "
+                      "leave out \"dns\"): add it and rebuild, or use an address" % caller)
     return r
 
 

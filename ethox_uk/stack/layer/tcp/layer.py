@@ -838,8 +838,8 @@ class TcpLayer:
             if n > mss:
                 n = mss
             if n > conn.snd_wnd and not self.rexmit_past_window:
-                # a window shrunk since: no further than it reaches (shut, the
-                # RTO probes it: item 1 of issue 16)
+                # a window shrunk since: no further than it reaches (shut: the
+                # RTO probes it)
                 n = conn.snd_wnd
             fl = _ACK
             if fin_seq >= 0 and (una + n) & MASK == fin_seq:
