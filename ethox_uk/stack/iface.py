@@ -41,7 +41,8 @@
 # into, declared here rather than bolted on from outside --
 #   clock, idle, clock_ms()   the driver's ms clock and how a blocking call
 #                             waits (socket.use(stack, clock, idle) sets them)
-#   batching                  > 0 while aio's pump runs (it flushes once at its end)
+#   batching, flush()         batching > 0 while aio's pump runs (it flushes once at its
+#                             end); flush() sends what a call outside poll batched
 #   tcp_mux()                 the TcpLayer's one user, made on first use
 #   add_poller(fn)            fn(now) every round: the app's own code
 #   add_timer(obj)            the services' one timer (timeouts.py)
@@ -112,6 +113,12 @@ class Stack:
         gave, else the time of the last poll."""
         c = self.clock
         return c() if c is not None else self.now
+
+    def flush(self):
+        """Send what the NIC batched (virtio kicks once per batch) after a call
+        from outside poll -- unless aio's pump runs: it flushes once at its end."""
+        if not self.batching:
+            self.nic.flush()
 
     def tcp_mux(self):
         """The TCP connection multiplexer (layer/tcp/mux.py) that sockets and

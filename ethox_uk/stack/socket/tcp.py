@@ -16,11 +16,6 @@ from .base import SocketBase, ANY6, sockaddr, addr_text, check_local6, no_route
 KEEPALIVE_IDLE_MS = const(7200000)  # RFC 1122 §4.2.3.6: no less than two hours
 
 
-def _flush(stack):
-    if not stack.batching:  # aio's pump flushes once at its end
-        stack.nic.flush()
-
-
 class _Listener:
     def __init__(self, sock):
         self.sock = sock
@@ -228,7 +223,7 @@ class TcpSocket(SocketBase):
             layer.set_nodelay(key, True)
         if self._keepalive:
             layer.set_keepalive(key, KEEPALIVE_IDLE_MS)
-        _flush(stack)
+        stack.flush()
         if self._timeout == 0:
             raise OSError(EINPROGRESS)
         try:

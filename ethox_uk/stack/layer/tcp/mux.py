@@ -58,13 +58,6 @@ def attach(stack):
     return mux
 
 
-def _flush(stack):
-    """Send what the NIC batched (virtio kicks once per batch); aio's pump
-    flushes once at its end instead."""
-    if not stack.batching:
-        stack.nic.flush()
-
-
 class RecvRing(RingRecvBuf):
     """RingRecvBuf with a fast find() (bytearray.find instead of a byte loop)."""
 
@@ -242,7 +235,7 @@ class TcpMux:
         o.read(c.rb)
         o.write(c.sb)
         c.told = c.rb.window()
-        _flush(self.stack)
+        self.stack.flush()
 
     def abort(self, key, now):
         """RST and forget (the handler is not told)."""
@@ -252,7 +245,7 @@ class TcpMux:
             h.gone = True
             if h.orphan:
                 self.release(h)
-        _flush(self.stack)
+        self.stack.flush()
 
     def close_conn(self, c, reset=False):
         """The socket owning c is closed: FIN after the data sent (RST when
