@@ -31,7 +31,8 @@ from ethox_uk.netsetup import list_namespaces
 REPO = Path(__file__).resolve().parents[2]
 GUEST = "10.0.2.15"
 # up to the newline: the line may arrive in pieces, and fields (ip6=) follow mac=
-READY = re.compile(rb"^ethox-uk: ready ip=10\.0\.2\.15 mac=52:54:00:12:34:56( \S+=\S+)*\r?\n", re.M)
+# a pty turns the guest's "\r\n" into "\r\r\n"
+READY = re.compile(rb"^ethox-uk: ready ip=10\.0\.2\.15 mac=52:54:00:12:34:56( \S+=\S+)*\r*\n", re.M)
 NS_LINE = re.compile(rb"network namespace (exuk-\d+-\d+)")
 BOOT_TIMEOUT = 30.0
 
@@ -286,6 +287,7 @@ def test_run_on_a_terminal_without_net_picks_bridge_and_says_so(image):
                     buf.extend(data)
 
         read_until(lambda: READY.search(buf) and buf.rstrip().endswith(b">>>"), BOOT_TIMEOUT)
+        assert READY.search(buf) and buf.rstrip().endswith(b">>>"), bytes(buf[-500:])
         assert b"no --net given: using --net bridge" in buf, bytes(buf)
         m = NS_LINE.search(buf)
         assert m and m.group(1).decode() in list_namespaces(), bytes(buf)
