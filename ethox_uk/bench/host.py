@@ -59,13 +59,16 @@ def _run(argv, label):
     return rows, errors
 
 
-def collect(recipe, count, micropython=True):
-    """(rows, errors) from rtt.py and tcp.py under CPython and, if asked, MicroPython."""
+def collect(recipe, count, micropython=True, quick=False):
+    """(rows, errors) from rtt.py and tcp.py under CPython and, if asked, MicroPython;
+    quick: 1 MiB bulk runs, once each, and a short loss table and connection run."""
     sockdir = tempfile.mkdtemp(prefix="exb", dir="/tmp")
     args = [str(RTT_SCRIPT), str(recipe.dir), recipe.app, str(count), sockdir, recipe.cmdline]
     rows, errors = [], []
 
     def tcp_args(interp):
+        if quick:
+            return [str(TCP_SCRIPT), sockdir, "1", "", "1", "quick"]
         return [str(TCP_SCRIPT), sockdir, str(TCP_MIB[interp])]
 
     try:
@@ -185,7 +188,7 @@ def table(rows):
     return t
 
 
-def run_bench(recipe_arg, json_path, count, micropython=True):
+def run_bench(recipe_arg, json_path, count, micropython=True, quick=False):
     from rich.console import Console
 
     console = Console()
@@ -194,7 +197,7 @@ def run_bench(recipe_arg, json_path, count, micropython=True):
     except recipe_mod.RecipeError as e:
         print("ethox-uk: error: %s" % e, file=sys.stderr)
         return 2
-    rows, errors = collect(recipe, count, micropython)
+    rows, errors = collect(recipe, count, micropython, quick)
     console.print(table(rows))
     if any(r["kind"].startswith("tcp_") for r in rows):
         console.print(tcp_table(rows))
@@ -204,7 +207,7 @@ def run_bench(recipe_arg, json_path, count, micropython=True):
     for e in errors:
         print("ethox-uk bench: " + e, file=sys.stderr)
     if json_path:
-        doc = {"recipe": recipe.name, "count": count, "machine": platform.machine(),
+        doc = {"recipe": recipe.name, "count": count, "quick": quick, "machine": platform.machine(),
                "python": platform.python_version(), "results": rows, "errors": errors}
         Path(json_path).write_text(json.dumps(doc, indent=2) + "\n")
     return 1 if errors or not rows else 0

@@ -1,8 +1,8 @@
 # TCP throughput, connection rate and per-segment allocations of the stack,
 # run BY the interpreter being measured (CPython or the MicroPython unix port):
 #
-#   python3 ethox_uk/bench/tcp.py SOCKDIR [MIB [PARTS [REPEATS]]]
-#   micropython -X heapsize=64M ethox_uk/bench/tcp.py SOCKDIR [MIB [PARTS [REPEATS]]]
+#   python3 ethox_uk/bench/tcp.py SOCKDIR [MIB [PARTS [REPEATS [quick]]]]
+#   micropython -X heapsize=64M ethox_uk/bench/tcp.py SOCKDIR [MIB [PARTS [REPEATS [quick]]]]
 #
 # Two Stacks in this process (A = 10.0.2.15 opens, B = 10.0.2.2 listens), each
 # with a TcpLayer driven through the raw TCP user interface (layer/tcp/io.py)
@@ -25,6 +25,8 @@
 #          application copying into and out of its rings (gc.mem_alloc deltas,
 #          gc disabled)
 # PARTS: comma-separated subset of bulk_pair,bulk_pair_offload,bulk_dgram,conn,alloc,loss.
+# quick (`ethox-uk bench --quick`): every figure once, small -- the loss table at
+# 1 % only, 1 s of connections -- to see that the bench runs, not to compare.
 # Prints one JSON object per line. MicroPython-compatible.
 import gc
 import json
@@ -272,14 +274,14 @@ LOSS_BYTES = 2 << 20
 LOSS_WINDOW = 256 * 1024
 
 
-def bench_loss(repeats):
+def bench_loss(repeats, rates=LOSS_RATES):
     """Throughput over the pair (MTU 1500) with seeded random loss in both directions,
     with and without SACK (smoltcp publishes such a table); wall clock, so each RTO
     (1 s minimum, RFC 6298) shows in full."""
     from ethox_uk.stack.nic.pair import make_pair
 
     out = []
-    for loss in LOSS_RATES:
+    for loss in rates:
         for sack in (True, False):
             runs = []
             for r in range(repeats):
@@ -491,7 +493,8 @@ def main(argv):
     sockdir = argv[0]
     mib = float(argv[1]) if len(argv) > 1 else (16 if MP else 32)
     parts = argv[2].split(",") if len(argv) > 2 and argv[2] else PARTS
-    repeats = int(argv[3]) if len(argv) > 3 else 3
+    repeats = int(argv[3]) if len(argv) > 3 and argv[3] else 3
+    quick = len(argv) > 4 and argv[4] == "quick"
     size = int(mib * 1048576)
     for part in parts:
         if part == "bulk_pair":
@@ -499,11 +502,12 @@ def main(argv):
         elif part == "bulk_pair_offload":
             rows = bench_pair_offload(size * 4, repeats)
         elif part == "loss":
-            rows = bench_loss(1)  # wall clock with whole RTOs in it: one run each
+            # wall clock with whole RTOs in it: one run each
+            rows = bench_loss(1, (0.01,) if quick else LOSS_RATES)
         elif part == "bulk_dgram":
             rows = bench_dgram(size, sockdir, repeats)
         elif part == "conn":
-            rows = bench_conns(CONN_SECONDS)
+            rows = bench_conns(1 if quick else CONN_SECONDS)
         elif part == "alloc":
             rows = bench_alloc(1 << 20)
         else:

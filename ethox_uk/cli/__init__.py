@@ -102,6 +102,10 @@ def demo(recipe, host_mode, accel, machine, timeout):
               help="Round trips per measurement.")
 @click.option("--no-micropython", is_flag=True,
               help="Skip the MicroPython unix-port runs (CPython only).")
+@click.option("--quick", is_flag=True,
+              help="Host mode: every figure once and small (1 MiB bulk, the loss table at "
+                   "1 %, 1 s of connections) -- to see that the bench runs after a change, "
+                   "not to compare figures.")
 @click.option("--net", "link", type=click.Choice(["tap", "bridge", "dgram"]),
               help="--image: measure the data path with real clients (ping, nc, curl) on this "
                    "link in a private namespace, under KVM and TCG (root).")
@@ -110,7 +114,7 @@ def demo(recipe, host_mode, accel, machine, timeout):
               help="With --net: also boot this guest (CMD with @TAP@, or @LOCAL@/@REMOTE@ for "
                    "dgram), run the same clients and print the ratios. Repeatable.")
 @vmopts
-def bench(host_recipe, image, runs, json_path, count, no_micropython, link, versus, vm):
+def bench(host_recipe, image, runs, json_path, count, no_micropython, quick, link, versus, vm):
     """Host mode: ICMP and UDP echo round trips/s and TCP bulk throughput each way and
     connections/s (in-memory pair and dgram sockets) under CPython and MicroPython, with
     allocations per packet/segment under MicroPython.
@@ -130,15 +134,20 @@ def bench(host_recipe, image, runs, json_path, count, no_micropython, link, vers
     from .. import jsonout
 
     sys.exit(jsonout.run(json_path, lambda path: _bench(host_recipe, image, runs, path, count,
-                                                        no_micropython, link, versus, vm)))
+                                                        no_micropython, quick, link, versus,
+                                                        vm)))
 
 
-def _bench(host_recipe, image, runs, json_path, count, no_micropython, link, versus, vm):
+def _bench(host_recipe, image, runs, json_path, count, no_micropython, quick, link, versus,
+           vm):
     if (link or versus) and image is None:
         raise click.UsageError("--net and --versus measure a booted image: give --image IMAGE")
     if versus and not link:
         raise click.UsageError("--versus needs --net tap|bridge|dgram (the link both guests use)")
     if image is not None:
+        if quick:
+            raise click.UsageError("--quick is for host mode: leave out --image (an image's "
+                                   "bench takes --runs 1 for a shorter run)")
         if host_recipe is not None:
             raise click.UsageError("give --image or --host, not both")
         if link:
@@ -151,7 +160,7 @@ def _bench(host_recipe, image, runs, json_path, count, no_micropython, link, ver
     from ..bench.host import run_bench
 
     return run_bench(host_recipe or "images/echo", json_path, count,
-                     micropython=not no_micropython)
+                     micropython=not no_micropython, quick=quick)
 
 
 def _parse_versus(ctx, param, values):
