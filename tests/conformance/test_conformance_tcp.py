@@ -68,10 +68,12 @@ def test_every_tcp_check_can_fail():
             assert set(targets) <= names, (fault, set(targets) - names)
 
 
-def test_host_echo_passes_every_tcp_check_three_times():
+def test_host_echo_passes_every_tcp_check_twice_alike():
+    # twice, the same verdicts: the TCP checks do not depend on luck (a third run cost
+    # ~27 s of every make test; the lower checks still run three times)
     checks = tcp_checks()
     first = None
-    for run in range(3):
+    for run in range(2):
         t0 = time.monotonic()
         with Session(HostTarget(ECHO)) as s:
             results = s.run(checks)
