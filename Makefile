@@ -22,7 +22,7 @@ DEBIAN_PACKAGES := qemu-system-x86 qemu-utils gcc make musl-dev libffi-dev pkg-c
 	xz-utils iproute2 tcpdump curl netcat-openbsd iperf3 python3 python3-venv gdb \
 	dnsmasq-base iputils-ping radvd ndisc6
 
-PYTEST_FLAGS ?= -p no:cacheprovider
+PYTEST_FLAGS ?= -p no:cacheprovider --durations=25
 
 .PHONY: help deps debian-packages venv toolchain test soak demo bench clean distclean
 
@@ -65,6 +65,8 @@ toolchain: deps
 	$(VENV_BIN)/python -m ethox_uk.build.toolchain
 
 # pytest's own exit status is make's: a failure or "no tests ran" (exit 5) fails `make test`.
+# --durations: the slowest tests are listed at the end, so a run that creeps past its
+# 20-minute aim shows where the time went.
 # Nothing may pipe or `|| true` this line.
 test: deps toolchain
 	$(VENV_BIN)/pytest $(PYTEST_FLAGS) tests
