@@ -39,6 +39,7 @@ _DATA = const(34)
 
 _FREE = const(0)
 _ACTIVE = const(1)
+_DEAD = const(2)
 
 
 class Reassembler(ReassemblyTable):
@@ -142,7 +143,8 @@ class Reassembler(ReassemblyTable):
         off = (fo & 0x1FFF) << 3
         end = off + total - hl
         i = self._find(view, o)
-        if i >= 0 and self._dead(i):
+        if i >= 0 and self.state[i] == _DEAD:  # its other fragments go the same way
+            self.c[self.reason[i]] += 1
             return 0
         if end > self.size:
             if i >= 0:

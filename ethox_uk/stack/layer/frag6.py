@@ -41,6 +41,7 @@ _FH = const(54)
 _DATA = const(62)
 
 _FREE = const(0)
+_DEAD = const(2)
 
 
 class Reassembler6(ReassemblyTable):
@@ -124,7 +125,8 @@ class Reassembler6(ReassemblyTable):
             return 0
         ident = (view[p + 4] << 24) | (view[p + 5] << 16) | (view[p + 6] << 8) | view[p + 7]
         i = self._find(view, o, ident)
-        if i >= 0 and self._dead(i):
+        if i >= 0 and self.state[i] == _DEAD:  # its other fragments go the same way
+            self.c[self.reason[i]] += 1
             return 0
         e = off + n
         if e > self.size:

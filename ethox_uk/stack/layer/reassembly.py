@@ -54,13 +54,6 @@ class ReassemblyTable:
         self.accept_overlap = None
 
     # -- slots (the family supplies _same_source) -----------------------------------
-    def _dead(self, i):
-        """Whether slot i is a tombstone; a fragment of it is counted as its datagram was."""
-        if self.state[i] == _DEAD:
-            self.c[self.reason[i]] += 1
-            return True
-        return False
-
     def _count_own(self, view, o):
         """How many reassemblies the sender of the IP header at view[o:] has going;
         the oldest of them is left in self.own_oldest (-1 if none)."""
