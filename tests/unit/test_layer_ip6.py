@@ -108,8 +108,8 @@ def test_extension_headers_are_walked():
 
 def test_parameter_problems():
     s, peer = _ready()
-    s.icmp6.err_burst = 100
-    s.icmp6._tokens = 100
+    s.icmp6.errors.burst = 100
+    s.icmp6.errors.tokens = 100
     # unknown next header: code 1, pointing at the Next Header field
     pkt = ipv6_pkt(PEER_LL, OUR_LL, 253, b"12345678")
     code, ptr, quote = _pp(rx(s, peer, frame6(pkt), 2100))
@@ -213,6 +213,20 @@ def test_errors_are_rate_limited():
     assert len(of_type(out, 4)) == 1  # refilled, one per 100 ms
 
 
+def test_a_refilled_bucket_banks_no_time_while_full():
+    # Drained at 2100, full again by 3100: at 3150 ten go at once, and the next
+    # token comes 100 ms after that (3250), not on the old refill grid (3200).
+    s, peer = _ready()
+    for k in range(10):
+        rx(s, peer, frame6(ipv6_pkt(PEER_LL, OUR_LL, 253, b"%8d" % k)), 2100)
+    sent = []
+    for now in (3150,) * 11 + (3200, 3249, 3250):
+        pkt = ipv6_pkt(PEER_LL, OUR_LL, 253, b"%8d" % now)
+        sent.append(len(of_type(rx(s, peer, frame6(pkt), now), 4)))
+    assert sent == [1] * 10 + [0, 0, 0, 1], sent
+    _drops(s, icmp6_rate_limited=3)
+
+
 def _frags(src, dst, nh, payload, size, ident=0x1234567, first=b""):
     """IPv6 fragments (packets) of payload, `size` bytes each (a multiple of 8)."""
     out = []
@@ -260,8 +274,8 @@ def test_a_fragmented_ping_is_reassembled_and_answered_fragmented():
 
 def test_fragment_rules():
     s, peer = _ready()
-    s.icmp6.err_burst = 100
-    s.icmp6._tokens = 100
+    s.icmp6.errors.burst = 100
+    s.icmp6.errors.tokens = 100
     m = echo6(PEER_LL, OUR_LL, 9, 9, bytes(2000))
     a, b = _frags(PEER_LL, OUR_LL, 58, m, 1232, ident=1)
     # overlap: the datagram goes (RFC 5722), its late fragments with it
