@@ -209,11 +209,8 @@ class Ctx(Ctx6):
         """A UDP datagram from port `sport` to port `dport`."""
         def match(f):
             r = f.raw
-            info = wire.ipv4(r)
-            if info is None or r[23] != 17:
-                return False
-            o = 14 + info[0]
-            return (len(r) >= o + 8 and (r[o] << 8 | r[o + 1]) == sport
+            o = wire.udp4(r)
+            return (o is not None and len(r) >= o + 8 and (r[o] << 8 | r[o + 1]) == sport
                     and (r[o + 2] << 8 | r[o + 3]) == dport)
         return match
 

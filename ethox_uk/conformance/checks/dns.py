@@ -63,11 +63,8 @@ class Query:
 
 def is_query(f):
     r = f.raw
-    info = wire.ipv4(r)
-    if info is None or r[23] != 17:
-        return False
-    o = 14 + info[0]
-    return len(r) >= o + 8 + 12 and r[o + 2:o + 4] == b"\x00\x35"
+    o = wire.udp4(r)
+    return o is not None and len(r) >= o + 8 + 12 and r[o + 2:o + 4] == b"\x00\x35"
 
 
 def is_query_for(name):
