@@ -37,6 +37,7 @@ TIMEOUT_MS = const(30000)
 _IP = const(14)
 _DATA = const(34)
 
+# reassembly.py's slot states (mpy-cross folds only a module's own consts)
 _FREE = const(0)
 _ACTIVE = const(1)
 _DEAD = const(2)

@@ -40,6 +40,7 @@ _IP = const(14)
 _FH = const(54)
 _DATA = const(62)
 
+# reassembly.py's slot states (mpy-cross folds only a module's own consts)
 _FREE = const(0)
 _DEAD = const(2)
 
