@@ -133,11 +133,15 @@ def error_line(r):
     (["host", "images/echo", "--ip", "10.0.2"], "Invalid value for '--ip': bad IPv4 address "
                                                 "'10.0.2': expected a.b.c.d (e.g. --ip 10.0.2.15/24, or --ip dhcp)"),
     (["host", "images/echo", "--ip", "10.0.2.15/33"], "bad prefix"),
-    (["host", "images/echo", "--gw", "gateway"], "Invalid value for '--gw'"),
+    (["host", "images/echo", "--gw", "gateway"], "Invalid value for '--gw': bad IPv4 address "
+                                                 "'gateway': expected a.b.c.d (e.g. --gw "
+                                                 "10.0.2.2)"),
     (["host", "images/echo", "--dns", "10.0.2"], "Invalid value for '--dns': dns=10.0.2: bad "
                                                  "IPv4 address"),
+    (["host", "images/echo", "--dns", "10.0.2"], "(e.g. --dns 10.0.2.3)"),
     (["host", "images/echo", "--ip", "dhcpx"], "Invalid value for '--ip'"),
-    (["host", "images/echo", "--mac", "52:54:00:12:34"], "expected xx:xx:xx:xx:xx:xx"),
+    (["host", "images/echo", "--mac", "52:54:00:12:34"], "expected xx:xx:xx:xx:xx:xx (e.g. "
+                                                         "--mac 52:54:00:12:34:56)"),
     (["host", "images/echo", "--mac", "03:00:00:00:00:01"], "multicast"),
     (["host", "images/echo", "--pcap", "/no/such/dir/x.pcap"], "directory /no/such/dir does "
                                                                "not exist"),
@@ -153,6 +157,23 @@ def test_usage_errors_are_one_line_with_status_2(args, message):
     assert message in line, line
     assert line.startswith("ethox-uk")
     assert "--help" in line
+
+
+def test_option_callbacks_keep_the_value_or_say_how_it_looks():
+    from ethox_uk.cli import options
+
+    assert options._cb_mac(None, None, "52-54-00-AB-CD-EF") == "52:54:00:ab:cd:ef"
+    assert options._cb_mem(None, None, " 64m ") == "64M"
+    assert options._cb_ip(None, None, "dhcp") == "dhcp"
+    assert options._cb_ip(None, None, "10.0.2.15/24") == "10.0.2.15/24"
+    assert options._cb_gw(None, None, None) is None
+    assert options._cb_spec(None, None, "dgram:/tmp/a,/tmp/b").kind == "dgram"
+    with pytest.raises(click.BadParameter) as e:
+        options._cb_mem(None, None, "12Q")
+    assert "'12Q' is not a size" in str(e.value) and str(e.value).endswith("(e.g. --mem 64M)")
+    with pytest.raises(click.BadParameter) as e:
+        options._cb_publish(None, None, ("8080:80", "8080:81"))
+    assert "give each its own host port" in str(e.value)
 
 
 def test_help_and_version():

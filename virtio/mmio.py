@@ -81,10 +81,19 @@ def probe(bus, base):
     return bus.read32(base + R_VERSION), bus.read32(base + R_DEVICE_ID)
 
 
+def _candidates(cmdline, slots):
+    """(base, irq) of every place a device may be: the boot words' (with their IRQ), then
+    the slots (their IRQ not known: None)."""
+    for base, size, irq in boot_word_devices(cmdline):
+        yield base, irq
+    for n in range(slots):
+        yield SLOT_BASE + SLOT_STRIDE * n, None
+
+
 def find(bus, cmdline, device_id=1, slots=SLOTS):
     """The first virtio-mmio device of this type (boot words first, then the scan)."""
     legacy = None
-    for base, size, irq in boot_word_devices(cmdline):
+    for base, irq in _candidates(cmdline, slots):
         p = probe(bus, base)
         if p is None or p[1] != device_id:
             continue
@@ -92,15 +101,6 @@ def find(bus, cmdline, device_id=1, slots=SLOTS):
             legacy = base
             continue
         return MmioTransport(bus, base, irq)
-    for n in range(slots):
-        base = SLOT_BASE + SLOT_STRIDE * n
-        p = probe(bus, base)
-        if p is None or p[1] != device_id:
-            continue
-        if p[0] != 2:
-            legacy = base
-            continue
-        return MmioTransport(bus, base, None)
     if legacy is not None:
         raise VirtioError(
             "virtio-mmio device at 0x%x speaks only the legacy interface (version 1): start "

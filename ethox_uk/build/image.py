@@ -44,12 +44,15 @@ VIRTIO_DIR = REPO_ROOT / "virtio"
 STACK_DIR = REPO_ROOT / "ethox_uk" / "stack"
 
 # Host NIC drivers need an operating system (sockets, fcntl, files) that the guest does not
-# have (aio/cpy.py is CPython's asyncio adapter), virtio/sim/ is the tests' simulated
-# machine and wire/model/ the packet views and
-# Reprs that only tests and tools use: they stay out of images (HOST_ONLY_DIRS: every file
-# under them). Everything else under ethox_uk/stack/ and virtio/ is frozen.
+# have (aio/cpy.py is CPython's asyncio adapter); the fault switches (faults.py, which only
+# the host runner and the conformance suite import, and layer/overlap_fault.py) are
+# negative controls that images never set; virtio/sim/ is the tests' simulated machine and
+# wire/model/ the packet views and Reprs that only tests and tools use: they stay out of
+# images (HOST_ONLY_DIRS: every file under them). Everything else under ethox_uk/stack/
+# and virtio/ is frozen.
 HOST_ONLY = ("ethox_uk/stack/nic/dgram.py", "ethox_uk/stack/nic/tap.py",
-             "ethox_uk/stack/nic/pcap.py", "ethox_uk/stack/aio/cpy.py")
+             "ethox_uk/stack/nic/pcap.py", "ethox_uk/stack/aio/cpy.py",
+             "ethox_uk/stack/faults.py", "ethox_uk/stack/layer/overlap_fault.py")
 HOST_ONLY_DIRS = ("ethox_uk/stack/wire/model/", "virtio/sim/")
 # The stack's optional parts (the recipe's `features`): the modules each one adds, left out
 # of an image whose recipe does not ask for it (the stack imports them only when used).

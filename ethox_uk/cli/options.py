@@ -16,57 +16,39 @@ from ..build.recipe import parse_memory
 from ..stack import config as _config
 
 
+def _checked(parse, example=None, keep=None):
+    """A click callback for an option whose text `parse` checks. None passes; parse's
+    ValueError becomes a click.BadParameter saying what was wrong (the parser's words) and,
+    with `example`, how a good value looks ("... (e.g. --gw 10.0.2.2)"). The option then
+    holds parse's result, or keep(text) when given."""
+    def callback(ctx, param, value):
+        if value is None:
+            return None
+        try:
+            parsed = parse(value)
+        except ValueError as e:
+            raise click.BadParameter(str(e) if example is None else
+                                     "%s (e.g. %s)" % (e, example), ctx, param) from None
+        return parsed if keep is None else keep(value)
+    return callback
+
+
+def _as_given(text):
+    return text
+
+
+def _parse_ip(text):
+    return text if text == _config.DHCP else _config.parse_cidr(text)
+
+
 # -- NETOPTS ------------------------------------------------------------------------------
 
-def _cb_spec(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        return parse_spec(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e), ctx, param) from None
-
-
-def _cb_ip(ctx, param, value):
-    if value is None or value == _config.DHCP:
-        return value
-    try:
-        _config.parse_cidr(value)
-    except ValueError as e:
-        raise click.BadParameter("%s (e.g. --ip 10.0.2.15/24, or --ip dhcp)" % e, ctx,
-                                 param) from None
-    return value
-
-
-def _cb_dns(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        _config.parse_dns(value)
-    except ValueError as e:
-        raise click.BadParameter("%s (e.g. --dns 10.0.2.3)" % e, ctx, param) from None
-    return value
-
-
-def _cb_gw(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        _config.parse_ip(value)
-    except ValueError as e:
-        raise click.BadParameter("%s (e.g. --gw 10.0.2.2)" % e, ctx, param) from None
-    return value
-
-
-def _cb_mac(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        _config.parse_mac(value)
-    except ValueError as e:
-        raise click.BadParameter("%s (e.g. --mac 52:54:00:12:34:56)" % e, ctx,
-                                 param) from None
-    return value.replace("-", ":").lower()
+_cb_spec = _checked(parse_spec)
+_cb_ip = _checked(_parse_ip, "--ip 10.0.2.15/24, or --ip dhcp", keep=_as_given)
+_cb_dns = _checked(_config.parse_dns, "--dns 10.0.2.3", keep=_as_given)
+_cb_gw = _checked(_config.parse_ip, "--gw 10.0.2.2", keep=_as_given)
+_cb_mac = _checked(_config.parse_mac, "--mac 52:54:00:12:34:56",
+                   keep=lambda text: text.replace("-", ":").lower())
 
 
 def _cb_pcap(ctx, param, value):
@@ -118,14 +100,7 @@ def netopts(f):
 
 # -- VMOPTS --------------------------------------------------------------------------
 
-def _cb_mem(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        parse_memory(value)
-    except ValueError as e:
-        raise click.BadParameter("%s (e.g. --mem 64M)" % e, ctx, param) from None
-    return value.strip().upper()
+_cb_mem = _checked(parse_memory, "--mem 64M", keep=lambda text: text.strip().upper())
 
 
 _VM_OPTIONS = (
@@ -154,18 +129,14 @@ def vmopts(f):
 
 # -- -p/--publish ------------------------------------------------------------------------------
 
+_cb_publish_one = _checked(parse_publish)
+_cb_publish_all = _checked(check_unique)
+
+
 def _cb_publish(ctx, param, values):
-    out = []
-    for v in values:
-        try:
-            out.append(parse_publish(v))
-        except ValueError as e:
-            raise click.BadParameter(str(e), ctx, param) from None
-    try:
-        check_unique(out)
-    except ValueError as e:
-        raise click.BadParameter(str(e), ctx, param) from None
-    return tuple(out)
+    out = tuple(_cb_publish_one(ctx, param, v) for v in values)
+    _cb_publish_all(ctx, param, out)
+    return out
 
 
 publish_option = click.option(

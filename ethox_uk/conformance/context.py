@@ -209,11 +209,8 @@ class Ctx(Ctx6):
         """A UDP datagram from port `sport` to port `dport`."""
         def match(f):
             r = f.raw
-            info = wire.ipv4(r)
-            if info is None or r[23] != 17:
-                return False
-            o = 14 + info[0]
-            return (len(r) >= o + 8 and (r[o] << 8 | r[o + 1]) == sport
+            o = wire.udp4(r)
+            return (o is not None and len(r) >= o + 8 and (r[o] << 8 | r[o + 1]) == sport
                     and (r[o + 2] << 8 | r[o + 3]) == dport)
         return match
 
@@ -290,19 +287,26 @@ class Ctx(Ctx6):
         """Like expect(), but the target's fragments are put back together first; returns
         (Frame of the whole datagram, [fragment Frames])."""
         from .fragments import Reassembler
+
+        return self.expect_reassembled(match, what, timeout, Reassembler(),
+                                       lambda r: wire.ipv4(r) is not None,
+                                       lambda r: (r[20] << 8 | r[21]) & 0x3FFF)
+
+    def expect_reassembled(self, match, what, timeout, reassembler, of_family, is_fragment):
+        """expect_datagram's body for either family: frames for which of_family(raw) holds
+        go through reassembler.feed(raw) (it returns the whole datagram's frame or None),
+        is_fragment(raw) picks the pieces to return beside it."""
         from .peer import Frame
 
         t = self.reply if timeout is None else timeout
-        ra = Reassembler()
         pieces = []
 
         def whole(f):
-            if wire.ipv4(f.raw) is None:
+            if not of_family(f.raw):
                 return False
-            fo = f.raw[20] << 8 | f.raw[21]
-            if fo & 0x3FFF:
+            if is_fragment(f.raw):
                 pieces.append(f)
-            raw = ra.feed(f.raw)
+            raw = reassembler.feed(f.raw)
             if raw is None:
                 return False
             g = f if raw is f.raw else Frame(raw, f.t, f.index, False)
@@ -333,9 +337,14 @@ class Ctx(Ctx6):
 
     def ping(self, size=56, what="echo reply", **kw):
         """Send an echo request; (reply Frame or None, ident, seq, data)."""
-        pkt, ident, seq, data = self.echo_request(size, **kw)
+        return self.echo_exchange(self.echo_request, self.is_echo_reply, size, what, kw)
+
+    def echo_exchange(self, request, is_reply, size, what, kw):
+        """ping's body for either family: request(size, **kw) builds it, is_reply(ident, seq)
+        matches the answer."""
+        pkt, ident, seq, data = request(size, **kw)
         self.send(pkt)
-        return self.wait(self.is_echo_reply(ident, seq), what), ident, seq, data
+        return self.wait(is_reply(ident, seq), what), ident, seq, data
 
     def barrier(self, what="the barrier ping"):
         """Ping and wait for the answer, then listen GRACE longer: whatever the target does

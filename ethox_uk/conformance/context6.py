@@ -18,10 +18,8 @@ import os
 import struct
 
 from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
-from scapy.layers.l2 import Ether
 
 from . import wire6
-from .registry import CheckFailed
 
 
 class Ctx6:
@@ -29,7 +27,7 @@ class Ctx6:
     peer_ip6 = None
 
     def eth6(self, dst=None, src=None):
-        return Ether(dst=dst or self.target_mac, src=src or self.peer_mac, type=0x86DD)
+        return self.eth(dst, src, type=0x86DD)
 
     def ip6(self, **kw):
         kw.setdefault("src", self.peer_ip6)
@@ -79,29 +77,9 @@ class Ctx6:
 
     def expect_datagram6(self, match, what, timeout=None):
         """(whole Frame, [fragment Frames]) as Ctx.expect_datagram, for IPv6."""
-        from .peer import Frame
-
-        t = self.reply if timeout is None else timeout
-        ra = wire6.Reassembler6()
-        pieces = []
-
-        def whole(f):
-            if f.raw[12:14] != b"\x86\xdd":
-                return False
-            if wire6.fragment(f.raw) is not None:
-                pieces.append(f)
-            raw = ra.feed(f.raw)
-            if raw is None:
-                return False
-            g = f if raw is f.raw else Frame(raw, f.t, f.index, False)
-            if match(g):
-                whole.frame = g
-                return True
-            return False
-
-        if self.peer.wait(whole, t, what) is None:
-            raise CheckFailed("no %s within %.1f s" % (what, t))
-        return whole.frame, pieces
+        return self.expect_reassembled(match, what, timeout, wire6.Reassembler6(),
+                                       lambda r: r[12:14] == b"\x86\xdd",
+                                       lambda r: wire6.fragment(r) is not None)
 
     def fresh_peer6(self):
         """A link-local address of the peer's that no earlier run used (the peer answers
@@ -112,9 +90,7 @@ class Ctx6:
         return me
 
     def ping6(self, size=56, what="ICMPv6 echo reply", **kw):
-        pkt, ident, seq, data = self.echo6_request(size, **kw)
-        self.send(pkt)
-        return self.wait(self.is_echo6_reply(ident, seq), what), ident, seq, data
+        return self.echo_exchange(self.echo6_request, self.is_echo6_reply, size, what, kw)
 
 
 _seen = {}

@@ -18,6 +18,14 @@ def ipv4(frame):
     return (frame[14] & 15) * 4, (frame[16] << 8) | frame[17]
 
 
+def udp4(frame):
+    """Where the UDP header of an IPv4 UDP datagram starts in frame, or None (not one)."""
+    info = ipv4(frame)
+    if info is None or frame[23] != 17:
+        return None
+    return ETH_LEN + info[0]
+
+
 def ip_header_ok(frame):
     info = ipv4(frame)
     if info is None or info[0] < 20 or len(frame) < ETH_LEN + info[0]:

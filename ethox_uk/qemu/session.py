@@ -290,6 +290,23 @@ def exec_attach(spec, code, timeout=10.0, hint=None):
 
 # -- repl -------------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def _raw_stdin():
+    """(stdin's fd, whether it is a terminal). A terminal is in raw mode inside (each key
+    goes to the guest as typed, Ctrl-C too) and gets its mode back, then a new line, on the
+    way out."""
+    stdin = sys.stdin.fileno()
+    saved = termios.tcgetattr(stdin) if os.isatty(stdin) else None
+    try:
+        if saved is not None:
+            tty.setraw(stdin)
+        yield stdin, saved is not None
+    finally:
+        if saved is not None:
+            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
+            sys.stderr.write("\n")
+
+
 def repl_attach(path, what, hint=None, quiet_s=1.0):
     """The terminal on the console socket of a running image (a background VM's): Ctrl-]
     leaves it running (0). Returns None when the console closed (the VM exited: the caller
@@ -297,48 +314,46 @@ def repl_attach(path, what, hint=None, quiet_s=1.0):
     quiet for quiet_s seconds."""
     s = _connect(path, 10.0, hint)
     con = Console(s)
-    stdin = sys.stdin.fileno()
-    is_tty = os.isatty(stdin)
-    saved = termios.tcgetattr(stdin) if is_tty else None
     try:
         _note("console of %s; Ctrl-] leaves it running" % what)
-        if is_tty:
-            tty.setraw(stdin)
-        con.write(b"\r")  # a fresh prompt to start from
-        watch = [s, stdin]
-        stdin_done = None
-        while True:
-            r, _, _ = select.select(watch, [], [], 0.2)
-            if s in r:
-                data = con.read(0)
-                if data:
-                    _out(data)
-                    if stdin_done is not None:
-                        stdin_done = time.monotonic()
-                elif con.eof:
-                    return None
-            if stdin in r:
-                data = os.read(stdin, 1024)
-                if not data:
-                    watch = [s]
-                    stdin_done = time.monotonic()
-                    continue
-                if QUIT_KEY in data:
-                    con.write(data[:data.index(QUIT_KEY)])
-                    return 0
-                if not is_tty:  # piped lines: Enter is \r on a serial console
-                    data = data.replace(b"\n", b"\r")
-                if not con.write(data):
-                    return None
-            if stdin_done is not None and time.monotonic() - stdin_done > quiet_s:
-                return 0
+        with _raw_stdin() as (stdin, is_tty):
+            return _attached(s, con, stdin, is_tty, quiet_s)
     except KeyboardInterrupt:
         return status.INTERRUPTED
     finally:
-        if saved is not None:
-            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
-            sys.stderr.write("\n")
         s.close()
+
+
+def _attached(s, con, stdin, is_tty, quiet_s):
+    """repl_attach's loop: the console to stdout, stdin to the console."""
+    con.write(b"\r")  # a fresh prompt to start from
+    watch = [s, stdin]
+    stdin_done = None
+    while True:
+        r, _, _ = select.select(watch, [], [], 0.2)
+        if s in r:
+            data = con.read(0)
+            if data:
+                _out(data)
+                if stdin_done is not None:
+                    stdin_done = time.monotonic()
+            elif con.eof:
+                return None
+        if stdin in r:
+            data = os.read(stdin, 1024)
+            if not data:
+                watch = [s]
+                stdin_done = time.monotonic()
+                continue
+            if QUIT_KEY in data:
+                con.write(data[:data.index(QUIT_KEY)])
+                return 0
+            if not is_tty:  # piped lines: Enter is \r on a serial console
+                data = data.replace(b"\n", b"\r")
+            if not con.write(data):
+                return None
+        if stdin_done is not None and time.monotonic() - stdin_done > quiet_s:
+            return 0
 
 
 def repl(image, net, vm_opts):
@@ -350,48 +365,41 @@ def repl(image, net, vm_opts):
 
 def _repl(info, net, vm_opts):
     vm = Vm(info, vm_opts, net, console="socket")
-    stdin = sys.stdin.fileno()
-    is_tty = os.isatty(stdin)
-    saved = termios.tcgetattr(stdin) if is_tty else None
     try:
         vm.start()
         con = Console(vm.console)
         _note("console of %s; Ctrl-] quits" % info.path)
-        if is_tty:
-            tty.setraw(stdin)
-        watch = [vm.console, stdin]
-        quit_asked = False
-        while True:
-            r, _, _ = select.select(watch, [], [], 0.5)
-            if vm.console in r:
-                data = con.read(0)
-                if data:
-                    _out(data)
-                elif con.eof:
+        with _raw_stdin() as (stdin, _):
+            watch = [vm.console, stdin]
+            quit_asked = False
+            while True:
+                r, _, _ = select.select(watch, [], [], 0.5)
+                if vm.console in r:
+                    data = con.read(0)
+                    if data:
+                        _out(data)
+                    elif con.eof:
+                        break
+                if stdin in r:
+                    data = os.read(stdin, 1024)
+                    if not data:  # stdin ended (not a terminal): wait for the guest to end
+                        watch = [vm.console]
+                        continue
+                    if QUIT_KEY in data:
+                        con.write(data[:data.index(QUIT_KEY)])
+                        quit_asked = True
+                        break
+                    if not con.write(data):
+                        break
+                if not vm.running() and not con.read(0):
                     break
-            if stdin in r:
-                data = os.read(stdin, 1024)
-                if not data:  # stdin ended (not a terminal): wait for the guest to end
-                    watch = [vm.console]
-                    continue
-                if QUIT_KEY in data:
-                    con.write(data[:data.index(QUIT_KEY)])
-                    quit_asked = True
-                    break
-                if not con.write(data):
-                    break
-            if not vm.running() and not con.read(0):
-                break
-        if quit_asked:
+            if quit_asked:
+                vm.stop()
+                return 0
+            vm.wait(EXIT_WAIT)
             vm.stop()
-            return 0
-        vm.wait(EXIT_WAIT)
-        vm.stop()
-        return vm.status()
+            return vm.status()
     except KeyboardInterrupt:
         return status.INTERRUPTED
     finally:
-        if saved is not None:
-            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
-            sys.stderr.write("\n")
         vm.close()

@@ -5,13 +5,14 @@ under TCG, the whole suite). It replaces the TCG microvm smoke run of
 test_conformance_image.py: the CI job is the full suite under TCG."""
 
 import json
-import os
 import re
 import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+from suite_env import cli_env
 
 from ethox_uk.conformance.registry import all_checks
 
@@ -43,12 +44,7 @@ def test_ci_doc_jobs_run_the_tested_script():
 
 
 def test_ci_script_full_suite_under_tcg():
-    env = dict(os.environ)
-    env.update(PYTHON=sys.executable, OUT=str(OUT),
-               PYTHONPATH=str(ROOT) + (os.pathsep + env["PYTHONPATH"]
-                                       if env.get("PYTHONPATH") else ""))
-    for k in ("ETHOX_UK_FAULTS", "ETHOX_UK_CONFORMANCE_TIMESCALE"):
-        env.pop(k, None)
+    env = cli_env(PYTHON=sys.executable, OUT=str(OUT))
     t0 = time.monotonic()
     p = subprocess.run(["bash", str(ROOT / ".ci" / "conformance")], capture_output=True,
                        text=True, timeout=BOUND, env=env, cwd=str(ROOT))

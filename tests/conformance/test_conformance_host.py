@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from suite_env import cli_env
 
 from ethox_uk.cli import conformance as command
 from ethox_uk.conformance.registry import all_checks
@@ -42,18 +43,10 @@ def _cli():
     return [sys.executable, "-m", "ethox_uk.conformance"]
 
 
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH")
-                                     else "")
-    env.pop("ETHOX_UK_FAULTS", None)
-    return env
-
-
 def _run_cli(*args, timeout=120):
     t0 = time.monotonic()
     p = subprocess.run(_cli() + list(args), capture_output=True, text=True, timeout=timeout,
-                       env=_env(), cwd=str(ROOT))
+                       env=cli_env(), cwd=str(ROOT))
     return p, time.monotonic() - t0
 
 

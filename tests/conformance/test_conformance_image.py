@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from suite_env import cli_env
 
 from ethox_uk.conformance.registry import GROUPS, SMOKE, all_checks
 from ethox_uk.qemu import kvm
@@ -39,15 +40,6 @@ TIMES = {}
 
 def _accel():
     return "kvm" if kvm.usable() else "tcg"
-
-
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH")
-                                     else "")
-    for k in ("ETHOX_UK_FAULTS", "ETHOX_UK_CONFORMANCE_TIMESCALE"):
-        env.pop(k, None)
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +63,7 @@ def _run(name, image, args, bound):
     argv = [sys.executable, "-m", "ethox_uk.cli", "conformance", "--image", image] + args + [
         "--junit", str(junit)]
     t0 = time.monotonic()
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=bound, env=_env(),
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=bound, env=cli_env(),
                        cwd=str(ROOT))
     TIMES[name] = time.monotonic() - t0
     return p, junit

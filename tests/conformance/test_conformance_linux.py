@@ -14,7 +14,6 @@ One run (~25 s) serves every test in this file. Also: `--attach iface:` against 
 host stack on a tap (the packet-socket peer on a device another process holds)."""
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from suite_env import cli_env
 
 from ethox_uk.conformance.compare import agreement
 from ethox_uk.conformance.registry import all_checks
@@ -37,18 +37,9 @@ BOUND = 150  # s for the whole run (about 25 s here)
 EXPECTED_VARIANTS = {"tcp_rst.syn_in_established_challenge_ack": "rate_limited"}
 
 
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH")
-                                     else "")
-    for k in ("ETHOX_UK_FAULTS", "ETHOX_UK_CONFORMANCE_TIMESCALE"):
-        env.pop(k, None)
-    return env
-
-
 def _cli(*args, timeout=60):
     return subprocess.run([sys.executable, "-m", "ethox_uk.cli", "conformance", *args],
-                          capture_output=True, text=True, timeout=timeout, env=_env(),
+                          capture_output=True, text=True, timeout=timeout, env=cli_env(),
                           cwd=str(ROOT))
 
 
@@ -190,7 +181,7 @@ def test_attach_iface_to_a_stack_on_a_tap():
         ns.ip("link", "set", "tap0", "up")
         host = ns.popen([sys.executable, "-m", "ethox_uk.cli", "host",
                          str(ROOT / "images" / "echo"), "--net", "tap:tap0"],
-                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env())
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=cli_env())
         line = host.stdout.readline().decode()
         assert line.startswith("ethox-uk: ready"), line
         p = _cli("--attach", "iface:tap0@%s" % ns.name, "-k",

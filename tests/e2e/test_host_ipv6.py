@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hostutil import ECHO
+from hostutil import ECHO, ip, ns_run, tap_namespace
 
 from ethox_uk.host.process import HostProcess
 from ethox_uk.netsetup.radvd import Radvd
@@ -23,30 +23,14 @@ GLOBAL = "2001:db8:1:0:5054:ff:fe12:3456"  # SLAAC from radvd's prefix and our M
 MAC = "52:54:00:12:34:56"
 
 
-def ip(*args, check=True):
-    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20,
-                          check=check)
-
-
 def in_ns(*argv, timeout=30):
-    return subprocess.run(["ip", "netns", "exec", NS, *argv], capture_output=True, text=True,
-                          timeout=timeout)
+    return ns_run(NS, *argv, timeout=timeout)
 
 
 @pytest.fixture
 def tap_ns():
-    ip("netns", "del", NS, check=False)
-    ip("netns", "add", NS)
-    try:
-        ip("-n", NS, "link", "set", "lo", "up")
-        ip("-n", NS, "tuntap", "add", "dev", "tap0", "mode", "tap")
-        ip("-n", NS, "addr", "add", "10.0.2.2/24", "dev", "tap0")
-        ip("-n", NS, "addr", "add", "2001:db8:1::2/64", "dev", "tap0", "nodad")
-        ip("-n", NS, "link", "set", "tap0", "up")
-        yield NS
-    finally:
-        ip("netns", "del", NS, check=False)
-    assert NS not in ip("netns", "list").stdout
+    with tap_namespace(NS, ("10.0.2.2/24",), ("2001:db8:1::2/64", "nodad")) as ns:
+        yield ns
 
 
 def _host(ns):

@@ -3,42 +3,26 @@ creates and removes; the Linux kernel in that namespace is the peer (ping, a UDP
 Runs as root (CI does); nothing touches the root namespace."""
 
 import os
-import subprocess
 import sys
 import textwrap
 import time
 
 import pytest
-from hostutil import ECHO
+from hostutil import ECHO, ip, ns_run, tap_namespace
 
 from ethox_uk.host.process import HostProcess
 
 NS = "exuk-tap-%d" % os.getpid()
 
 
-def ip(*args, check=True):
-    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20,
-                          check=check)
-
-
 def in_ns(*argv, timeout=30):
-    return subprocess.run(["ip", "netns", "exec", NS, *argv], capture_output=True, text=True,
-                          timeout=timeout)
+    return ns_run(NS, *argv, timeout=timeout)
 
 
 @pytest.fixture
 def tap_ns():
-    ip("netns", "del", NS, check=False)
-    ip("netns", "add", NS)
-    try:
-        ip("-n", NS, "link", "set", "lo", "up")
-        ip("-n", NS, "tuntap", "add", "dev", "tap0", "mode", "tap")
-        ip("-n", NS, "addr", "add", "10.0.2.2/24", "dev", "tap0")
-        ip("-n", NS, "link", "set", "tap0", "up")
-        yield NS
-    finally:
-        ip("netns", "del", NS, check=False)
-    assert NS not in ip("netns", "list").stdout
+    with tap_namespace(NS, ("10.0.2.2/24",)) as ns:
+        yield ns
 
 
 # ping(8) is not among the packages we install: the same from a raw socket (root, in the ns).

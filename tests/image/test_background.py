@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from test_pipeline import KVM, REPO, T_CMD
+from test_pipeline import KVM, REPO, T_CMD, free_port
 
 T_STOP = 30
 
@@ -49,14 +48,6 @@ def ps(env, *names):
     r = eu(env, "ps", "-a", "--json", *names)
     assert r.returncode == 0, r.stderr.decode()
     return {i["name"]: i for i in json.loads(r.stdout)}
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def alive(pid):

@@ -25,6 +25,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dnsmasq_net import BIG, DnsmasqNet  # noqa: E402
+from test_pipeline import free_port  # noqa: E402
 
 from ethox_uk.build import image as image_mod  # noqa: E402
 from ethox_uk.netspec import NetOpts, parse_spec  # noqa: E402
@@ -44,14 +45,6 @@ BOOT_TIMEOUT = 60.0
 def image():
     return image_mod.build("images/echo", output=REPO / "build" / "test-dhcp" / "echo.elf",
                            quiet=True)
-
-
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Console:
@@ -96,7 +89,7 @@ class Console:
 
 @pytest.mark.parametrize("accel", sorted({KVM, "tcg"}))
 def test_image_lease_from_qemu_user_network(image, accel):
-    port = _free_port()
+    port = free_port()
     # what `ethox-uk run IMAGE --ip dhcp -p PORT:80` builds
     net = NetOpts(parse_spec("user"), publish=(parse_publish("%d:80" % port),))
     argv = assemble(image, accel=accel, append="ip=dhcp", net=net, serial=Serial("stdio"))

@@ -9,7 +9,6 @@ import hashlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from test_pipeline import KVM, REPO, T_BOOT, T_CMD, eu as eu_argv, read_until, run_eu, stop
+from test_pipeline import (KVM, REPO, T_BOOT, T_CMD, eu as eu_argv, free_port, read_until,
+                           run_eu, stop)
 
 MPREMOTE = str(Path(sys.executable).parent / "mpremote")
 
@@ -44,14 +44,6 @@ def state():
 def eu(env, *args, timeout=T_CMD, **kw):
     return subprocess.run(eu_argv() + [str(a) for a in args], cwd=REPO, env=env,
                           capture_output=True, timeout=timeout, **kw)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.fixture(scope="module")

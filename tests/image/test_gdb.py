@@ -8,18 +8,10 @@ import re
 import socket
 import subprocess
 
-from test_pipeline import REPO, T_BOOT, eu, read_until, run_eu, stop
+from test_pipeline import REPO, T_BOOT, eu, free_port, read_until, run_eu, stop
 from test_usernet import image  # noqa: F401 (fixture)
 
 from ethox_uk.qemu import cmdline
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_gdb_arguments():

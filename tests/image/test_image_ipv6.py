@@ -21,7 +21,7 @@ from ethox_uk.netsetup import list_namespaces
 from ethox_uk.netsetup.radvd import Radvd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_bridge import Run, pattern  # noqa: E402
+from test_bridge import Run, bridge_run, pattern  # noqa: E402,F401 (bridge_run: the fixture)
 
 REPO = Path(__file__).resolve().parents[2]
 LL = "fe80::5054:ff:fe12:3456"
@@ -46,18 +46,6 @@ UDP6_CLIENT = textwrap.dedent("""
 def image():
     return image_mod.build("images/echo", output=REPO / "build" / "test-ipv6" / "echo.elf",
                            quiet=True)
-
-
-@pytest.fixture
-def bridge_run(image):
-    run = Run(image)
-    try:
-        yield run
-    finally:
-        run.stop()
-        if run.ns is not None:
-            assert run.ns not in list_namespaces(), "namespace %s left behind" % run.ns
-        assert b"internal error" not in run.out, bytes(run.out)
 
 
 def _until(run, argv, timeout):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from test_pipeline import KVM, T_CMD, eu as eu_argv
+from test_pipeline import KVM, T_CMD, eu as eu_argv, free_port
 
 MPREMOTE = str(Path(sys.executable).parent / "mpremote")
 NO_CAPS = ["setpriv", "--bounding-set", "-all", "--inh-caps", "-all", "--no-new-privs", "--"]
@@ -44,16 +44,6 @@ def effective_caps(pid):
         if line.startswith("CapEff:"):
             return int(line.split()[1], 16)
     raise AssertionError("no CapEff in /proc/%d/status" % pid)
-
-
-def free_port():
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def new_and_start(work, name, template, guest_port, *extra_publish):

@@ -40,6 +40,15 @@ def eu():
     return [sys.executable, "-m", "ethox_uk.cli"]
 
 
+def free_port(kind=socket.SOCK_STREAM):
+    """A 127.0.0.1 port of that kind nobody holds just now (for -p, --gdb)."""
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def run_eu(*args, cwd=REPO, timeout=T_CMD, **kw):
     return subprocess.run(eu() + [str(a) for a in args], cwd=cwd, capture_output=True,
                           timeout=timeout, **kw)

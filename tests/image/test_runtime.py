@@ -207,6 +207,15 @@ def raw_exec(guest, code, soft_reset=False):
     return t.exec(code), t
 
 
+def raw_repl(boot, accel=KVM, machine="microvm"):
+    """A guest booted to its prompt, then in the raw REPL: (Guest, mpremote's transport)."""
+    g = boot(accel, machine)
+    g.read_until(PROMPT)
+    t = g.transport()
+    t.enter_raw_repl(soft_reset=False)
+    return g, t
+
+
 # -- tests -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("accel,machine", CONFIGS, ids=IDS)
@@ -231,20 +240,14 @@ def test_raw_repl_print(boot, accel, machine):
 
 @pytest.mark.parametrize("accel,machine", CONFIGS, ids=IDS)
 def test_sys_exit_status(boot, accel, machine):
-    g = boot(accel, machine)
-    g.read_until(PROMPT)
-    t = g.transport()
-    t.enter_raw_repl(soft_reset=False)
+    g, t = raw_repl(boot, accel, machine)
     t.exec_raw_no_follow("import sys\nsys.exit(3)")
     assert g.wait(10) == 33 + 2 * 3  # guest wrote 0x10+3 to isa-debug-exit
 
 
 @pytest.mark.parametrize("accel,machine", CONFIGS, ids=IDS)
 def test_exception_status(boot, accel, machine):
-    g = boot(accel, machine)
-    g.read_until(PROMPT)
-    t = g.transport()
-    t.enter_raw_repl(soft_reset=False)
+    g, t = raw_repl(boot, accel, machine)
     t.exec("import _ethox\n_ethox.exit_on_error(True)")
     t.exec_raw_no_follow("raise ValueError('boom')")
     assert g.wait(10) == 35  # uncaught exception -> 0x10+1
@@ -252,10 +255,7 @@ def test_exception_status(boot, accel, machine):
 
 
 def test_exception_without_exit_on_error_keeps_running(boot):
-    g = boot(KVM, "microvm")
-    g.read_until(PROMPT)
-    t = g.transport()
-    t.enter_raw_repl(soft_reset=False)
+    g, t = raw_repl(boot)
     with pytest.raises(TransportExecError) as e:
         t.exec("raise ValueError('boom')")
     assert "ValueError: boom" in e.value.error_output
@@ -274,10 +274,7 @@ def test_no_native_compiler_at_run_time(boot):
     """The runtime has no native emitter (vm/nonative.c): @micropython.native typed at the
     REPL is refused with a message saying what to do, and the REPL goes on. (The frozen
     stack's native functions, which mpy-cross compiled, serve every image test's traffic.)"""
-    g = boot(KVM, "microvm")
-    g.read_until(PROMPT)
-    t = g.transport()
-    t.enter_raw_repl(soft_reset=False)
+    g, t = raw_repl(boot)
     with pytest.raises(TransportExecError) as e:
         t.exec("import micropython\n@micropython.native\ndef f(): return 1\n")
     assert "NotImplementedError" in e.value.error_output
@@ -383,10 +380,7 @@ def test_small_memory(boot):
 
 
 def test_cpu_fault_resets_guest(boot):
-    g = boot(KVM, "microvm")
-    g.read_until(PROMPT)
-    t = g.transport()
-    t.enter_raw_repl(soft_reset=False)
+    g, t = raw_repl(boot)
     t.exec_raw_no_follow("import _ethox\n_ethox.read8(0)")  # page 0 is unmapped
     assert g.wait(10) == 0  # triple fault; -no-reboot makes QEMU exit 0 (ethox-uk: 125)
     assert b"fatal CPU exception 0x000000000000000e" in g.drain()

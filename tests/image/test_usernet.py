@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from test_pipeline import KVM, READY, REPO, T_BOOT, eu, read_until, run_eu, stop
+from test_pipeline import KVM, READY, REPO, T_BOOT, eu, free_port, read_until, run_eu, stop
 
 
 @pytest.fixture(scope="module")
@@ -16,14 +16,6 @@ def image():
     r = run_eu("build", "-q", timeout=900)
     assert r.returncode == 0, r.stderr.decode()[-4000:]
     return REPO / "build" / "echo.elf"
-
-
-def free_port(kind=socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def boot(image, *publish):

@@ -32,17 +32,9 @@ def start(stack, now=0, log=None):
 
 def messages(frames):
     """[(frame, ip bytes, Repr)] of the DHCP messages (UDP 68 -> 67) in frames."""
-    out = []
-    for f in frames:
-        if f[12:14] != b"\x08\x00" or f[23] != 17:
-            continue
-        ip = support.ip_of(f)
-        hl = (ip[0] & 15) * 4
-        u = ip[hl:]
-        if (u[0] << 8 | u[1]) != 68 or (u[2] << 8 | u[3]) != 67:
-            continue
-        out.append((f, ip, Repr.parse(u[8:])))
-    return out
+    return [(f, ip, Repr.parse(payload))
+            for f, ip, sport, dport, payload in support.udp_datagrams(frames)
+            if sport == 68 and dport == 67]
 
 
 def arp_frames(frames):

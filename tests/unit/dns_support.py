@@ -44,15 +44,7 @@ def answer(query, records=(), rcode=0, tc=False, ident=None, qname=None, qtype=N
 
 def queries(frames):
     """[(frame, ip, sport, dport, dns message)] of the UDP datagrams in frames."""
-    out = []
-    for f in frames:
-        if f[12:14] != b"\x08\x00" or f[23] != 17:
-            continue
-        ip = support.ip_of(f)
-        hl = (ip[0] & 15) * 4
-        u = ip[hl:]
-        out.append((f, ip, (u[0] << 8) | u[1], (u[2] << 8) | u[3], bytes(u[8:])))
-    return out
+    return support.udp_datagrams(frames)
 
 
 def reply_frame(q, msg, src_ip=PEER_IP, sport=53, dport=None):

@@ -233,6 +233,18 @@ def ip_of(frame):
     return frame[14:14 + total]
 
 
+def udp_datagrams(frames):
+    """[(frame, ip bytes, sport, dport, payload bytes)] of the IPv4 UDP datagrams in frames."""
+    out = []
+    for f in frames:
+        if f[12:14] != b"\x08\x00" or f[23] != 17:
+            continue
+        ip = ip_of(f)
+        u = ip[(ip[0] & 15) * 4:]
+        out.append((f, ip, (u[0] << 8) | u[1], (u[2] << 8) | u[3], bytes(u[8:])))
+    return out
+
+
 def counters_are(stack, **expect):
     """Assert each named counter and that internal_error is 0; names not given
     that are drops must be 0 too (so nothing else went wrong silently)."""

@@ -108,8 +108,8 @@ def test_extension_headers_are_walked():
 
 def test_parameter_problems():
     s, peer = _ready()
-    s.icmp6.err_burst = 100
-    s.icmp6._tokens = 100
+    s.icmp6.errors.burst = 100
+    s.icmp6.errors.tokens = 100
     # unknown next header: code 1, pointing at the Next Header field
     pkt = ipv6_pkt(PEER_LL, OUR_LL, 253, b"12345678")
     code, ptr, quote = _pp(rx(s, peer, frame6(pkt), 2100))
@@ -213,6 +213,20 @@ def test_errors_are_rate_limited():
     assert len(of_type(out, 4)) == 1  # refilled, one per 100 ms
 
 
+def test_a_refilled_bucket_banks_no_time_while_full():
+    # Drained at 2100, full again by 3100: at 3150 ten go at once, and the next
+    # token comes 100 ms after that (3250), not on the old refill grid (3200).
+    s, peer = _ready()
+    for k in range(10):
+        rx(s, peer, frame6(ipv6_pkt(PEER_LL, OUR_LL, 253, b"%8d" % k)), 2100)
+    sent = []
+    for now in (3150,) * 11 + (3200, 3249, 3250):
+        pkt = ipv6_pkt(PEER_LL, OUR_LL, 253, b"%8d" % now)
+        sent.append(len(of_type(rx(s, peer, frame6(pkt), now), 4)))
+    assert sent == [1] * 10 + [0, 0, 0, 1], sent
+    _drops(s, icmp6_rate_limited=3)
+
+
 def _frags(src, dst, nh, payload, size, ident=0x1234567, first=b""):
     """IPv6 fragments (packets) of payload, `size` bytes each (a multiple of 8)."""
     out = []
@@ -260,8 +274,8 @@ def test_a_fragmented_ping_is_reassembled_and_answered_fragmented():
 
 def test_fragment_rules():
     s, peer = _ready()
-    s.icmp6.err_burst = 100
-    s.icmp6._tokens = 100
+    s.icmp6.errors.burst = 100
+    s.icmp6.errors.tokens = 100
     m = echo6(PEER_LL, OUR_LL, 9, 9, bytes(2000))
     a, b = _frags(PEER_LL, OUR_LL, 58, m, 1232, ident=1)
     # overlap: the datagram goes (RFC 5722), its late fragments with it
@@ -300,6 +314,59 @@ def test_reassembly_times_out_with_time_exceeded_and_caps_each_source():
         rx(s, peer, frame6(fr[1]), 63000)
     assert s.ip6.frag.in_use() == 2
     _drops(s, ipv6_frag_timeout=1, ipv6_frag_source_limit=1)
+
+
+def test_a_repeated_fragment_is_a_duplicate_and_data_past_the_bound_is_too_big():
+    s, peer = _ready()
+    m = echo6(PEER_LL, OUR_LL, 9, 9, bytes(2000))
+    a, b = _frags(PEER_LL, OUR_LL, 58, m, 1232, ident=1)
+    assert rx(s, peer, frame6(a), 2100) == [] and rx(s, peer, frame6(a), 2100) == []
+    assert len(rx(s, peer, frame6(b), 2100)) == 2  # the reply, fragmented
+    _drops(s, ipv6_frag_duplicate=1, ipv6_reassembled=1)
+    # past the 8192-byte slot: alone, then into a reassembly (which it kills)
+    far = ipv6_pkt(PEER_LL, OUR_LL, 44, bytes((58, 0)) + u16(8192 | 1) + u16(0) + u16(2)
+                   + bytes(8))
+    assert rx(s, peer, frame6(far), 2100) == []
+    a, b = _frags(PEER_LL, OUR_LL, 58, m, 1232, ident=3)
+    past = ipv6_pkt(PEER_LL, OUR_LL, 44, bytes((58, 0)) + u16(8184 | 1) + u16(0) + u16(3)
+                    + bytes(16))
+    for p in (a, past, b):  # b finds the tombstone
+        assert rx(s, peer, frame6(p), 2100) == []
+    assert s.ip6.frag.in_use() == 1
+    _drops(s, ipv6_frag_duplicate=1, ipv6_reassembled=1, ipv6_frag_too_big=3)
+
+
+def test_a_full_reassembly_table_gives_the_oldest_slot_to_a_new_source():
+    s, peer = _ready()
+    one, two, three = a6("fe80::a1"), a6("fe80::a2"), a6("fe80::a3")
+    t = 2100
+    for src, ident in ((one, 1), (one, 2), (two, 3), (two, 4)):
+        fr = _frags(src, OUR_LL, 58, echo6(src, OUR_LL, 9, 9, bytes(3000)), 1232, ident=ident)
+        assert rx(s, peer, frame6(fr[0]), t) == []
+        t += 1
+    assert s.ip6.frag.in_use() == 4
+    fr = _frags(three, OUR_LL, 58, echo6(three, OUR_LL, 9, 9, bytes(3000)), 1232, ident=5)
+    for p in fr:
+        rx(s, peer, frame6(p), t)
+    _drops(s, ipv6_frag_no_memory=1, ipv6_reassembled=1)
+    assert s.ip6.frag.in_use() == 3  # ident 1 (the oldest) went; ident 5 is done
+    done = 1
+    for src, ident, whole in ((one, 1, 0), (one, 2, 1), (two, 3, 1), (two, 4, 1)):
+        fr = _frags(src, OUR_LL, 58, echo6(src, OUR_LL, 9, 9, bytes(3000)), 1232, ident=ident)
+        for p in fr[1:]:  # the rest of the datagram
+            rx(s, peer, frame6(p), t)
+        done += whole
+        _drops(s, ipv6_frag_no_memory=1, ipv6_reassembled=done)
+    assert s.ip6.frag.in_use() == 1  # ident 1 afresh, without its first fragment
+
+
+def test_a_reassembly_without_its_first_fragment_times_out_silently():
+    s, peer = _ready()
+    fr = _frags(PEER_LL, OUR_LL, 58, echo6(PEER_LL, OUR_LL, 9, 9, bytes(3000)), 1232, ident=7)
+    assert rx(s, peer, frame6(fr[1]), 2100) == []
+    assert of_type(run(s, peer, 2200, 62200, 1000), 3) == []
+    assert s.ip6.frag.in_use() == 0
+    _drops(s, ipv6_frag_timeout=1)
 
 
 def test_packet_too_big_lowers_the_path_mtu_never_below_1280():

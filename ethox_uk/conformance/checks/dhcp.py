@@ -55,11 +55,8 @@ def is_dhcp(kind=None):
     """A client message (UDP 68 -> 67) of type `kind` (any when None)."""
     def match(f):
         r = f.raw
-        info = wire.ipv4(r)
-        if info is None or r[23] != 17:
-            return False
-        o = 14 + info[0]
-        if len(r) < o + 8 + 240 or r[o:o + 4] != b"\x00\x44\x00\x43":
+        o = wire.udp4(r)
+        if o is None or len(r) < o + 8 + 240 or r[o:o + 4] != b"\x00\x44\x00\x43":
             return False
         if kind is None:
             return True

@@ -63,11 +63,14 @@ class Query:
 
 def is_query(f):
     r = f.raw
-    info = wire.ipv4(r)
-    if info is None or r[23] != 17:
-        return False
-    o = 14 + info[0]
-    return len(r) >= o + 8 + 12 and r[o + 2:o + 4] == b"\x00\x35"
+    o = wire.udp4(r)
+    return o is not None and len(r) >= o + 8 + 12 and r[o + 2:o + 4] == b"\x00\x35"
+
+
+def is_query_for(name):
+    """A DNS query from the target asking `name` (any case)."""
+    name = name.lower()
+    return lambda f: is_query(f) and Query(f).qname.lower() == name
 
 
 def rr(name_raw, rtype, ttl, rdata):
@@ -107,8 +110,7 @@ class Lookup:
     def query(self, what="the target's DNS query", timeout=None):
         """The query it sends for our name, or n/a / fail when none comes."""
         ctx = self.ctx
-        f = ctx.wait(lambda f: is_query(f) and Query(f).qname.lower() == self.name.lower(),
-                     what, timeout)
+        f = ctx.wait(is_query_for(self.name), what, timeout)
         if f is None:
             status, body = self.response(ctx.reply)
             if status == 404:
@@ -144,12 +146,28 @@ class Lookup:
                 pass
 
 
-def expect_body(ctx, lk, want):
+def ask(ctx, tag):
+    """A lookup of a fresh name (GET /resolve/NAME) and the DNS query it makes the target
+    send: (Lookup, Query)."""
+    lk = Lookup(ctx, new_name(tag))
+    return lk, lk.query()
+
+
+def expect_body(ctx, lk):
+    """The addresses in lk's response (fails unless it is a 200)."""
     status, body = lk.response()
     got = body.decode(errors="replace").split()
     ctx.require(status == 200, "GET /resolve/%s answered %s %r" % (lk.name, status,
                                                                     body[:100]))
     return got
+
+
+def answer_and_expect(ctx, lk, q, addr, ttl=60, why=""):
+    """Answer Query q (lk's) with one A record for addr; lk's response must be addr alone
+    (else the check fails: what it gave, and `why` that matters)."""
+    send_answer(ctx, q, answer_msg(q, a_records(q, [addr], ttl)))
+    got = expect_body(ctx, lk)
+    ctx.require(got == [addr], "GET /resolve/%s gave %s%s" % (lk.name, got, why))
 
 
 @check("dns.query_format", "a lookup is a standard recursive query (QR 0, opcode 0, RD 1, one "
@@ -182,7 +200,7 @@ def query_format(ctx):
             addr = "10.0.2.%d" % (100 + q.ident % 100)
             recs = a_records(q, [addr])
         send_answer(ctx, q, answer_msg(q, recs))
-        got = expect_body(ctx, lk, addr)
+        got = expect_body(ctx, lk)
         ctx.require(got == [addr], "GET /resolve%s/%s gave %s, the answer said %s"
                     % ("6" if six else "", name, got, addr))
 
@@ -193,8 +211,7 @@ def query_format(ctx):
 def id_and_port_unpredictable(ctx):
     ids, ports = [], []
     for i in range(6):
-        lk = Lookup(ctx, new_name("rnd"))
-        q = lk.query()
+        lk, q = ask(ctx, "rnd")
         ids.append(q.ident)
         ports.append(q.sport)
         send_answer(ctx, q, answer_msg(q, a_records(q, ["10.0.2.%d" % (10 + i)])))
@@ -215,9 +232,8 @@ def id_and_port_unpredictable(ctx):
        "another port or address are ignored; the matching one is taken", level=MUST,
        rfc="RFC 5452 §9.1; RFC 1035 §7.3", timeout=15)
 def ignores_mismatched_answers(ctx):
-    name = new_name("spoof")
-    lk = Lookup(ctx, name)
-    q = lk.query()
+    lk, q = ask(ctx, "spoof")
+    name = lk.name
     bogus = a_records(q, ["10.66.0.1"])
     send_answer(ctx, q, answer_msg(q, bogus, ident=q.ident ^ 0x4242), note="another ID")
     send_answer(ctx, q, answer_msg(q, bogus, qname_raw=encode("other." + name)),
@@ -226,20 +242,16 @@ def ignores_mismatched_answers(ctx):
     send_answer(ctx, q, answer_msg(q, bogus), sport=5353, note="from port 5353")
     send_answer(ctx, q, answer_msg(q, bogus), src=ctx.new_ip(), note="from another address")
     ctx.barrier()
-    send_answer(ctx, q, answer_msg(q, a_records(q, ["10.0.2.7"])), note="the real answer")
-    got = expect_body(ctx, lk, "10.0.2.7")
-    ctx.require(got == ["10.0.2.7"], "GET /resolve/%s gave %s: a mismatched answer was "
-                "taken (only 10.0.2.7 came from the server asked, with the query's ID and "
-                "question)" % (name, got))
+    answer_and_expect(ctx, lk, q, "10.0.2.7", why=": a mismatched answer was taken (only "
+                      "10.0.2.7 came from the server asked, with the query's ID and question)")
 
 
 @check("dns.tcp_on_truncation", "a truncated answer (TC) makes the resolver ask again over "
        "TCP (a 2-byte length before each message) and use the whole answer", level=MUST,
        rfc="RFC 1035 §4.2.1, §4.2.2; RFC 7766 §5", timeout=15)
 def tcp_on_truncation(ctx):
-    name = new_name("tc")
-    lk = Lookup(ctx, name)
-    q = lk.query()
+    lk, q = ask(ctx, "tc")
+    name = lk.name
     start = ctx.mark()
     send_answer(ctx, q, answer_msg(q, [], tc=True), note="truncated")
     syn = ctx.expect(lambda f: is_tcp(f) and tcp_ports(f)[1] == 53 and Seg(f).syn,
@@ -263,7 +275,7 @@ def tcp_on_truncation(ctx):
         msg = answer_msg(tq, a_records(tq, addrs))
         c.send(len(msg).to_bytes(2, "big") + msg)
         c.fin()
-        got = expect_body(ctx, lk, addrs)
+        got = expect_body(ctx, lk)
     ctx.require(sorted(got) == sorted(addrs), "GET /resolve/%s gave %d addresses, the answer "
                 "over TCP had %d" % (name, len(got), len(addrs)))
 
@@ -272,38 +284,27 @@ def tcp_on_truncation(ctx):
        "second and within 5 s, and its answer is used", level=SHOULD,
        rfc="RFC 1035 §4.2.1 (retransmission); RFC 1123 §6.1.3.3", timeout=15)
 def retransmits_unanswered(ctx):
-    name = new_name("retry")
-    lk = Lookup(ctx, name)
-    q1 = lk.query()
-    f = ctx.expect(lambda f: is_query(f) and Query(f).qname.lower() == name,
-                   "the query sent again", ctx.late(5.0))
+    lk, q1 = ask(ctx, "retry")
+    f = ctx.expect(is_query_for(lk.name), "the query sent again", ctx.late(5.0))
     q2 = Query(f)
     gap = q2.f.t - q1.f.t
     ctx.require(gap >= ctx.early(1.0), "sent again after %.2f s: too soon (RFC 1123 "
                 "§6.1.3.3 asks for backoff from at least about a second)" % gap)
-    send_answer(ctx, q2, answer_msg(q2, a_records(q2, ["10.0.2.9"])))
-    got = expect_body(ctx, lk, "10.0.2.9")
-    ctx.require(got == ["10.0.2.9"], "GET /resolve/%s gave %s" % (name, got))
+    answer_and_expect(ctx, lk, q2, "10.0.2.9")
 
 
 @check("dns.cache_honours_ttl", "an answer is not used past its TTL: once it ran out, the "
        "name is asked again", level=SHOULD,
        rfc="RFC 1035 §3.2.1, §4.1.3 (TTL); RFC 2181 §8", timeout=15)
 def cache_honours_ttl(ctx):
-    name = new_name("ttl")
-    lk = Lookup(ctx, name)
-    q = lk.query()
-    send_answer(ctx, q, answer_msg(q, a_records(q, ["10.0.2.11"], ttl=1)))
-    ctx.require(expect_body(ctx, lk, "10.0.2.11") == ["10.0.2.11"], "the first lookup failed")
+    lk, q = ask(ctx, "ttl")
+    name = lk.name
+    answer_and_expect(ctx, lk, q, "10.0.2.11", ttl=1, why=" (the first lookup)")
     ctx.peer.collect(ctx.late(1.0) + 0.5)
     lk = Lookup(ctx, name)
-    f = ctx.wait(lambda f: is_query(f) and Query(f).qname.lower() == name,
-                 "a new query once the 1 s TTL ran out")
+    f = ctx.wait(is_query_for(name), "a new query once the 1 s TTL ran out")
     if f is None:
         status, body = lk.response()
         ctx.fail("no new query %.1f s after a 1 s TTL: GET /resolve/%s answered %s %r from "
                  "a record past its TTL" % (ctx.late(1.0) + 0.5, name, status, body[:60]))
-    q = Query(f)
-    send_answer(ctx, q, answer_msg(q, a_records(q, ["10.0.2.12"])))
-    got = expect_body(ctx, lk, "10.0.2.12")
-    ctx.require(got == ["10.0.2.12"], "the second lookup gave %s" % got)
+    answer_and_expect(ctx, lk, Query(f), "10.0.2.12", why=" (the second lookup)")

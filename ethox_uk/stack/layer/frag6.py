@@ -29,10 +29,10 @@
 #     offset-0 fragment came
 from ..compat import const
 from ..wire import ipv6 as _w
+from .reassembly import ReassemblyTable
 
 SLOTS = const(4)
 SLOT_DATA = const(8192)
-MAX_RANGES = const(16)
 TIMEOUT_MS = const(60000)  # RFC 8200 §4.5: 60 seconds
 PER_SOURCE = const(2)
 
@@ -40,31 +40,21 @@ _IP = const(14)
 _FH = const(54)
 _DATA = const(62)
 
+# reassembly.py's slot states (mpy-cross folds only a module's own consts)
 _FREE = const(0)
-_ACTIVE = const(1)
 _DEAD = const(2)
 
 
-class Reassembler6:
+class Reassembler6(ReassemblyTable):
     def __init__(self, ip6, slots=SLOTS, size=SLOT_DATA, timeout_ms=TIMEOUT_MS,
                  per_source=PER_SOURCE):
+        ReassemblyTable.__init__(
+            self, ip6.c, slots, size, _DATA, timeout_ms, per_source,
+            # ReassemblyTable's reasons: bad, overlap, duplicate, no memory, timeout
+            ("ipv6_frag_bad", "ipv6_frag_overlap", "ipv6_frag_duplicate", "ipv6_frag_no_memory",
+             "ipv6_frag_timeout"))
         self.ip6 = ip6
-        self.c = ip6.c
-        self.slots = slots
-        self.size = size
-        self.timeout_ms = timeout_ms
-        self.per_source = per_source
-        self.views = [memoryview(bytearray(_DATA + size)) for _ in range(slots)]
-        self.state = bytearray(slots)
         self.ident = [0] * slots
-        self.deadline = [0] * slots
-        self.total = [-1] * slots
-        self.nranges = [0] * slots
-        self.rs = [[0] * MAX_RANGES for _ in range(slots)]
-        self.re = [[0] * MAX_RANGES for _ in range(slots)]
-        self.reason = ["ipv6_frag_bad"] * slots
-        self.first = bytearray(slots)
-        self.timer_at = -1
 
     def _find(self, view, o, ident):
         for i in range(self.slots):
@@ -77,52 +67,31 @@ class Reassembler6:
                     return i
         return -1
 
+    def _same_source(self, i, view, o):
+        return _w.addr_eq(view, o + 8, self.views[i], _IP + 8)
+
     def _alloc(self, view, o, ident, now):
-        st = self.state
-        mine = 0
-        for i in range(self.slots):
-            if st[i] == _ACTIVE and _w.addr_eq(view, o + 8, self.views[i], _IP + 8):
-                mine += 1
-        if mine >= self.per_source:
+        """A slot for a new datagram from the source at view[o:], or -1 when that
+        source is at its per_source limit; with none free or a tombstone, the
+        oldest reassembly goes."""
+        if self._count_own(view, o) >= self.per_source:
             self.c["ipv6_frag_source_limit"] += 1
             return -1
-        best = -1
-        for i in range(self.slots):
-            if st[i] == _FREE:
-                best = i
-                break
-        if best < 0:
-            for i in range(self.slots):  # a tombstone, the oldest first
-                if st[i] == _DEAD and (best < 0 or self.deadline[i] < self.deadline[best]):
-                    best = i
-        if best < 0:
-            for i in range(self.slots):  # evict the oldest reassembly
-                if best < 0 or self.deadline[i] < self.deadline[best]:
-                    best = i
+        i = self._free_or_tombstone()
+        if i < 0:
+            for k in range(self.slots):  # evict the oldest reassembly
+                if i < 0 or self.deadline[k] < self.deadline[i]:
+                    i = k
             self.c["ipv6_frag_no_memory"] += 1
-        i = best
         v = self.views[i]
         for k in range(14):
             v[k] = view[o - 14 + k]
         for k in range(40):
             v[_IP + k] = view[o + k]
-        st[i] = _ACTIVE
         self.ident[i] = ident
-        d = now + self.timeout_ms
-        self.deadline[i] = d
-        if self.timer_at < 0 or d < self.timer_at:
-            self.timer_at = d
-            self.ip6.arm(d)
-        self.total[i] = -1
-        self.nranges[i] = 0
-        self.first[i] = 0
+        if self._open(i, now):
+            self.ip6.arm(self.timer_at)
         return i
-
-    def _kill(self, i, reason):
-        self.c[reason] += 1
-        self.state[i] = _DEAD
-        self.reason[i] = reason
-        return 0
 
     def _chain_ok(self, view, p, end):
         """RFC 7112: the offset-0 fragment holds every header up to and
@@ -157,8 +126,8 @@ class Reassembler6:
             return 0
         ident = (view[p + 4] << 24) | (view[p + 5] << 16) | (view[p + 6] << 8) | view[p + 7]
         i = self._find(view, o, ident)
-        if i >= 0 and self.state[i] == _DEAD:
-            c[self.reason[i]] += 1
+        if i >= 0 and self.state[i] == _DEAD:  # its other fragments go the same way
+            self.c[self.reason[i]] += 1
             return 0
         e = off + n
         if e > self.size:
@@ -175,61 +144,15 @@ class Reassembler6:
             i = self._alloc(view, o, ident, now)
             if i < 0:
                 return 0
-        t = self.total[i]
-        nr = self.nranges[i]
-        rs = self.rs[i]
-        re = self.re[i]
-        if not mf:
-            if (t >= 0 and t != e) or (nr and re[nr - 1] > e):
-                return self._kill(i, "ipv6_frag_bad")
-        elif t >= 0 and e > t:
-            return self._kill(i, "ipv6_frag_bad")
-        v = self.views[i]
-        k = 0
-        while k < nr:
-            if rs[k] < e and off < re[k]:
-                if rs[k] <= off and e <= re[k] and _same(v, _DATA + off, view, data, n):
-                    c["ipv6_frag_duplicate"] += 1
-                    return 0
-                return self._kill(i, "ipv6_frag_overlap")  # RFC 5722
-            if rs[k] >= e:
-                break
-            k += 1
-        prev = k > 0 and re[k - 1] == off
-        nxt = k < nr and rs[k] == e
-        if prev and nxt:
-            re[k - 1] = re[k]
-            j = k
-            while j < nr - 1:
-                rs[j] = rs[j + 1]
-                re[j] = re[j + 1]
-                j += 1
-            nr -= 1
-        elif prev:
-            re[k - 1] = e
-        elif nxt:
-            rs[k] = off
-        else:
-            if nr >= MAX_RANGES:
-                return self._kill(i, "ipv6_frag_no_memory")
-            j = nr
-            while j > k:
-                rs[j] = rs[j - 1]
-                re[j] = re[j - 1]
-                j -= 1
-            rs[k] = off
-            re[k] = e
-            nr += 1
-        self.nranges[i] = nr
-        if not mf:
-            self.total[i] = t = e
+        done = self._store(i, view, data, off, e, mf)
+        if done < 0:
+            return 0
         if off == 0:
-            self.first[i] = 1
+            v = self.views[i]
             for k in range(8):
                 v[_FH + k] = view[p + k]
-        v[_DATA + off:_DATA + e] = view[data:end]
-        if t >= 0 and nr == 1 and rs[0] == 0 and re[0] == t:
-            return self._deliver(i, t, now)
+        if done:
+            return self._deliver(i, self.total[i], now)
         return 0
 
     def _header(self, v, n):
@@ -251,38 +174,8 @@ class Reassembler6:
             self.state[i] = _FREE
         return 0
 
-    def poll(self, now):
-        if self.timer_at < 0 or now < self.timer_at:
-            return
-        due = -1
-        for i in range(self.slots):
-            s = self.state[i]
-            if s == _FREE:
-                continue
-            d = self.deadline[i]
-            if now >= d:
-                if s == _ACTIVE:
-                    self.c["ipv6_frag_timeout"] += 1
-                    if self.first[i]:
-                        # quote the offset-0 fragment as it came (RFC 8200 §4.5)
-                        v = self.views[i]
-                        self._header(v, self.re[i][0])
-                        self.ip6.icmp6.send_error(v, _IP, 3, 1, 0, now)
-                self.state[i] = _FREE
-            elif due < 0 or d < due:
-                due = d
-        self.timer_at = due
-
-    def in_use(self):
-        n = 0
-        for i in range(self.slots):
-            if self.state[i]:
-                n += 1
-        return n
-
-
-def _same(a, ao, b, bo, n):
-    for k in range(n):
-        if a[ao + k] != b[bo + k]:
-            return False
-    return True
+    def _time_exceeded(self, i, now):
+        # quote the offset-0 fragment as it came (RFC 8200 §4.5)
+        v = self.views[i]
+        self._header(v, self.re[i][0])
+        self.ip6.icmp6.send_error(v, _IP, 3, 1, 0, now)

@@ -19,9 +19,10 @@
 # Never about (icmp_error_suppressed, RFC 1122 3.2.2): an ICMP error (or an
 # ICMP message of unknown type), a datagram to a broadcast/multicast address or
 # in a link-layer broadcast, a non-first fragment, a datagram whose source is
-# not one host (0.x, 127.x, broadcast, multicast). Rate limit: a token bucket
-# of ERR_BURST messages refilled at one per ERR_INTERVAL_MS (10 at once,
-# 10 per second sustained) on the callers' `now`; over it: icmp_rate_limited.
+# not one host (0.x, 127.x, broadcast, multicast). Rate limit: TokenBucket
+# below (icmp6.py's too), ERR_BURST messages refilled at one per
+# ERR_INTERVAL_MS (10 at once, 10 per second sustained) on the callers' `now`;
+# over it: icmp_rate_limited.
 from ..compat import const, micropython
 from ..wire import icmp as _icmp
 from ..wire.checksum import csum
@@ -33,6 +34,39 @@ ERR_INTERVAL_MS = const(100)
 _PROTO_ICMP = const(1)
 
 
+class TokenBucket:
+    """The rate limit of the ICMP errors we send, in both families (RFC 1122
+    3.2.2, RFC 4443 §2.4 (f)): `burst` at once, then one per `interval_ms` on
+    the callers' `now`. A full bucket banks no time: after a pause the next
+    token comes interval_ms after the bucket is next drawn from."""
+
+    def __init__(self, burst, interval_ms):
+        self.burst = burst
+        self.interval_ms = interval_ms
+        self.tokens = burst
+        self.last = 0  # when the refill clock last started or ticked
+
+    def take(self, now):
+        """True (and one token fewer) if a message may go at `now`."""
+        if self.tokens >= self.burst:
+            self.last = now
+        else:
+            el = now - self.last
+            if el >= self.interval_ms:
+                k = el // self.interval_ms
+                t = self.tokens + k
+                if t >= self.burst:
+                    t = self.burst
+                    self.last = now
+                else:
+                    self.last += k * self.interval_ms
+                self.tokens = t
+        if self.tokens <= 0:
+            return False
+        self.tokens -= 1
+        return True
+
+
 class IcmpLayer:
     def __init__(self, stack):
         self.stack = stack
@@ -40,10 +74,7 @@ class IcmpLayer:
         self.answer_broadcast_echo = False
         self.echo_handler = None
         self.error_handler = None
-        self.err_burst = ERR_BURST
-        self.err_interval_ms = ERR_INTERVAL_MS
-        self._tokens = ERR_BURST
-        self._last = 0
+        self.errors = TokenBucket(ERR_BURST, ERR_INTERVAL_MS)  # the errors we send
         self._dst = bytearray(4)
         faults = stack.faults
         # test-only (negative control): accept ICMP messages with a bad checksum
@@ -129,25 +160,6 @@ class IcmpLayer:
                 return True
         return False
 
-    def _token(self, now):
-        if self._tokens >= self.err_burst:
-            self._last = now
-        else:
-            el = now - self._last
-            if el >= self.err_interval_ms:
-                k = el // self.err_interval_ms
-                t = self._tokens + k
-                if t >= self.err_burst:
-                    t = self.err_burst
-                    self._last = now
-                else:
-                    self._last += k * self.err_interval_ms
-                self._tokens = t
-        if self._tokens <= 0:
-            return False
-        self._tokens -= 1
-        return True
-
     def send_error(self, view, ip_off, msg_type, code, now, rest=0):
         """Send an ICMP error about the datagram at view[ip_off:]. True if sent."""
         c = self.c
@@ -155,7 +167,7 @@ class IcmpLayer:
         if not self.errors_unrestricted and self._suppressed(view, ip_off):
             c["icmp_error_suppressed"] += 1
             return False
-        if not self._token(now):
+        if not self.errors.take(now):
             c["icmp_rate_limited"] += 1
             return False
         ip = self.stack.ip

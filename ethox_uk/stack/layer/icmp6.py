@@ -15,11 +15,12 @@
 # (RFC 4443 §2.4 (e)) about an ICMPv6 error or a Redirect, about a packet to a
 # group or in a link-layer group frame -- except Packet Too Big and Parameter
 # Problem code 2 for an option whose type asks for it -- or about a packet
-# whose source is not one unicast host. Rate limit (§2.4 (f)): a token bucket
-# of ERR_BURST refilled one per ERR_INTERVAL_MS.
+# whose source is not one unicast host. Rate limit (§2.4 (f)): icmp.py's token
+# bucket, ERR_BURST refilled one per ERR_INTERVAL_MS.
 from ..compat import const
 from ..wire import icmp6 as _m
 from ..wire import ipv6 as _w
+from .icmp import TokenBucket
 from .ip6 import PAYLOAD_OFF
 
 ERR_BURST = const(10)
@@ -36,10 +37,7 @@ class Icmp6Layer:
         self.c = stack.counters.c
         self.echo_handler = None
         self.error_handler = None
-        self.err_burst = ERR_BURST
-        self.err_interval_ms = ERR_INTERVAL_MS
-        self._tokens = ERR_BURST
-        self._last = 0
+        self.errors = TokenBucket(ERR_BURST, ERR_INTERVAL_MS)  # the errors we send
         self._dst = bytearray(16)
 
     # -- receive -------------------------------------------------------------------
@@ -144,28 +142,13 @@ class Icmp6Layer:
                 p += (view[p + 1] + 1) << 3
         return nh == 58 and p < end and (view[p] < 128 or view[p] == 137)
 
-    def _token(self, now):
-        if self._tokens < self.err_burst:
-            el = now - self._last
-            if el >= self.err_interval_ms:
-                k = el // self.err_interval_ms
-                self._tokens = self._tokens + k if self._tokens + k < self.err_burst \
-                    else self.err_burst
-                self._last += k * self.err_interval_ms
-        else:
-            self._last = now
-        if self._tokens <= 0:
-            return False
-        self._tokens -= 1
-        return True
-
     def send_error(self, view, o, t, code, param, now):
         """An ICMPv6 error about the packet at view[o:]. True if sent."""
         c = self.c
         if self._suppressed(view, o, t, code):
             c["icmp6_error_suppressed"] += 1
             return False
-        if not self._token(now):
+        if not self.errors.take(now):
             c["icmp6_rate_limited"] += 1
             return False
         ip6 = self.ip6

@@ -446,14 +446,7 @@ class Ip6Layer:
         q = o + 40
         if p != q:
             _copy(view, q, view, p, plen)
-        view[o] = 0x60
-        view[o + 1] = 0
-        view[o + 2] = 0
-        view[o + 3] = 0
-        view[o + 4] = plen >> 8
-        view[o + 5] = plen & 255
-        view[o + 6] = nh
-        view[o + 7] = self.hops if hops < 0 else hops
+        _w.write_fixed(view, o, plen, nh, self.hops if hops < 0 else hops)
         return q
 
     def reply_finish(self, view, o, now):
@@ -483,17 +476,7 @@ class Ip6Layer:
                 self.send_abort(view)
                 return False
         o = IP_OFF
-        view[o] = 0x60
-        view[o + 1] = 0
-        view[o + 2] = 0
-        view[o + 3] = 0
-        view[o + 4] = plen >> 8
-        view[o + 5] = plen & 255
-        view[o + 6] = nh
-        view[o + 7] = self.hops if hops < 0 else hops
-        for k in range(16):
-            view[o + 8 + k] = src[k]
-            view[o + 24 + k] = dst[doff + k]
+        _w.write_header(view, o, plen, nh, self.hops if hops < 0 else hops, src, dst, doff)
         if view is self.stack.ip.scratch() or 40 + plen > self.path_mtu(view, o + 24):
             ok = self.output_datagram(view, o, now)
             self.send_abort(view)

@@ -298,21 +298,27 @@ class NdLayer:
         if tx is None:
             return False
         p = PAYLOAD_OFF
+        n = self._ns_message(tx, target, toff, src is not None)
+        _w.write_header(tx, 14, n, 58, 255, src if src is not None else _ip6.UNSPECIFIED, dst)
+        _m.fill_checksum(tx, 14, p, p + n)
+        self.c["nd_ns_sent"] += 1
+        return ip6.send_finish(tx, dst, 58, n, now, src if src is not None else _ip6.UNSPECIFIED,
+                               255)
+
+    def _ns_message(self, tx, target, toff, sllao):
+        """A Neighbor Solicitation for target[toff:toff+16] at PAYLOAD_OFF, with our
+        link-layer address option when sllao (not from ::); its length."""
+        p = PAYLOAD_OFF
         tx[p] = 135
         tx[p + 1] = 0
         for k in range(4):
             tx[p + 4 + k] = 0
         for k in range(16):
             tx[p + 8 + k] = target[toff + k]
-        n = 24
-        if src is not None:
-            _sllao(tx, p + 24, 1, self.stack.mac)
-            n = 32
-        _w.write_header(tx, 14, n, 58, 255, src if src is not None else _ip6.UNSPECIFIED, dst)
-        _m.fill_checksum(tx, 14, p, p + n)
-        self.c["nd_ns_sent"] += 1
-        return ip6.send_finish(tx, dst, 58, n, now, src if src is not None else _ip6.UNSPECIFIED,
-                               255)
+        if not sllao:
+            return 24
+        _sllao(tx, p + 24, 1, self.stack.mac)
+        return 32
 
     def _solicit(self, i, now, unicast):
         self.tries[i] += 1
@@ -335,13 +341,7 @@ class NdLayer:
         if tx is None:
             return False
         p = PAYLOAD_OFF
-        tx[p] = 135
-        tx[p + 1] = 0
-        for k in range(4):
-            tx[p + 4 + k] = 0
-        for k in range(16):
-            tx[p + 8 + k] = a[k]
-        _sllao(tx, p + 24, 1, self.stack.mac)
+        self._ns_message(tx, a, 0, True)
         _w.write_header(tx, 14, 32, 58, 255, src, a)
         _m.fill_checksum(tx, 14, p, p + 32)
         self.c["nd_ns_sent"] += 1

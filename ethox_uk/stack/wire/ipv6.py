@@ -8,7 +8,8 @@
 #       (start: its first option). 0: every option known or skippable; else the
 #       RFC 8200 §4.2 action of the first one that is not (ACT_*), and the
 #       option's offset in buf (the Parameter Problem pointer's target).
-#   write_header(buf, off, plen, nh, hops, src, dst)   (traffic class, flow 0)
+#   write_header(buf, off, plen, nh, hops, src, dst, doff=0)   (traffic class, flow 0)
+#   write_fixed(buf, off, plen, nh, hops)   its first 8 bytes alone
 #   solicited_node(addr, out)                    RFC 4291 §2.7.1 ff02::1:ffXX:XXXX
 #   mcast_mac(buf, off, out)                     RFC 2464 §7: 33:33 + low 32 bits
 # The view and Repr classes (tests and tools) live in model/ipv6.py.
@@ -68,7 +69,17 @@ def options(buf, start, end):
     return 0
 
 
-def write_header(buf, off, plen, nh, hops, src, dst):
+def write_header(buf, off, plen, nh, hops, src, dst, doff=0):
+    """The whole header; the destination is dst[doff:doff+16]."""
+    write_fixed(buf, off, plen, nh, hops)
+    for k in range(16):
+        buf[off + 8 + k] = src[k]
+        buf[off + 24 + k] = dst[doff + k]
+
+
+def write_fixed(buf, off, plen, nh, hops):
+    """The header's first 8 bytes (version 6, traffic class and flow label 0); the
+    addresses are left as they are."""
     buf[off] = 0x60
     buf[off + 1] = 0
     buf[off + 2] = 0
@@ -77,9 +88,6 @@ def write_header(buf, off, plen, nh, hops, src, dst):
     buf[off + 5] = plen & 255
     buf[off + 6] = nh
     buf[off + 7] = hops
-    for k in range(16):
-        buf[off + 8 + k] = src[k]
-        buf[off + 24 + k] = dst[k]
 
 
 def addr_eq(buf, off, a, aoff=0):
