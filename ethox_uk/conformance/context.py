@@ -331,8 +331,14 @@ class Ctx(Ctx6):
             raise CheckFailed("no %s within %.1f s" % (what, t))
         return f
 
-    def wait(self, match, what, timeout=None):
-        """The first matching frame, or None (no failure)."""
+    def wait(self, match, what, timeout=None, since=None):
+        """The first matching frame, or None (no failure). since: a mark() -- a frame
+        received since then counts too, even one that a wait for something else (a TCP
+        send waiting for its ACK, say) has already read past."""
+        if since is not None:
+            for f in self.peer.rx_log[since:]:
+                if match(f):
+                    return f
         return self.peer.wait(match, self.reply if timeout is None else timeout, what)
 
     def ping(self, size=56, what="echo reply", **kw):

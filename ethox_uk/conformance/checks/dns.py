@@ -104,13 +104,15 @@ class Lookup:
         self.name = name
         self.c = TcpConn(ctx, HTTP)
         self.c.open()
+        # the query may come before the request's ACK, while send() waits for it
+        self.start = ctx.mark()
         self.c.send(("GET /resolve%s/%s HTTP/1.1\r\nHost: target\r\nConnection: close"
                      "\r\n\r\n" % ("6" if six else "", name)).encode())
 
     def query(self, what="the target's DNS query", timeout=None):
         """The query it sends for our name, or n/a / fail when none comes."""
         ctx = self.ctx
-        f = ctx.wait(is_query_for(self.name), what, timeout)
+        f = ctx.wait(is_query_for(self.name), what, timeout, since=self.start)
         if f is None:
             status, body = self.response(ctx.reply)
             if status == 404:
