@@ -281,6 +281,45 @@ def two_stacks(seed=1, loss=0, reorder=0, duplicate=0, corrupt=0, faults=()):
     return A, B
 
 
+def socket_net(**kw):
+    """(A, B, clock): two_stacks(**kw) whose sockets share a simulated clock and an idle hook
+    polling both stacks, so a socket blocked on one stack sees the other answer;
+    socket() makes A's until on(stack) says otherwise."""
+    from ethox_uk.stack import socket
+
+    A, B = two_stacks(**kw)
+    clock = SimClock(step=1)
+
+    def idle(ms):
+        A.poll(clock.t)
+        B.poll(clock.t)
+
+    socket.use(A, clock=clock, idle=idle)
+    return A, B, clock
+
+
+def on(stack):
+    """Make the next socket() on `stack`, with the current stack's clock and idle hook."""
+    from ethox_uk.stack import socket
+
+    cur = socket.current_stack()
+    socket.use(stack, clock=cur.clock, idle=cur.idle)
+
+
+def http_app():
+    """images/http's app module, imported afresh."""
+    import sys
+
+    path = __file__.rsplit("/", 3)[0] + "/images/http"
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    if "app" in sys.modules:
+        del sys.modules["app"]
+    import app
+
+    return app
+
+
 def run_both(A, B, start, end, step=1):
     """Poll both stacks from `start` to `end` ms."""
     t = start

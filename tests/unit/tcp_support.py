@@ -422,27 +422,18 @@ def bulk(seed, size, loss=0, reorder=0, duplicate=0, corrupt=0, both=True, limit
 
 # -- sockets (ethox_uk.stack.socket) on two stacks, simulated time -------------------------
 def sock_net(faults=()):
-    """(A, B, clock): two stacks (A 10.0.2.15 with the test-only `faults`,
-    B 10.0.2.2); blocking socket calls poll both on the simulated clock."""
+    """(A, B, clock): support.socket_net (A 10.0.2.15 with the test-only `faults`)."""
     import support
-    from ethox_uk.stack import socket
 
-    A, B = support.two_stacks(faults=faults)
-    clock = support.SimClock(step=1)
-
-    def idle(ms):
-        A.poll(clock.t)
-        B.poll(clock.t)
-
-    socket.use(A, clock=clock, idle=idle)
-    return A, B, clock
+    return support.socket_net(faults=faults)
 
 
 def sock_on(stack):
     """A new TCP socket on `stack` (same clock and idle hook)."""
+    import support
     from ethox_uk.stack import socket
 
-    socket.use(stack, clock=socket.current_stack().clock, idle=socket.current_stack().idle)
+    support.on(stack)
     return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 
 

@@ -2,10 +2,9 @@
 # CPython's asyncio and MicroPython's. Two stacks on a NIC pair (A 10.0.2.15
 # client, B 10.0.2.2 server), simulated ms clock; every Stack.poll steps the
 # scheduler (the pump), aio.run() drives A while idle polls both.
-import sys
 
 import support
-from support import two_stacks, SimClock, counters_are
+from support import counters_are
 from ethox_uk.stack import socket, aio, http
 
 import asyncio
@@ -15,15 +14,7 @@ B_ADDR = "10.0.2.2"
 
 def _net():
     aio.reset()
-    A, B = two_stacks()
-    clock = SimClock(step=1)
-
-    def idle(ms):
-        A.poll(clock.t)
-        B.poll(clock.t)
-
-    socket.use(A, clock=clock, idle=idle)
-    return A, B, clock
+    return support.socket_net()
 
 
 async def _echo(reader, writer):
@@ -272,18 +263,6 @@ def test_main_returning_nothing_and_run_returns_values():
     support.raises(KeyError, aio.run, err(), A)
 
 
-def _http_app():
-    root = support.__file__.rsplit("/", 3)[0]
-    path = root + "/images/http"
-    if path not in sys.path:
-        sys.path.insert(0, path)
-    if "app" in sys.modules:
-        del sys.modules["app"]
-    import app
-
-    return app
-
-
 def _fetch(A, raw, until):
     async def client():
         r, w = await aio.open_connection(B_ADDR, 80, net=A)
@@ -303,7 +282,7 @@ def _fetch(A, raw, until):
 
 def test_http_app_on_streams():
     A, B, clock = _net()
-    app = _http_app()
+    app = support.http_app()
     app.main(B)  # schedules the server; returns at once
     for t in range(3):
         B.poll(t)

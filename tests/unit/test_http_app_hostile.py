@@ -5,7 +5,6 @@
 # in test_aio.py; timeout tests: the app serves on A of test_services' Pair,
 # whose tcp_support client on B lets idle stretches pass in one jump.
 import gc
-import sys
 
 import support
 from support import two_stacks, SimClock
@@ -14,18 +13,6 @@ from test_services import Pair, _http, _responses
 from test_services_hostile import _until
 
 B_ADDR = "10.0.2.2"
-
-
-def _app():
-    root = support.__file__.rsplit("/", 3)[0]
-    path = root + "/images/http"
-    if path not in sys.path:
-        sys.path.insert(0, path)
-    if "app" in sys.modules:
-        del sys.modules["app"]
-    import app
-
-    return app
 
 
 class Heap:
@@ -79,7 +66,7 @@ def _net(words=(), heap=None):
             heap.tick()
 
     socket.use(A, clock=clock, idle=idle)
-    _app().main(B)
+    support.http_app().main(B)
     for t in range(3):
         B.poll(t)
     return A, B, clock
@@ -164,7 +151,7 @@ def test_bad_limit_words_fail_at_start_naming_the_word():
     aio.reset()
     A, B = two_stacks()
     B.config.words["http_max_body"] = "lots"
-    e = support.raises(ValueError, _app().main, B)
+    e = support.raises(ValueError, support.http_app().main, B)
     assert "http_max_body" in str(e)
 
 
@@ -179,7 +166,7 @@ def _app_pair(words=()):
         k, v = w.split("=")
         p.a.config.words[k] = v
     socket.use(p.a, clock=lambda: p.now)
-    _app().main(p.a)
+    support.http_app().main(p.a)
     _until(p, lambda: False, 5)
     return p
 

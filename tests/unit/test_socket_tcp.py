@@ -4,7 +4,7 @@
 import errno
 
 import support
-from support import two_stacks, SimClock, counters_are
+from support import counters_are
 from ethox_uk.stack import socket
 from ethox_uk.stack.layer.tcp import mux as tcp_mux
 from ethox_uk.stack.layer.tcp.mux import RecvRing
@@ -14,20 +14,12 @@ B_ADDR = "10.0.2.2"
 
 
 def _net(**faults):
-    A, B = two_stacks(**faults)
-    clock = SimClock(step=1)
-
-    def idle(ms):
-        A.poll(clock.t)
-        B.poll(clock.t)
-
-    socket.use(A, clock=clock, idle=idle)
-    return A, B, clock
+    return support.socket_net(**faults)
 
 
 def _on(stack):
     """Make the next socket() on `stack` (same clock and idle hook)."""
-    socket.use(stack, clock=socket.current_stack().clock, idle=socket.current_stack().idle)
+    support.on(stack)
 
 
 def _tcp(stack):

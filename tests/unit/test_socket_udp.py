@@ -3,7 +3,7 @@
 import errno
 
 import support
-from support import two_stacks, SimClock, counters_are
+from support import counters_are
 from ethox_uk.stack import socket
 
 B_ADDR = "10.0.2.2"
@@ -11,21 +11,11 @@ A_ADDR = "10.0.2.15"
 
 
 def _net():
-    """(A, B, clock): the socket module's clock is simulated and its idle hook
-    polls both stacks, so a socket blocked on one stack sees the other answer."""
-    A, B = two_stacks()
-    clock = SimClock(step=1)
-
-    def idle(ms):
-        A.poll(clock.t)
-        B.poll(clock.t)
-
-    socket.use(A, clock=clock, idle=idle)
-    return A, B, clock
+    return support.socket_net()
 
 
 def _udp(stack):
-    socket.use(stack, clock=socket.current_stack().clock, idle=socket.current_stack().idle)
+    support.on(stack)
     return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
 
