@@ -232,7 +232,18 @@ class ProcessTarget(Target):
         return "\n".join("    " + l for l in lines) if lines else "    (nothing)"
 
     def stop(self):
-        """SIGTERM the child's process group, bounded wait, then SIGKILL; its status."""
+        """SIGTERM the child's process group, bounded wait, then SIGKILL; its status.
+        What the target set up around the child (_teardown) goes in any case."""
+        try:
+            return self._stop_child()
+        finally:
+            self._teardown()
+
+    def _teardown(self):
+        """Remove what start() set up around the child (a namespace, a relay): nothing
+        here; the namespaced targets say what. Called by stop() and cleanup(), so twice."""
+
+    def _stop_child(self):
         p = self.proc
         if p is None:
             return None
@@ -254,6 +265,7 @@ class ProcessTarget(Target):
         return p.returncode
 
     def cleanup(self):
+        self._teardown()
         # A killed target cannot remove its own socket file.
         if self.spec is not None and self.proc is not None:
             try:
@@ -419,16 +431,6 @@ class BridgeImageTarget(ImageTarget):
         finally:
             if br is not None:
                 br.close()
-
-    def stop(self):
-        try:
-            return super().stop()
-        finally:
-            self._teardown()
-
-    def cleanup(self):
-        self._teardown()
-        super().cleanup()
 
     def describe(self):
         return "image %s --net bridge%s" % (
@@ -613,16 +615,6 @@ class LinuxTarget(ProcessTarget):
             setattr(self, attr, None)
             if ns is not None:
                 ns.close()
-
-    def stop(self):
-        try:
-            return super().stop()
-        finally:
-            self._teardown()
-
-    def cleanup(self):
-        self._teardown()
-        super().cleanup()
 
     def where(self):
         return "the veth %s in namespace %s" % (self.peer_if, self.peer_ns.name
