@@ -13,8 +13,9 @@
 QEMU's stderr goes through a filter thread: the known-harmless "pni" warning of this
 machine's KVM is dropped, everything else is copied to our stderr as it comes, and the pty
 path of `-serial pty` is picked up. The bench (bench/image.py) times boots on this same
-driver with monitor=False and echo_stderr=False: the QEMU line it has always measured (no
-QMP chardev), with QEMU's stderr kept out of its table.
+driver with console="pipe", monitor=False, echo_stderr=False and die_with_parent=False: the
+QEMU line and spawn it has always measured (no QMP chardev, vfork), QEMU's stderr kept out
+of its table.
 """
 
 import ctypes
