@@ -36,7 +36,6 @@ import os
 import re
 import select
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,16 +43,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..build import elfinfo
 from ..checksum import inet_checksum
+from ..host.dgram_peer import PEER_IP, PEER_MAC, RawDgramPeer, ip_bytes, mac_bytes
 from ..netspec import NetOpts, NetSpec
 from ..qemu import cmdline, kvm, rawrepl
 from ..qemu.cmdline import QemuError
+from ..qemu.options import VmOptions
+from ..qemu.vm import Vm
 from . import floor
 
 GUEST_IP = "10.0.2.15"
 GUEST_MAC = "52:54:00:12:34:56"
-PEER_IP = "10.0.2.2"
-PEER_MAC = "52:54:00:00:00:02"
 BANNER = re.compile(rb"^MicroPython v[^\r\n]*\r?\n", re.M)
 READY = re.compile(rb"^ethox-uk: ready ip=\d+(\.\d+){3} mac=[0-9a-f]{2}(:[0-9a-f]{2}){5}( \S+=\S+)*\r?$",
                    re.M)
@@ -122,52 +123,36 @@ class BenchError(Exception):
 
 # -- one QEMU with its console on pipes ------------------------------------------------------
 
-class PipeConsole:
-    """QEMU's `-serial stdio` on pipes; read(timeout)/write/eof as qemu.vm.Console."""
-
-    def __init__(self, proc):
-        self.proc = proc
-        self.rfd = proc.stdout.fileno()
-        self.eof = False
-        self.seen = bytearray()
-
-    def read(self, timeout):
-        if self.eof:
-            return b""
-        r, _, _ = select.select([self.rfd], [], [], max(0.0, timeout))
-        if not r:
-            return b""
-        data = os.read(self.rfd, 65536)
-        if not data:
-            self.eof = True
-        self.seen += data
-        return data
-
-    def write(self, data):
-        try:
-            self.proc.stdin.write(data)
-            self.proc.stdin.flush()
-            return True
-        except (BrokenPipeError, OSError, ValueError):
-            self.eof = True
-            return False
+def _unread_image(path):
+    """An ImageInfo for a kernel the bench boots without reading it (the floor kernel is
+    no ethox-uk image; the image itself was checked by run_bench): no metadata, no RAM
+    check -- the bench passes memory and boot words itself."""
+    return elfinfo.ImageInfo(str(path), 0, None, None, [], {}, [])
 
 
 class Guest:
+    """One timed boot on qemu.vm.Vm, started as the bench has always measured it: the
+    console on QEMU's stdio pipes, no QMP monitor, QEMU in our session and spawned without
+    a preexec hook (vfork), its stderr kept out of the table. Times are ms from QEMU's
+    start (Vm.started_at)."""
+
     def __init__(self, image, accel, machine, mem="64M", append="", net=None):
-        self.argv = cmdline.assemble(image, accel=accel, machine=machine, mem=mem,
-                                     append=append, net=net, qemu=cmdline.qemu_binary())
-        self.local = net.spec.local if net is not None and net.spec is not None else None
+        self.vm = Vm(_unread_image(image), VmOptions(accel=accel, machine=machine, mem=mem),
+                     net, console="pipe", append=append, notice=False, monitor=False,
+                     echo_stderr=False, die_with_parent=False)
         self.proc = None
         self.con = None
 
+    @property
+    def argv(self):
+        """The QEMU line start() runs."""
+        return self.vm.argv(cmdline.Serial("stdio"), None)
+
     def start(self):
-        if self.local:
-            cmdline.remove_stale_socket(self.local)
-        self.t0 = time.monotonic()
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL)
-        self.con = PipeConsole(self.proc)
+        self.vm.start(new_session=False)
+        self.t0 = self.vm.started_at
+        self.proc = self.vm.proc
+        self.con = self.vm.console
         return self
 
     def ms(self, t=None):
@@ -175,17 +160,12 @@ class Guest:
 
     def wait_for(self, pattern, timeout=BOOT_TIMEOUT):
         """ms from start until pattern (regex or bytes) is on the console; BenchError."""
-        dl = time.monotonic() + timeout
-        while True:
-            m = pattern.search(self.con.seen) if hasattr(pattern, "search") \
-                else (pattern in self.con.seen)
-            if m:
-                return self.ms()
-            if self.con.eof or time.monotonic() > dl:
-                raise BenchError("no %r within %g s (QEMU status %r); console tail %r" % (
-                    getattr(pattern, "pattern", pattern), timeout, self.proc.poll(),
-                    bytes(self.con.seen[-200:])))
-            self.con.read(min(0.2, dl - time.monotonic()))
+        t = self.con.wait_for(pattern, timeout)
+        if t is None:
+            raise BenchError("no %r within %g s (QEMU status %r); console tail %r" % (
+                getattr(pattern, "pattern", pattern), timeout, self.proc.poll(),
+                bytes(self.con.seen[-200:])))
+        return self.ms(t)
 
     def repl(self, code, timeout=120.0):
         """Run code in the raw REPL; its stdout (BenchError on an exception)."""
@@ -211,10 +191,8 @@ class Guest:
             r.send(b"import _ethox\n_ethox.exit(0)\n", timeout=5.0)
         except rawrepl.RawReplError:
             pass
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise BenchError("the guest did not exit within %g s" % timeout) from None
+        if self.vm.wait(timeout) is None:
+            raise BenchError("the guest did not exit within %g s" % timeout)
         return self.ms()
 
     def cpu_seconds(self):
@@ -223,20 +201,7 @@ class Guest:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def close(self):
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.proc.wait(10)
-            for f in (self.proc.stdin, self.proc.stdout):
-                try:
-                    f.close()
-                except OSError:
-                    pass
-        if self.local:
-            try:
-                os.unlink(self.local)
-            except OSError:
-                pass
+        self.vm.close()
 
     def __enter__(self):
         return self
@@ -245,33 +210,25 @@ class Guest:
         self.close()
 
 
-# -- a raw peer (no scapy on the timed path) -------------------------------------------------
-
-def _mac(s):
-    return bytes(int(x, 16) for x in s.split(":"))
-
-
-def _ip(s):
-    return bytes(int(x) for x in s.split("."))
-
+# -- the frames of the timed path (raw bytes: no scapy there) -------------------------------
 
 def arp_request():
-    return (b"\xff" * 6 + _mac(PEER_MAC) + b"\x08\x06" + b"\x00\x01\x08\x00\x06\x04\x00\x01"
-            + _mac(PEER_MAC) + _ip(PEER_IP) + b"\0" * 6 + _ip(GUEST_IP))
+    return (b"\xff" * 6 + mac_bytes(PEER_MAC) + b"\x08\x06" + b"\x00\x01\x08\x00\x06\x04\x00\x01"
+            + mac_bytes(PEER_MAC) + ip_bytes(PEER_IP) + b"\0" * 6 + ip_bytes(GUEST_IP))
 
 
 def is_arp_reply(f):
     return len(f) >= 42 and f[12:14] == b"\x08\x06" and f[20:22] == b"\x00\x02" \
-        and f[28:32] == _ip(GUEST_IP)
+        and f[28:32] == ip_bytes(GUEST_IP)
 
 
 def echo_request(seq, payload=bytes(range(56))):
     icmp = b"\x08\x00\x00\x00" + (0x4242).to_bytes(2, "big") + seq.to_bytes(2, "big") + payload
     icmp = icmp[:2] + inet_checksum(icmp).to_bytes(2, "big") + icmp[4:]
     ip = (b"\x45\x00" + (20 + len(icmp)).to_bytes(2, "big") + b"\x00\x01\x00\x00\x40\x01\x00\x00"
-          + _ip(PEER_IP) + _ip(GUEST_IP))
+          + ip_bytes(PEER_IP) + ip_bytes(GUEST_IP))
     ip = ip[:10] + inet_checksum(ip).to_bytes(2, "big") + ip[12:]
-    return _mac(GUEST_MAC) + _mac(PEER_MAC) + b"\x08\x00" + ip + icmp
+    return mac_bytes(GUEST_MAC) + mac_bytes(PEER_MAC) + b"\x08\x00" + ip + icmp
 
 
 def is_echo_reply(f, seq):
@@ -279,41 +236,13 @@ def is_echo_reply(f, seq):
         and f[38:40] == (0x4242).to_bytes(2, "big") and f[40:42] == seq.to_bytes(2, "big")
 
 
-class RawPeer:
-    """Binds REMOTE, sends to LOCAL; answers the guest's ARP requests for PEER_IP."""
-
-    def __init__(self, local, remote):
-        self.local = local
-        self.remote = remote
-        cmdline.remove_stale_socket(remote)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(remote)
-        self.sock.setblocking(False)
-
-    def send(self, frame):
-        try:
-            self.sock.sendto(frame, self.local)
-            return True
-        except (FileNotFoundError, ConnectionRefusedError, BlockingIOError):
-            return False
-
-    def recv(self, timeout):
-        r, _, _ = select.select([self.sock], [], [], max(0.0, timeout))
-        if not r:
-            return None
-        f = self.sock.recv(65536)
-        if len(f) >= 42 and f[12:14] == b"\x08\x06" and f[20:22] == b"\x00\x01" \
-                and f[38:42] == _ip(PEER_IP):
-            self.send(f[6:12] + _mac(PEER_MAC) + b"\x08\x06\x00\x01\x08\x00\x06\x04\x00\x02"
-                      + _mac(PEER_MAC) + _ip(PEER_IP) + f[22:32])
-        return f
-
-    def close(self):
-        self.sock.close()
-        try:
-            os.unlink(self.remote)
-        except OSError:
-            pass
+def raw_peer(local, remote):
+    """The peer end of the guest's dgram link (host/dgram_peer.py), answering its ARP
+    requests for PEER_IP; BenchError when REMOTE cannot be bound."""
+    try:
+        return RawDgramPeer(local, remote, ip=PEER_IP, mac=PEER_MAC)
+    except ValueError as e:
+        raise BenchError(str(e)) from None
 
 
 # -- the measurements ---------------------------------------------------------------------
@@ -340,7 +269,7 @@ def boot_run(image, accel, machine, append, sockdir, pings, idle_seconds, loop=T
              mem="64M"):
     """One boot with a raw peer: banner, ready, first ARP reply, pings, counters, loop, idle."""
     net, local, remote = _net(sockdir)
-    peer = RawPeer(local, remote)
+    peer = raw_peer(local, remote)
     out = {}
     try:
         with Guest(image, accel, machine, mem=mem, append=append, net=net) as g:
@@ -355,14 +284,14 @@ def boot_run(image, accel, machine, append, sockdir, pings, idle_seconds, loop=T
                                      "%r); console tail %r" % (BOOT_TIMEOUT, g.proc.poll(),
                                                                bytes(g.con.seen[-200:])))
                 if "first_arp_ms" not in out and now >= next_arp:
-                    peer.send(req)
+                    peer.try_send(req)
                     next_arp = now + ARP_EVERY
-                r, _, _ = select.select([peer.sock, g.con.rfd], [], [], ARP_EVERY)
+                r, _, _ = select.select([peer.sock, g.con], [], [], ARP_EVERY)
                 if peer.sock in r:
-                    f = peer.recv(0)
+                    f = peer.recv_frame(0)
                     if f is not None and is_arp_reply(f) and "first_arp_ms" not in out:
                         out["first_arp_ms"] = g.ms()
-                if g.con.rfd in r:
+                if g.con in r:
                     g.con.read(0)
                     if "banner_ms" not in out and BANNER.search(g.con.seen):
                         out["banner_ms"] = g.ms()
@@ -371,10 +300,10 @@ def boot_run(image, accel, machine, append, sockdir, pings, idle_seconds, loop=T
             rtts = []
             for seq in range(pings):
                 t = time.perf_counter()
-                peer.send(echo_request(seq))
+                peer.try_send(echo_request(seq))
                 end = time.monotonic() + 5.0
                 while True:
-                    f = peer.recv(end - time.monotonic())
+                    f = peer.recv_frame(end - time.monotonic())
                     if f is None:
                         raise BenchError("no reply to ping %d within 5 s" % seq)
                     if is_echo_reply(f, seq):
@@ -418,7 +347,7 @@ def _counters(g):
 def exec_pass_run(image, accel, machine, append, sockdir, mem="64M"):
     """QEMU start -> exit for `exec 'pass'` (a peer socket is bound; nothing is sent)."""
     net, local, remote = _net(sockdir)
-    peer = RawPeer(local, remote)
+    peer = raw_peer(local, remote)
     try:
         with Guest(image, accel, machine, mem=mem, append=append, net=net) as g:
             g.start()
@@ -432,7 +361,7 @@ def exec_pass_run(image, accel, machine, append, sockdir, mem="64M"):
 def mem16_run(image, accel, machine, append, sockdir):
     """(True, None) when the image reaches its REPL with -m 16M, else (False, reason)."""
     net, local, remote = _net(sockdir)
-    peer = RawPeer(local, remote)
+    peer = raw_peer(local, remote)
     try:
         with Guest(image, accel, machine, mem="16M", append=append, net=net) as g:
             g.start()
@@ -693,8 +622,6 @@ def notes(doc):
 def run_bench(image, vm, json_path, runs, **kw):
     """The `bench --image` command: 0 when every figure was measured, 1 otherwise."""
     from rich.console import Console
-
-    from ..build import elfinfo
 
     console = Console()
     try:

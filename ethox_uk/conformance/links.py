@@ -1,7 +1,8 @@
 """How the suite's peer reaches the target: whole Ethernet frames over one link.
 
     DgramLink(target_path, own_path)     the peer side of a dgram SPEC (DESIGN §5): binds
-                                         REMOTE (own_path), sends to LOCAL (target_path)
+                                         REMOTE (own_path), sends to LOCAL (target_path);
+                                         host/dgram_peer.py's RawDgramPeer
     PacketLink(ifname, netns=None)       a packet socket on a local interface (a veth, a
                                          tap that QEMU holds, a USB NIC), optionally inside a
                                          network namespace (a name under /run/netns or a
@@ -27,7 +28,7 @@ import os
 import select
 import socket
 
-from ..stack.nic.dgram import remove_stale
+from ..host.dgram_peer import RawDgramPeer, TargetGone  # noqa: F401 (re-exported)
 
 MAX_FRAME = 65536
 ETH_P_ALL = 0x0003
@@ -41,64 +42,18 @@ VNET_F_NEEDS_CSUM = 1
 VNET_GSO_TCPV4 = 1
 
 
-class TargetGone(Exception):
-    """Nothing answers at the target's socket any more (or never did)."""
+class DgramLink(RawDgramPeer):
+    """host/dgram_peer.py's peer end, as a link: the suite's Peer answers ARP itself (into
+    its transcript), and a bigger receive queue holds a burst while a check is busy."""
 
-
-class DgramLink:
     def __init__(self, target_path, own_path):
-        self.target_path = target_path
-        self.own_path = own_path
-        remove_stale(own_path)
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        try:
-            s.bind(own_path)
-            s.setblocking(False)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
-        except Exception:
-            s.close()
-            raise
-        self.sock = s
-
-    def fileno(self):
-        return self.sock.fileno()
+        super().__init__(target_path, own_path, answer_arp=False, rcvbuf=1 << 21)
 
     def describe(self):
-        return "dgram:%s,%s" % (self.target_path, self.own_path)
-
-    def send(self, raw, clock, give_up):
-        while True:
-            try:
-                self.sock.sendto(raw, self.target_path)
-                return
-            except (FileNotFoundError, ConnectionRefusedError) as e:
-                raise TargetGone("nothing is bound at %s (%s): the target is not running, "
-                                 "or was started with another SPEC"
-                                 % (self.target_path, os.strerror(e.errno))) from None
-            except (BlockingIOError, InterruptedError):
-                pass
-            except OSError as e:
-                if e.errno != errno.ENOBUFS:
-                    raise
-            if clock() > give_up:  # the target stopped reading its socket
-                raise TargetGone("the target's socket %s stays full: it stopped reading"
-                                 % self.target_path)
-            select.select([], [self.sock], [], 0.05)
+        return "dgram:%s,%s" % (self.target, self.path)
 
     def recv(self):
-        try:
-            return self.sock.recv(MAX_FRAME)
-        except BlockingIOError:
-            return None
-
-    def close(self):
-        s, self.sock = self.sock, None
-        if s is not None:
-            s.close()
-            try:
-                os.unlink(self.own_path)
-            except OSError:
-                pass
+        return self.read()
 
 
 def complete_checksum(raw):

@@ -19,6 +19,7 @@ import select
 import socket
 import time
 
+from ..host.dgram_peer import arp_reply, mac_bytes
 from .describe import describe
 from .links import DgramLink, TargetGone  # noqa: F401 (re-exported)
 from .registry import CheckTimeout
@@ -157,12 +158,9 @@ class Peer:
         mac = self.answers.get(pdst)
         if mac is None:
             return
-        from scapy.layers.l2 import ARP, Ether
-
-        hwsrc = ":".join("%02x" % b for b in raw[22:28])
-        psrc = socket.inet_ntoa(raw[28:32])
-        self.send(Ether(dst=hwsrc, src=mac) / ARP(op=2, hwsrc=mac, psrc=pdst, hwdst=hwsrc,
-                                                  pdst=psrc), note="answered by the peer")
+        # to the ARP sender's hardware address (not the frame's Ethernet source)
+        self.send(arp_reply(raw, mac_bytes(mac), raw[38:42], to=raw[22:28]),
+                  note="answered by the peer")
 
     def _auto_nd(self, f):
         raw = f.raw

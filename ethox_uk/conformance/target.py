@@ -17,6 +17,7 @@ Every failure to get going is a TargetError whose message says what to do.
 """
 
 import collections
+import contextlib
 import os
 import re
 import shutil
@@ -232,7 +233,34 @@ class ProcessTarget(Target):
         return "\n".join("    " + l for l in lines) if lines else "    (nothing)"
 
     def stop(self):
-        """SIGTERM the child's process group, bounded wait, then SIGKILL; its status."""
+        """SIGTERM the child's process group, bounded wait, then SIGKILL; its status.
+        What the target set up around the child (_teardown) goes in any case."""
+        try:
+            return self._stop_child()
+        finally:
+            self._teardown()
+
+    def _teardown(self):
+        """Remove what start() set up around the child (a namespace, a relay): nothing
+        here; the namespaced targets say what. Called by stop() and cleanup(), so twice."""
+
+    @contextlib.contextmanager
+    def _setting_up(self, label, why_root, errors):
+        """The namespaced targets' set-up around the child: root first (TargetError
+        why_root); a failure part-way removes what was made (_teardown), and `errors`
+        become a TargetError led by label."""
+        if os.geteuid() != 0:
+            raise TargetError(why_root)
+        try:
+            yield
+        except errors as e:
+            self._teardown()
+            raise TargetError("%s: %s" % (label, e)) from None
+        except BaseException:
+            self._teardown()
+            raise
+
+    def _stop_child(self):
         p = self.proc
         if p is None:
             return None
@@ -254,6 +282,7 @@ class ProcessTarget(Target):
         return p.returncode
 
     def cleanup(self):
+        self._teardown()
         # A killed target cannot remove its own socket file.
         if self.spec is not None and self.proc is not None:
             try:
@@ -369,14 +398,13 @@ class BridgeImageTarget(ImageTarget):
         return args + ProcessTarget.netargs(self)[2:]
 
     def _setup_bridge(self):
-        if os.geteuid() != 0:
-            raise TargetError("--net bridge makes a network namespace, which needs root: run "
-                              "as root, or use --net dgram:LOCAL,REMOTE (rootless)")
         from ..netsetup import BridgeNet, NetSetupError
         from ..netsetup.netns import wait_link_up
         from ..netsetup.relay import Relay, open_tap
 
-        try:
+        with self._setting_up("--net bridge", "--net bridge makes a network namespace, which "
+                              "needs root: run as root, or use --net dgram:LOCAL,REMOTE "
+                              "(rootless)", NetSetupError):
             self.bridge = br = BridgeNet()
             ns = br.ns
             ns.ip("addr", "flush", "dev", br.veth)
@@ -395,12 +423,6 @@ class BridgeImageTarget(ImageTarget):
             ns.ip("link", "set", self.peer_tap, "up")
             self.relay.start(self.relay_limit)
             wait_link_up(ns, self.peer_tap, 5.0)
-        except NetSetupError as e:
-            self._teardown()
-            raise TargetError("--net bridge: %s" % e) from None
-        except BaseException:
-            self._teardown()
-            raise
         print("ethox-uk conformance: --net bridge: network namespace %s (bridge %s: guest %s, "
               "peer %s relayed to %s); removed when the run ends"
               % (br.name, br.bridge, br.tap, self.peer_tap, self.spec.local),
@@ -419,16 +441,6 @@ class BridgeImageTarget(ImageTarget):
         finally:
             if br is not None:
                 br.close()
-
-    def stop(self):
-        try:
-            return super().stop()
-        finally:
-            self._teardown()
-
-    def cleanup(self):
-        self._teardown()
-        super().cleanup()
 
     def describe(self):
         return "image %s --net bridge%s" % (
@@ -559,13 +571,12 @@ class LinuxTarget(ProcessTarget):
         self.peer_ns = None
 
     def prepare(self):
-        if os.geteuid() != 0:
-            raise TargetError("--linux makes network namespaces, which needs root: run as "
-                              "root (or point --attach at a stack you started)")
         from ..netsetup import NetNS, NetSetupError
         from ..netsetup.ethtool import offloads_off
 
-        try:
+        with self._setting_up("--linux", "--linux makes network namespaces, which needs root: "
+                              "run as root (or point --attach at a stack you started)",
+                              (NetSetupError, OSError)):
             self.target_ns = t = NetNS()
             self.peer_ns = p = NetNS()
             for ns in (t, p):
@@ -580,12 +591,6 @@ class LinuxTarget(ProcessTarget):
                 offloads_off(self.peer_if)
             p.ip("link", "set", self.peer_if, "up")
             t.ip("link", "set", self.target_if, "up")
-        except (NetSetupError, OSError) as e:
-            self._teardown()
-            raise TargetError("--linux: %s" % e) from None
-        except BaseException:
-            self._teardown()
-            raise
         return None
 
     def open_link(self):
@@ -613,16 +618,6 @@ class LinuxTarget(ProcessTarget):
             setattr(self, attr, None)
             if ns is not None:
                 ns.close()
-
-    def stop(self):
-        try:
-            return super().stop()
-        finally:
-            self._teardown()
-
-    def cleanup(self):
-        self._teardown()
-        super().cleanup()
 
     def where(self):
         return "the veth %s in namespace %s" % (self.peer_if, self.peer_ns.name

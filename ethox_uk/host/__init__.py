@@ -2,5 +2,7 @@
 
     runner.run(recipe_arg, netopts) -> exit status     `ethox-uk host RECIPE [NETOPTS]`
     process.HostProcess                                 start `ethox-uk host` as a subprocess
-    peer.DgramPeer                                      a scapy-friendly peer on the other socket
+    dgram_peer.RawDgramPeer / DgramPeer                 the peer on the other dgram socket
+                                                        (raw bytes / scapy): demo, tests,
+                                                        bench --image, conformance links
 """

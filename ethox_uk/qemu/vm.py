@@ -1,8 +1,10 @@
 """One QEMU process running an image: start, console, stderr, stop, exit status.
 
-    vm = Vm(image_info, vm_opts, net, console="socket" | "stdio" | "pty" | "unix:PATH")
+    vm = Vm(image_info, vm_opts, net, console="socket" | "stdio" | "pty" | "unix:PATH" | "pipe")
     vm.start()                # QemuError (status 120) when QEMU cannot be started
-    vm.console                # our end of the serial socketpair (console="socket")
+    vm.started_at             # time.monotonic() just before QEMU was started
+    vm.console                # our end of the serial socketpair (console="socket"), or a
+                              # Console on QEMU's stdin/stdout keeping what it read (="pipe")
     rc = vm.wait(timeout)     # QEMU's exit code, or None on timeout
     vm.stop()                 # QMP quit, then SIGTERM, then SIGKILL, each bounded
     vm.status()               # the exit status of DESIGN §5 (status.map_status)
@@ -10,12 +12,16 @@
 
 QEMU's stderr goes through a filter thread: the known-harmless "pni" warning of this
 machine's KVM is dropped, everything else is copied to our stderr as it comes, and the pty
-path of `-serial pty` is picked up.
+path of `-serial pty` is picked up. The bench (bench/image.py) times boots on this same
+driver with console="pipe", monitor=False, echo_stderr=False and die_with_parent=False: the
+QEMU line and spawn it has always measured (no QMP chardev, vfork), QEMU's stderr kept out
+of its table.
 """
 
 import ctypes
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -45,13 +51,23 @@ PTY_LINE = re.compile(r"char device redirected to (/dev/pts/\d+)")
 
 
 class Vm:
-    def __init__(self, info, vm_opts, net=None, console="socket", append=None, notice=True):
-        """info: elfinfo.ImageInfo; vm_opts: options.VmOptions; net: netspec.NetOpts."""
+    def __init__(self, info, vm_opts, net=None, console="socket", append=None, notice=True,
+                 monitor=True, echo_stderr=True, die_with_parent=True):
+        """info: elfinfo.ImageInfo; vm_opts: options.VmOptions; net: netspec.NetOpts.
+        monitor: a QMP watcher (KVM internal errors, guest panics, a clean quit);
+        echo_stderr: QEMU's stderr copied to ours (else only kept in stderr_tail);
+        die_with_parent: QEMU is killed when we die. False for the bench, which times the
+        spawn: the hook that arranges it makes CPython fork instead of vfork, a few ms more
+        in a big process."""
         self.info = info
         self.vm_opts = vm_opts
         self.net = net
         self.console_kind = console
         self.notice = notice
+        self.monitor = monitor
+        self.echo_stderr = echo_stderr
+        self.die_with_parent = die_with_parent
+        self.started_at = None
         cmd = info.get("cmdline", "")
         self.append = append if append is not None else (
             net.boot_words(cmd) if net is not None else cmd)
@@ -80,8 +96,10 @@ class Vm:
                                 gdb_wait=getattr(self.vm_opts, "gdb_wait", True))
 
     def start(self, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, new_session=True):
-        ours, theirs = socket.socketpair()
-        keep = [theirs.fileno()]
+        ours = theirs = None
+        if self.monitor:
+            ours, theirs = socket.socketpair()
+        keep = [theirs.fileno()] if theirs is not None else []
         con_theirs = None
         pcap_fd = None
         try:
@@ -89,6 +107,9 @@ class Vm:
                 self.console, con_theirs = socket.socketpair()
                 keep.append(con_theirs.fileno())
                 serial = cmdline.Serial("fd", fd=con_theirs.fileno())
+            elif self.console_kind == "pipe":
+                serial = cmdline.Serial("stdio")
+                stdin = stdout = subprocess.PIPE
             elif self.console_kind.startswith("unix:"):
                 serial = cmdline.Serial("unix", path=self.console_kind[5:])
             else:
@@ -99,7 +120,7 @@ class Vm:
             pcap_fd = self._open_pcap()
             if pcap_fd is not None:
                 keep.append(pcap_fd)
-            argv = self.argv(serial, theirs.fileno(), pcap_fd)
+            argv = self.argv(serial, theirs.fileno() if theirs is not None else None, pcap_fd)
             if serial.kind == "unix":
                 cmdline.remove_stale_socket(serial.path)
                 self._cleanup.append(serial.path)
@@ -110,15 +131,20 @@ class Vm:
             self.argv_used = argv
             keep += self._net_fds()
             try:
+                self.started_at = time.monotonic()
                 self.proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout,
                                              stderr=subprocess.PIPE, pass_fds=keep,
                                              start_new_session=new_session,
-                                             preexec_fn=_die_with_parent)
+                                             preexec_fn=_die_with_parent
+                                             if self.die_with_parent else None)
             except OSError as e:
                 raise cmdline.QemuError("cannot start %s: %s" % (argv[0], e.strerror or e)) \
                     from None
+            if self.console_kind == "pipe":
+                self.console = Console(self.proc.stdout, self.proc.stdin, keep=True)
         except BaseException:
-            ours.close()
+            if ours is not None:
+                ours.close()
             if self.console is not None:
                 self.console.close()
                 self.console = None
@@ -127,7 +153,8 @@ class Vm:
                 self.udpfwd = None
             raise
         finally:
-            theirs.close()
+            if theirs is not None:
+                theirs.close()
             if con_theirs is not None:
                 con_theirs.close()
             if pcap_fd is not None:
@@ -136,7 +163,8 @@ class Vm:
         self._stderr_thread = threading.Thread(target=self._pump_stderr, name="qemu-stderr",
                                                daemon=True)
         self._stderr_thread.start()
-        self.qmp = QmpWatch(ours, on_stuck=self._kill_stuck).start()
+        if ours is not None:
+            self.qmp = QmpWatch(ours, on_stuck=self._kill_stuck).start()
         return self
 
     def _check_memory(self):
@@ -223,6 +251,8 @@ class Vm:
             if m:
                 self.pty = m.group(1)
             self.stderr_tail = (self.stderr_tail + [line.rstrip()])[-10:]
+            if not self.echo_stderr:
+                continue
             try:
                 sys.stderr.write(line)
                 sys.stderr.flush()
@@ -307,36 +337,66 @@ class Vm:
 
 
 class Console:
-    """Bounded reads and writes on a console socket; EOF when QEMU has gone."""
+    """Bounded reads and writes on a guest console -- a socket (exec, repl, exec --attach),
+    or QEMU's stdout and stdin pipes (console="pipe"); EOF when QEMU has gone. keep=True:
+    everything read stays in .seen, for wait_for."""
 
-    def __init__(self, sock):
-        self.sock = sock
+    def __init__(self, sock, out=None, keep=False):
+        self.sock = sock  # read from (a socket or a pipe: anything with fileno())
+        self.out = sock if out is None else out  # written to
         self.eof = False
+        self.seen = bytearray() if keep else None
+
+    def fileno(self):
+        return self.sock.fileno()
 
     def read(self, timeout):
         """Bytes that arrived within timeout (b"" on timeout or EOF; see .eof)."""
-        import select
-
         if self.eof:
             return b""
         r, _, _ = select.select([self.sock], [], [], max(0.0, timeout))
         if not r:
             return b""
         try:
-            data = self.sock.recv(65536)
-        except (ConnectionResetError, OSError):
+            data = os.read(self.sock.fileno(), 65536)
+        except (ConnectionResetError, OSError, ValueError):
             data = b""
         if not data:
             self.eof = True
+        elif self.seen is not None:
+            self.seen += data
         return data
 
     def write(self, data):
         try:
-            self.sock.sendall(data)
+            fd = self.out.fileno()
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
             return True
-        except (BrokenPipeError, ConnectionResetError, OSError):
+        except (BrokenPipeError, ConnectionResetError, OSError, ValueError):
             self.eof = True
             return False
+
+    def wait_for(self, pattern, timeout):
+        """Read until pattern (bytes, or a compiled regex) is in .seen (keep=True): the
+        time.monotonic() at which it was there, or None at timeout or EOF."""
+        dl = time.monotonic() + timeout
+        while True:
+            found = pattern.search(self.seen) if hasattr(pattern, "search") \
+                else pattern in self.seen
+            if found:
+                return time.monotonic()
+            if self.eof or time.monotonic() > dl:
+                return None
+            self.read(min(0.2, dl - time.monotonic()))
+
+    def close(self):
+        for f in (self.sock, self.out):
+            try:
+                f.close()
+            except OSError:
+                pass
 
 
 def deadline(timeout):

@@ -33,23 +33,12 @@ class Flood(threading.Thread):
         self.sent = self.got = 0
 
     def run(self):
-        s = self.peer.sock
-        s.setblocking(False)
-        try:
-            while not self.stop.is_set():
-                try:
-                    s.sendto(self.frame, self.peer.target)
-                    self.sent += 1
-                except (BlockingIOError, FileNotFoundError, ConnectionRefusedError):
-                    pass
-                try:
-                    while s.recv(65536):
-                        self.got += 1
-                except BlockingIOError:
-                    pass
-                time.sleep(0.0005)
-        finally:
-            s.setblocking(True)
+        while not self.stop.is_set():
+            if self.peer.try_send(self.frame):
+                self.sent += 1
+            while self.peer.read() is not None:
+                self.got += 1
+            time.sleep(0.0005)
 
 
 @pytest.mark.parametrize("accel,machine", [(KVM, "microvm"), ("tcg", "q35")],

@@ -14,7 +14,6 @@ No timing is asserted; every wait is bounded.
 
 import os
 import re
-import select
 import shutil
 import subprocess
 import tempfile
@@ -27,6 +26,7 @@ from ethox_uk.build import image as image_mod
 from ethox_uk.host.dgram_peer import PEER_IP, PEER_MAC, DgramPeer
 from ethox_uk.qemu import kvm
 from ethox_uk.qemu.cmdline import SANDBOX
+from ethox_uk.qemu.vm import Console
 
 REPO = Path(__file__).resolve().parents[2]
 WORK = REPO / "build" / "test-virtio"
@@ -64,38 +64,26 @@ def qemu_argv(elf, accel, machine, local=None, remote=None):
 
 
 class Vm:
-    """One QEMU with its console on our pipes."""
+    """One QEMU on the line above (written out here, not taken from qemu/cmdline.py), its
+    console on our pipes through qemu/vm.py's Console."""
 
     def __init__(self, argv):
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
-        self.seen = bytearray()
-
-    def _fill(self, wait):
-        r, _, _ = select.select([self.proc.stdout], [], [], max(0.0, wait))
-        if not r:
-            return False
-        data = os.read(self.proc.stdout.fileno(), 65536)
-        if not data:
-            return None
-        self.seen += data
-        return True
+        self.con = Console(self.proc.stdout, self.proc.stdin, keep=True)
+        self.seen = self.con.seen
 
     def wait_for(self, pattern, timeout=BOOT_TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while not pattern.search(self.seen):
-            left = deadline - time.monotonic()
-            if left <= 0 or self._fill(min(left, 0.5)) is None:
-                raise AssertionError("no %r within %gs (QEMU status %r); console: %r"
-                                     % (pattern.pattern, timeout, self.proc.poll(),
-                                        bytes(self.seen)))
+        if self.con.wait_for(pattern, timeout) is None:
+            raise AssertionError("no %r within %gs (QEMU status %r); console: %r"
+                                 % (pattern.pattern, timeout, self.proc.poll(),
+                                    bytes(self.seen)))
         return pattern.search(self.seen)
 
     def run(self, line, marker, timeout=15.0):
         """Type one line at the REPL; the text after `marker` up to the end of that line."""
         start = len(self.seen)
-        self.proc.stdin.write(line.encode() + b"\r")
-        self.proc.stdin.flush()
+        self.con.write(line.encode() + b"\r")
         pat = re.compile(re.escape(marker.encode()) + rb"(.*)\r?\n")
         deadline = time.monotonic() + timeout
         while True:
@@ -103,14 +91,15 @@ class Vm:
             if m and not self.seen[start:m.start()].endswith(b"print('"):
                 return m.group(1).decode(errors="replace").strip()
             left = deadline - time.monotonic()
-            if left <= 0 or self._fill(min(left, 0.5)) is None:
+            if left <= 0 or self.con.eof:
                 raise AssertionError("no answer to %r; console: %r" % (line, bytes(self.seen)))
+            self.con.read(min(left, 0.5))
 
     def exit_status(self, timeout=BOOT_TIMEOUT):
         deadline = time.monotonic() + timeout
         while self.proc.poll() is None and time.monotonic() < deadline:
-            self._fill(0.2)
-        while self._fill(0) is True:
+            self.con.read(0.2)
+        while self.con.read(0):
             pass
         return self.proc.poll()
 
@@ -118,11 +107,7 @@ class Vm:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(10)
-        for f in (self.proc.stdin, self.proc.stdout):
-            try:
-                f.close()
-            except OSError:
-                pass
+        self.con.close()
 
 
 @pytest.fixture
