@@ -50,3 +50,19 @@ def test_bench_image_produces_every_key(echo_image, tmp_path, monkeypatch):
               "first_arp_ms", "ping_p50_us", "loop_1m_ms", "image_bytes", "boots_16m"):
         assert res[k] is not None, (k, why.get(k), doc["errors"])
     assert rc in (0, 1)
+
+
+def test_bench_without_an_assembler_measures_the_rest(echo_image, tmp_path, monkeypatch):
+    # the floor kernel needs binutils' as/ld: without them its two figures say why and
+    # the image's own figures are still measured (it used to end in a traceback)
+    def no_binutils(folder):
+        raise floor.FloorError("as not found: install binutils")
+
+    monkeypatch.setattr(floor, "build", no_binutils)
+    doc = bench_image.measure(str(echo_image), ["tcg"], runs=1, pings=3, idle_seconds=0.2,
+                              tcp_bytes=64 << 10, tcp_seconds=0.5, loop=False)
+    res, why = doc["results"]["tcg"], doc["unavailable"]["tcg"]
+    for k in ("floor_line_ms", "floor_exit_ms"):
+        assert res[k] is None and "install binutils" in why[k], (k, why)
+    assert res["banner_ms"] is not None and res["ping_p50_us"] is not None, doc["errors"]
+    assert any("floor kernel not built" in e for e in doc["errors"])
