@@ -114,9 +114,9 @@ def socket(af=AF_INET, type=SOCK_STREAM, proto=0):
     elif af != AF_INET:
         raise OSError(errno.EOPNOTSUPP)
     if type == SOCK_DGRAM:
-        cls = __getattr__("Udp6Socket" if af == AF_INET6 else "UdpSocket")
+        cls = _lazy("Udp6Socket" if af == AF_INET6 else "UdpSocket")
     elif type == SOCK_STREAM:
-        cls = __getattr__("TcpSocket")
+        cls = _lazy("TcpSocket")
     else:
         raise OSError(errno.EOPNOTSUPP)
     return cls(stack, af, type, proto)
@@ -124,6 +124,12 @@ def socket(af=AF_INET, type=SOCK_STREAM, proto=0):
 
 _LAZY = {"UdpSocket": "udp", "Udp6Socket": "udp", "TcpSocket": "tcp",
          "KEEPALIVE_IDLE_MS": "tcp", "getaddrinfo": "addrinfo", "SocketBase": "base"}
+
+
+def _lazy(attr):
+    """attr of this package: the loaded value, or __getattr__'s first import of it."""
+    v = globals().get(attr)
+    return v if v is not None else __getattr__(attr)
 
 
 def __getattr__(attr):

@@ -118,10 +118,16 @@ class UdpSocket(SocketBase):
             port = udp.ephemeral_port()
             if port == 0:
                 raise OSError(errno.EADDRINUSE)
-        udp.bind(port, self._handler)  # OSError(EADDRINUSE) when taken
+        self._layer_bind(udp, port)  # OSError(EADDRINUSE) when taken
         self._port = port
         if self._slots is None:
             self._alloc_ring()
+
+    def _layer_bind(self, udp, port):
+        udp.bind(port, self._handler)
+
+    def _layer_unbind(self, udp, port):
+        udp.unbind(port)
 
     def bind(self, addr):
         self._check()
@@ -220,11 +226,10 @@ class UdpSocket(SocketBase):
 
     def _close(self):
         if self._port:
-            self._stack.udp.unbind(self._port)
+            self._layer_unbind(self._stack.udp, self._port)
             self._port = 0
         self._slots = None
         self._remote = None
-
 
 
 
@@ -248,16 +253,11 @@ class Udp6Socket(UdpSocket):
     def _peer(self, e):
         return (format_ip6(self._e_ip[16 * e:16 * e + 16]), self._e_port[e])
 
-    def _bind_port(self, port):
-        udp = self._stack.udp
-        if port == 0:
-            port = udp.ephemeral_port()
-            if port == 0:
-                raise OSError(errno.EADDRINUSE)
+    def _layer_bind(self, udp, port):
         udp.bind6(port, self._handler)
-        self._port = port
-        if self._slots is None:
-            self._alloc_ring()
+
+    def _layer_unbind(self, udp, port):
+        udp.unbind6(port)
 
     def _check_local(self, ip):
         check_local6(self._stack, ip)
@@ -277,14 +277,8 @@ class Udp6Socket(UdpSocket):
             raise OSError(errno.EHOSTUNREACH)
         if not self._port:
             self._bind_port(0)
-        if not self._wait_for(lambda: udp.send6(ip, port, self._port, data, stack.clock_ms()) or None):
+        if not self._wait_for(
+                lambda: udp.send6(ip, port, self._port, data, stack.clock_ms()) or None):
             raise OSError(errno.EHOSTUNREACH)
         return n
-
-    def _close(self):
-        if self._port:
-            self._stack.udp.unbind6(self._port)
-            self._port = 0
-        self._slots = None
-        self._remote = None
 
