@@ -13,13 +13,14 @@
 #    then starts on a configured stack; the REPL is not up yet), or exits 5.
 # 4. Import the recipe's app module and call `main(net)`; it sets up its
 #    services and returns.
-# 5. Print the ready line (DESIGN §5; ` ip6=` at its end unless ip6=off), then install the poll hook: whenever the
-#    interpreter waits (REPL input, select.poll, time.sleep, a blocking socket
-#    call) the hook polls the stack and caps the halt at the stack's next timer
-#    (50 ms while the app has pollers; no wake-up at all otherwise). The
-#    device interrupt ends a halt as soon as a frame arrives. The hook runs once
-#    right away (frames that queued up during boot). On q35 an empty line comes
-#    first: SeaBIOS leaves its last line open, and the ready-line regex is anchored.
+# 5. Print the ready line (DESIGN §5; ` ip6=` at its end unless ip6=off), then
+#    install the poll hook: whenever the interpreter waits (REPL input,
+#    select.poll, time.sleep, a blocking socket call) the hook polls the stack
+#    and caps the halt at the stack's next timer (50 ms while the app has
+#    pollers; no wake-up at all otherwise). The device interrupt ends a halt as
+#    soon as a frame arrives. The hook runs once right away (frames that queued
+#    up during boot). On q35 an empty line comes first: SeaBIOS leaves its last
+#    line open, and the ready-line regex is anchored.
 # 6. Return the stack, so boot.py ends and the REPL (and `ethox-uk exec`) sees
 #    the live stack as `net`.
 #
